@@ -1,0 +1,397 @@
+/*
+ * uavmail - command-line front end.
+ *
+ * Exit codes follow sysexits.h: 0 sent, 64 usage, 65 bad input data,
+ * 66 input file missing, 69 permanent failure, 75 temporary failure
+ * (retry later), 78 configuration error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uavmail/uavmail.h>
+
+#include "args.h"
+
+#define EX_OK_ 0
+#define EX_USAGE_ 64
+#define EX_DATAERR_ 65
+#define EX_NOINPUT_ 66
+#define EX_UNAVAILABLE_ 69
+#define EX_SOFTWARE_ 70
+#define EX_TEMPFAIL_ 75
+#define EX_CONFIG_ 78
+
+#define MAX_LIST 256
+
+static const char *prog = "uavmail";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: uavmail send --server HOST [--port N] [--security auto|tls|starttls|none]\n"
+            "                    [--cafile FILE] [--capath DIR] [--user USER --password-env VAR]\n"
+            "                    --from ADDR --to ADDR [--to ADDR ...] [--cc ADDR] [--bcc ADDR]\n"
+            "                    --subject TEXT (--body TEXT | --body-file FILE)\n"
+            "                    [--attach FILE ...] [--helo NAME] [--timeout SECONDS] [--trace]\n"
+            "       uavmail version\n"
+            "\n"
+            "Passwords are never taken from the command line (they would show in ps):\n"
+            "--password-env VAR names an environment variable holding it.\n"
+            "Exit codes: 0 sent, 64 usage, 65 bad input, 66 missing input file,\n"
+            "69 permanent failure, 75 temporary failure (retry later), 78 configuration.\n");
+}
+
+static int exit_code_for(int err)
+{
+    switch (err) {
+    case UAVMAIL_OK: return EX_OK_;
+    case UAVMAIL_EINVAL: return EX_USAGE_;
+    case UAVMAIL_EADDRESS:
+    case UAVMAIL_EHEADER:
+    case UAVMAIL_EENCODING:
+        return EX_DATAERR_;
+    case UAVMAIL_EFILE: return EX_NOINPUT_;
+    case UAVMAIL_ECONFIG: return EX_CONFIG_;
+    case UAVMAIL_EINTERNAL: return EX_SOFTWARE_;
+    default:
+        return uavmail_error_is_temporary(err) ? EX_TEMPFAIL_ : EX_UNAVAILABLE_;
+    }
+}
+
+static void report(const char *what, int rc, const uavmail_error_detail *d)
+{
+    const char *msg = uavmail_error_message(d);
+    fprintf(stderr, "%s: %s: %s\n", prog, what, msg[0] ? msg : uavmail_strerror(rc));
+    if (uavmail_error_smtp_code(d) != 0) {
+        const char *enh = uavmail_error_enhanced_code(d);
+        fprintf(stderr, "%s: server reply: %d%s%s %s\n", prog, uavmail_error_smtp_code(d),
+                enh[0] ? " " : "", enh, uavmail_error_server_reply(d));
+    }
+    if (uavmail_error_hint(d)[0] != '\0')
+        fprintf(stderr, "%s: hint: %s\n", prog, uavmail_error_hint(d));
+}
+
+/* Read a whole (small) text file; NULL with errno on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        size_t r;
+        if (n == cap) {
+            char *nb;
+            cap = cap ? cap * 2 : 65536;
+            nb = realloc(buf, cap + 1);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        errno = EIO;
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void trace_stderr(int dir, const char *line, size_t len, void *ud)
+{
+    static const char *const prefix[] = {"C: ", "S: ", "* "};
+    (void)ud;
+    fprintf(stderr, "%s%.*s\n", prefix[dir >= 0 && dir <= 2 ? dir : 2], (int)len, line);
+}
+
+enum {
+    O_SERVER = 1, O_PORT, O_SECURITY, O_CAFILE, O_CAPATH, O_USER, O_PASSWORD_ENV, O_PASSWORD,
+    O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
+    O_TRACE, O_HELP, O_OUTPUT
+};
+
+static const cli_opt send_opts[] = {
+    {"server", 1, O_SERVER},     {"port", 1, O_PORT},         {"security", 1, O_SECURITY},
+    {"cafile", 1, O_CAFILE},     {"capath", 1, O_CAPATH},     {"user", 1, O_USER},
+    {"password-env", 1, O_PASSWORD_ENV},                      {"password", 1, O_PASSWORD},
+    {"from", 1, O_FROM},         {"to", 1, O_TO},             {"cc", 1, O_CC},
+    {"bcc", 1, O_BCC},           {"subject", 1, O_SUBJECT},   {"body", 1, O_BODY},
+    {"body-file", 1, O_BODY_FILE}, {"attach", 1, O_ATTACH},   {"helo", 1, O_HELO},
+    {"timeout", 1, O_TIMEOUT},   {"trace", 0, O_TRACE},       {"help", 0, O_HELP},
+    {"h", 0, O_HELP},            {"output", 1, O_OUTPUT},
+    {NULL, 0, 0},
+};
+
+typedef struct send_args {
+    const char *server, *cafile, *capath, *user, *password_env, *from, *subject, *body,
+        *body_file, *helo, *output;
+    unsigned port;
+    int security;
+    unsigned timeout_s;
+    int trace;
+    const char *rcpt[MAX_LIST];
+    int rcpt_kind[MAX_LIST];
+    size_t nrcpt;
+    const char *attach[MAX_LIST];
+    size_t nattach;
+} send_args;
+
+static int password_from_env(char *buf, size_t cap, size_t *len, void *ud)
+{
+    const send_args *a = ud;
+    const char *v = getenv(a->password_env);
+    size_t n;
+    if (v == NULL)
+        return -1;
+    n = strlen(v);
+    if (n > cap)
+        return -1;
+    memcpy(buf, v, n);
+    *len = n;
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *s == '\0' || *end != '\0' || v > max || s[0] == '-')
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s%s\n(try \"uavmail send --help\")\n", prog, what,
+            arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
+    return EX_USAGE_;
+}
+
+static int parse_send(int argc, char **argv, send_args *a)
+{
+    cli_parser p;
+    int id, rc;
+    const char *arg;
+    memset(a, 0, sizeof *a);
+    a->security = UAVMAIL_SECURITY_AUTO;
+    cli_init(&p, argc, argv, 2);
+    while ((rc = cli_next(&p, send_opts, &id, &arg)) == 1) {
+        switch (id) {
+        case O_SERVER: a->server = arg; break;
+        case O_PORT:
+            if (parse_uint(arg, 65535, &a->port) != 0 || a->port == 0)
+                return usage_error("invalid port", arg);
+            break;
+        case O_SECURITY:
+            if (strcmp(arg, "auto") == 0)
+                a->security = UAVMAIL_SECURITY_AUTO;
+            else if (strcmp(arg, "tls") == 0)
+                a->security = UAVMAIL_SECURITY_TLS;
+            else if (strcmp(arg, "starttls") == 0)
+                a->security = UAVMAIL_SECURITY_STARTTLS;
+            else if (strcmp(arg, "none") == 0)
+                a->security = UAVMAIL_SECURITY_NONE;
+            else
+                return usage_error("unknown security (auto, tls, starttls or none):", arg);
+            break;
+        case O_CAFILE: a->cafile = arg; break;
+        case O_CAPATH: a->capath = arg; break;
+        case O_USER: a->user = arg; break;
+        case O_PASSWORD_ENV: a->password_env = arg; break;
+        case O_PASSWORD:
+            fprintf(stderr, "%s: passwords are never accepted on the command line (other users "
+                            "can read it with ps); use --password-env VAR\n",
+                    prog);
+            return EX_USAGE_;
+        case O_FROM: a->from = arg; break;
+        case O_TO:
+        case O_CC:
+        case O_BCC:
+            if (a->nrcpt == MAX_LIST)
+                return usage_error("too many recipients (at most 256)", NULL);
+            a->rcpt_kind[a->nrcpt] = id == O_TO ? UAVMAIL_TO : id == O_CC ? UAVMAIL_CC : UAVMAIL_BCC;
+            a->rcpt[a->nrcpt++] = arg;
+            break;
+        case O_SUBJECT: a->subject = arg; break;
+        case O_BODY: a->body = arg; break;
+        case O_BODY_FILE: a->body_file = arg; break;
+        case O_ATTACH:
+            if (a->nattach == MAX_LIST)
+                return usage_error("too many attachments (at most 256)", NULL);
+            a->attach[a->nattach++] = arg;
+            break;
+        case O_HELO: a->helo = arg; break;
+        case O_TIMEOUT:
+            if (parse_uint(arg, 86400, &a->timeout_s) != 0)
+                return usage_error("invalid timeout", arg);
+            break;
+        case O_TRACE: a->trace = 1; break;
+        case O_OUTPUT: a->output = arg; break;
+        case O_HELP: usage(stdout); exit(EX_OK_);
+        }
+    }
+    if (rc < 0)
+        return usage_error(p.err, NULL);
+    if (a->server == NULL && a->output == NULL)
+        return usage_error("--server is required", NULL);
+    if (a->from == NULL)
+        return usage_error("--from is required", NULL);
+    if (a->nrcpt == 0)
+        return usage_error("at least one --to, --cc or --bcc is required", NULL);
+    if (a->body != NULL && a->body_file != NULL)
+        return usage_error("give either --body or --body-file, not both", NULL);
+    if (a->user != NULL && a->password_env == NULL)
+        return usage_error("--user needs --password-env VAR", NULL);
+    if (a->password_env != NULL && getenv(a->password_env) == NULL) {
+        fprintf(stderr, "%s: environment variable %s (from --password-env) is not set\n", prog,
+                a->password_env);
+        return EX_CONFIG_;
+    }
+    return 0;
+}
+
+static int build_message(const send_args *a, uavmail_message **out)
+{
+    uavmail_message *m;
+    size_t i, blen = 0;
+    char *body = NULL;
+    int rc = uavmail_message_new(&m, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, uavmail_strerror(rc));
+        return EX_SOFTWARE_;
+    }
+    *out = m;
+    rc = uavmail_message_set_from(m, a->from, NULL);
+    for (i = 0; rc == 0 && i < a->nrcpt; i++)
+        rc = uavmail_message_add_recipient(m, a->rcpt_kind[i], a->rcpt[i], NULL);
+    if (rc == 0 && a->subject != NULL)
+        rc = uavmail_message_set_subject(m, a->subject);
+    if (rc == 0 && a->body_file != NULL) {
+        body = read_file(a->body_file, &blen);
+        if (body == NULL) {
+            fprintf(stderr, "%s: cannot read body file \"%s\": %s\n", prog, a->body_file,
+                    strerror(errno));
+            return EX_NOINPUT_;
+        }
+        rc = uavmail_message_set_text(m, body, blen);
+        free(body);
+    } else if (rc == 0 && a->body != NULL) {
+        rc = uavmail_message_set_text(m, a->body, strlen(a->body));
+    }
+    for (i = 0; rc == 0 && i < a->nattach; i++)
+        rc = uavmail_message_attach_file(m, a->attach[i], NULL, NULL);
+    if (rc == 0)
+        rc = uavmail_message_check(m);
+    if (rc != 0) {
+        report("invalid message", rc, uavmail_message_last_error(m));
+        return exit_code_for(rc);
+    }
+    return 0;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    send_args a;
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    size_t i, ok = 0;
+    int rc = parse_send(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    rc = build_message(&a, &m);
+    if (rc != 0) {
+        uavmail_message_free(m);
+        return rc;
+    }
+    if (a.output != NULL) {
+        rc = uavmail_message_write_file(m, a.output);
+        if (rc != 0)
+            report("cannot write message", rc, uavmail_message_last_error(m));
+        uavmail_message_free(m);
+        return exit_code_for(rc);
+    }
+    o.host = a.server;
+    o.port = a.port;
+    o.security = a.security;
+    o.cafile = a.cafile;
+    o.capath = a.capath;
+    o.username = a.user;
+    o.password_cb = a.user ? password_from_env : NULL;
+    o.password_user_data = &a;
+    o.helo_name = a.helo;
+    o.command_timeout_ms = a.timeout_s * 1000u;
+    o.connect_timeout_ms = a.timeout_s * 1000u;
+    if (a.trace)
+        o.trace_cb = trace_stderr;
+    rc = uavmail_session_new(&s, &o);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog,
+                rc == UAVMAIL_ECONFIG
+                    ? "configuration refused: security \"none\" is only for a loopback relay "
+                      "without a password"
+                    : uavmail_strerror(rc));
+        uavmail_message_free(m);
+        return exit_code_for(rc);
+    }
+    rc = uavmail_session_send(s, m);
+    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
+        for (i = 0; i < uavmail_session_recipient_count(s); i++) {
+            const char *addr, *reply;
+            int code;
+            uavmail_session_recipient(s, i, &addr, &code, &reply);
+            if (code / 100 == 2)
+                ok++;
+            else
+                fprintf(stderr, "%s: recipient <%s> rejected: %d %s\n", prog, addr, code, reply);
+        }
+        printf("%s: message accepted for %zu of %zu recipient(s)\n", prog, ok,
+               uavmail_session_recipient_count(s));
+    } else {
+        report("sending failed", rc, uavmail_session_last_error(s));
+    }
+    if (uavmail_session_quit(s) != 0 && a.trace)
+        fprintf(stderr, "%s: note: QUIT was not answered cleanly\n", prog);
+    uavmail_session_free(s);
+    uavmail_message_free(m);
+    return exit_code_for(rc);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EX_USAGE_;
+    }
+    if (strcmp(argv[1], "send") == 0)
+        return cmd_send(argc, argv);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("uavmail %s\n", uavmail_version_string());
+        return EX_OK_;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EX_OK_;
+    }
+    fprintf(stderr, "%s: unknown command \"%s\"\n", prog, argv[1]);
+    usage(stderr);
+    return EX_USAGE_;
+}

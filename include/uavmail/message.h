@@ -1,0 +1,157 @@
+/*
+ * uavmail - composing a MIME message.
+ *
+ * A message is built in memory from small pieces (addresses, subject, text
+ * body) and references to attachment content that is read lazily, in
+ * constant memory, only while the message is rendered.  Rendering happens
+ * when the message is sent or written out; it can be repeated.
+ */
+#ifndef UAVMAIL_MESSAGE_H
+#define UAVMAIL_MESSAGE_H
+
+#include "common.h"
+#include "error.h"
+
+UAVMAIL_BEGIN_DECLS
+
+/** A message under construction.  Not thread-safe; one thread at a time.  @since 0.1.0 */
+typedef struct uavmail_message uavmail_message;
+
+/** Options for uavmail_message_new().  @since 0.1.0 */
+typedef struct uavmail_message_options {
+    unsigned version;                   /**< UAVMAIL_MESSAGE_OPTIONS_VERSION */
+    const uavmail_allocator *allocator; /**< NULL: the C library's allocator; copied */
+    const char *message_id_domain;      /**< right-hand side of Message-ID; NULL: the From domain */
+} uavmail_message_options;
+
+#define UAVMAIL_MESSAGE_OPTIONS_VERSION 1
+#define UAVMAIL_MESSAGE_OPTIONS_INIT { UAVMAIL_MESSAGE_OPTIONS_VERSION, NULL, NULL }
+
+/**
+ * Initialise an options struct to its defaults.
+ * @param opts struct to fill.
+ * @param version UAVMAIL_MESSAGE_OPTIONS_VERSION of the caller's header.
+ * @return 0, or UAVMAIL_EINVAL for NULL or an unknown version.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_options_init(uavmail_message_options *opts, unsigned version);
+
+/**
+ * Create an empty message.
+ * @param out receives the new handle; free it with uavmail_message_free().
+ * @param opts options, or NULL for defaults.
+ * @return 0, UAVMAIL_ENOMEM or UAVMAIL_EINVAL.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_new(uavmail_message **out, const uavmail_message_options *opts);
+
+/** Free a message; NULL is ignored.  @since 0.1.0 */
+UAVMAIL_EXTERN void uavmail_message_free(uavmail_message *msg);
+
+/**
+ * Detail of the last failed call on @p msg.
+ * @return detail owned by @p msg; valid until the next call on it.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN const uavmail_error_detail *uavmail_message_last_error(const uavmail_message *msg);
+
+/** Recipient kinds.  Bcc recipients are never written into the headers.  @since 0.1.0 */
+enum uavmail_recipient_kind {
+    UAVMAIL_TO = 0,
+    UAVMAIL_CC = 1,
+    UAVMAIL_BCC = 2
+};
+
+/**
+ * Set the author (From header and, by default, the envelope sender).
+ * @param msg the message.
+ * @param address addr-spec, e.g. "uav7@example.com" (copied).
+ * @param display_name UTF-8 display name or NULL (copied; encoded as needed).
+ * @return 0, UAVMAIL_EADDRESS, UAVMAIL_EHEADER, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_from(uavmail_message *msg, const char *address,
+                                            const char *display_name);
+
+/**
+ * Add a recipient.
+ * @param msg the message.
+ * @param kind a value of enum uavmail_recipient_kind.
+ * @param address addr-spec (copied).
+ * @param display_name UTF-8 display name or NULL (copied).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EADDRESS, UAVMAIL_EHEADER, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_add_recipient(uavmail_message *msg, int kind,
+                                                 const char *address, const char *display_name);
+
+/**
+ * Set the subject.
+ * @param msg the message.
+ * @param subject UTF-8 text without CR, LF or NUL (copied; encoded as needed).
+ * @return 0, UAVMAIL_EHEADER, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_subject(uavmail_message *msg, const char *subject);
+
+/**
+ * Set the plain-text body.  Line ends are normalised to CRLF when rendered.
+ * @param msg the message.
+ * @param text UTF-8 text (copied); may contain any line-end convention.
+ * @param len length of @p text in bytes.
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_text(uavmail_message *msg, const char *text, size_t len);
+
+/**
+ * Attach a file.  The file is opened and read only while the message is
+ * rendered (constant memory whatever its size); uavmail_message_check()
+ * and sending verify it is readable before any connection is made.
+ * @param msg the message.
+ * @param path file path (copied).
+ * @param content_type media type such as "text/csv", or NULL to guess from the extension.
+ * @param filename name shown to the recipient, or NULL for the base name of @p path.
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EHEADER, UAVMAIL_EFILE or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_attach_file(uavmail_message *msg, const char *path,
+                                               const char *content_type, const char *filename);
+
+/**
+ * Attach bytes from memory (copied).
+ * @param msg the message.
+ * @param data content; may be NULL when @p len is 0.
+ * @param len size in bytes.
+ * @param content_type media type, or NULL to guess from @p filename.
+ * @param filename name shown to the recipient (required).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EHEADER or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_attach_memory(uavmail_message *msg, const void *data,
+                                                 size_t len, const char *content_type,
+                                                 const char *filename);
+
+/**
+ * Validate the message without sending it: a From and at least one
+ * recipient are present and every attachment can be opened.  Fixes the
+ * Date and Message-ID on first use so later renderings are identical.
+ * @param msg the message.
+ * @return 0, UAVMAIL_EINVAL (missing From or recipients) or UAVMAIL_EFILE
+ *         (the detail names the file).
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_check(uavmail_message *msg);
+
+/**
+ * Render the message as an RFC 5322 file (.eml, CRLF line ends), 7-bit clean.
+ * @param msg the message.
+ * @param path output path; written through a temporary file and renamed.
+ * @return 0, or UAVMAIL_EINVAL, UAVMAIL_EFILE, UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_write_file(uavmail_message *msg, const char *path);
+
+UAVMAIL_END_DECLS
+
+#endif /* UAVMAIL_MESSAGE_H */

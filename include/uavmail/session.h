@@ -1,0 +1,145 @@
+/*
+ * uavmail - an SMTP submission session.
+ *
+ * A session holds one connection to a submission server at a time.  It
+ * connects when the first message is sent, keeps the connection open for
+ * further messages and says QUIT when closed or freed.  Not thread-safe:
+ * use one session per thread; callbacks run on the calling thread.
+ */
+#ifndef UAVMAIL_SESSION_H
+#define UAVMAIL_SESSION_H
+
+#include "common.h"
+#include "error.h"
+#include "message.h"
+#include "transport.h"
+
+UAVMAIL_BEGIN_DECLS
+
+/** An SMTP session.  @since 0.1.0 */
+typedef struct uavmail_session uavmail_session;
+
+/** Connection security.  No mode ever falls back to plaintext.  @since 0.1.0 */
+enum uavmail_security {
+    UAVMAIL_SECURITY_AUTO = 0,     /**< port 465: implicit TLS; any other port: STARTTLS required */
+    UAVMAIL_SECURITY_TLS = 1,      /**< implicit TLS from the first byte (port 465) */
+    UAVMAIL_SECURITY_STARTTLS = 2, /**< plain connect, STARTTLS required before anything else */
+    UAVMAIL_SECURITY_NONE = 3      /**< no TLS: only to a loopback relay, never with AUTH */
+};
+
+/** Trace directions.  @since 0.1.0 */
+enum uavmail_trace_direction {
+    UAVMAIL_TRACE_CLIENT = 0, /**< bytes the client sent (AUTH lines redacted) */
+    UAVMAIL_TRACE_SERVER = 1, /**< bytes the server sent */
+    UAVMAIL_TRACE_INFO = 2    /**< a note from the library (TLS established, ...) */
+};
+
+/**
+ * Supplies the password at AUTH time.  Write at most @p cap bytes to @p buf
+ * and the length to @p len.  The library wipes its copy right after use.
+ * @return 0, or a non-zero value to abort (reported as UAVMAIL_ECALLBACK).
+ */
+typedef int (*uavmail_password_cb)(char *buf, size_t cap, size_t *len, void *user_data);
+
+/**
+ * Receives the protocol exchange, one line (or note) per call, without the
+ * line end.  Credentials are replaced by "<redacted>".
+ */
+typedef void (*uavmail_trace_cb)(int direction, const char *line, size_t len, void *user_data);
+
+/** Options for uavmail_session_new().  Strings are copied.  @since 0.1.0 */
+typedef struct uavmail_session_options {
+    unsigned version;           /**< UAVMAIL_SESSION_OPTIONS_VERSION */
+    const char *host;           /**< server host name or IP literal (required) */
+    unsigned port;              /**< 0: 465 for UAVMAIL_SECURITY_TLS, else 587 */
+    int security;               /**< enum uavmail_security */
+    const char *cafile;         /**< PEM bundle of trusted CAs; NULL: the system bundle */
+    const char *capath;         /**< directory of trusted CA files; NULL: none */
+    const char *username;       /**< SASL user; NULL: no authentication */
+    uavmail_password_cb password_cb; /**< called at AUTH time */
+    void *password_user_data;
+    const char *helo_name;      /**< EHLO name (FQDN or address literal); NULL: automatic */
+    unsigned connect_timeout_ms; /**< 0: 30 s */
+    unsigned command_timeout_ms; /**< 0: RFC 5321 section 4.5.3.2 values per phase */
+    const uavmail_transport *transport; /**< NULL: the built-in TCP transport; copied */
+    const uavmail_allocator *allocator; /**< NULL: the C library's allocator; copied */
+    uavmail_trace_cb trace_cb;  /**< NULL: no trace */
+    void *trace_user_data;
+} uavmail_session_options;
+
+#define UAVMAIL_SESSION_OPTIONS_VERSION 1
+#define UAVMAIL_SESSION_OPTIONS_INIT \
+    { UAVMAIL_SESSION_OPTIONS_VERSION, NULL, 0, UAVMAIL_SECURITY_AUTO, NULL, NULL, NULL, \
+      NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL }
+
+/**
+ * Initialise an options struct to its defaults.
+ * @param opts struct to fill.
+ * @param version UAVMAIL_SESSION_OPTIONS_VERSION of the caller's header.
+ * @return 0, or UAVMAIL_EINVAL for NULL or an unknown version.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_options_init(uavmail_session_options *opts, unsigned version);
+
+/**
+ * Create a session.  No connection is made yet.
+ * @param out receives the handle; free it with uavmail_session_free().
+ * @param opts options (required; host must be set).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_ECONFIG (e.g. security NONE to a
+ *         non-loopback host) or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_new(uavmail_session **out, const uavmail_session_options *opts);
+
+/** Say QUIT if connected, close and free; NULL is ignored.  @since 0.1.0 */
+UAVMAIL_EXTERN void uavmail_session_free(uavmail_session *session);
+
+/**
+ * Send one message.  The message is checked first (addresses, attachments
+ * readable) so bad input fails before any connection.  Connects, secures
+ * and authenticates on first use; later calls reuse the open connection.
+ * @param session the session.
+ * @param msg the message; its envelope is From plus To, Cc and Bcc.
+ * @return 0 when every recipient was accepted; UAVMAIL_ERECIPIENTS when some
+ *         were accepted and some rejected (see uavmail_session_recipient());
+ *         otherwise a negative error code with detail in
+ *         uavmail_session_last_error().
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_send(uavmail_session *session, uavmail_message *msg);
+
+/**
+ * Say QUIT and close the connection, if one is open.
+ * @return 0, or an error if the connection could not be closed cleanly
+ *         (delivery results already recorded are not affected).
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_quit(uavmail_session *session);
+
+/**
+ * Result for one recipient of the last message sent.
+ * @param session the session.
+ * @param index 0 .. count-1.
+ * @param address receives the address (owned by the session), or NULL.
+ * @param smtp_code receives the server's reply code to RCPT (0: not attempted), or NULL.
+ * @param reply receives the server's reply text (owned by the session), or NULL.
+ * @return 0, or UAVMAIL_EINVAL when @p index is out of range.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_recipient(const uavmail_session *session, size_t index,
+                                             const char **address, int *smtp_code,
+                                             const char **reply);
+
+/** @return the number of recipients of the last message sent.  @since 0.1.0 */
+UAVMAIL_EXTERN size_t uavmail_session_recipient_count(const uavmail_session *session);
+
+/**
+ * Detail of the last failed call on @p session.
+ * @return detail owned by @p session; valid until the next call on it.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN const uavmail_error_detail *uavmail_session_last_error(const uavmail_session *session);
+
+UAVMAIL_END_DECLS
+
+#endif /* UAVMAIL_SESSION_H */

@@ -1,0 +1,90 @@
+/*
+ * Private definitions shared by the library's modules.
+ */
+#ifndef UAVMAIL_INTERNAL_H
+#define UAVMAIL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uavmail/uavmail.h"
+#include "opts.h"
+
+#if defined(__GNUC__)
+#define UAVMAIL__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define UAVMAIL__PRINTF(f, a)
+#endif
+
+#define UAVMAIL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- memory ---------------------------------------------------------- */
+
+typedef struct uavmail__alloc {
+    void *(*malloc_fn)(size_t, void *);
+    void *(*realloc_fn)(void *, size_t, void *);
+    void (*free_fn)(void *, void *);
+    void *user_data;
+} uavmail__alloc;
+
+/* Fill @p a from an application allocator (NULL: libc). */
+int uavmail__alloc_init(uavmail__alloc *a, const uavmail_allocator *app);
+void *uavmail__malloc(const uavmail__alloc *a, size_t n);
+void *uavmail__calloc(const uavmail__alloc *a, size_t count, size_t size);
+void *uavmail__realloc(const uavmail__alloc *a, void *p, size_t n);
+void uavmail__free(const uavmail__alloc *a, void *p);
+/* Copy a NUL-terminated string (NULL gives NULL). */
+char *uavmail__strdup(const uavmail__alloc *a, const char *s);
+char *uavmail__strndup(const uavmail__alloc *a, const char *s, size_t n);
+/* Wipe then free (for anything that held a secret). */
+void uavmail__free_secret(const uavmail__alloc *a, void *p, size_t n);
+/* Wipe memory in a way the compiler cannot drop. */
+void uavmail__zeroize(void *p, size_t n);
+
+/* Overflow-checked arithmetic: return 0 on success, -1 on overflow (FZ-07). */
+static inline int uavmail__add(size_t a, size_t b, size_t *out)
+{
+    if (a > SIZE_MAX - b)
+        return -1;
+    *out = a + b;
+    return 0;
+}
+
+/* ---- error detail ---------------------------------------------------- */
+
+struct uavmail_error_detail {
+    int code;
+    int smtp_code;
+    long tls_code;
+    char enhanced[16];
+    char message[512];
+    char hint[384];
+    char reply[512];
+};
+
+void uavmail__err_clear(uavmail_error_detail *e);
+/* Set code and message; keeps nothing else.  Returns @p code. */
+int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
+int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap);
+void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...) UAVMAIL__PRINTF(2, 3);
+/* Record a server reply (code, enhanced status, text) in the detail. */
+void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
+                        const char *text);
+/* Copy @p src into @p dst (used when a sub-object failed). */
+void uavmail__err_copy(uavmail_error_detail *dst, const uavmail_error_detail *src);
+
+/* Bounded, always-terminated string helpers. */
+size_t uavmail__strlcpy(char *dst, const char *src, size_t cap);
+int uavmail__snprintf(char *dst, size_t cap, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
+
+/* ASCII-only helpers independent of the C locale. */
+int uavmail__ascii_casecmp(const char *a, const char *b);
+int uavmail__ascii_ncasecmp(const char *a, const char *b, size_t n);
+static inline int uavmail__is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline int uavmail__is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+#endif

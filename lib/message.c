@@ -1,0 +1,404 @@
+/*
+ * Building a message: validation happens here, when values are set, so a
+ * bad value is reported against the call that supplied it.
+ */
+#include <string.h>
+
+#include "address.h"
+#include "base64.h"
+#include "message_int.h"
+#include "mime.h"
+#include "platform.h"
+
+#define SUBJECT_MAX 2048
+#define NAME_MAX_ 256
+#define FILENAME_MAX_ 255
+
+int uavmail_message_options_init(uavmail_message_options *opts, unsigned version)
+{
+    static const uavmail_message_options defaults = UAVMAIL_MESSAGE_OPTIONS_INIT;
+    if (opts == NULL || version != UAVMAIL_MESSAGE_OPTIONS_VERSION)
+        return UAVMAIL_EINVAL;
+    *opts = defaults;
+    return 0;
+}
+
+int uavmail_message_new(uavmail_message **out, const uavmail_message_options *opts)
+{
+    uavmail__alloc a;
+    uavmail_message *m;
+    if (out == NULL)
+        return UAVMAIL_EINVAL;
+    *out = NULL;
+    if (opts != NULL && opts->version != UAVMAIL_MESSAGE_OPTIONS_VERSION)
+        return UAVMAIL_EINVAL;
+    if (uavmail__alloc_init(&a, opts ? opts->allocator : NULL) != 0)
+        return UAVMAIL_EINVAL;
+    m = uavmail__calloc(&a, 1, sizeof *m);
+    if (m == NULL)
+        return UAVMAIL_ENOMEM;
+    m->alloc = a;
+    if (opts != NULL && opts->message_id_domain != NULL) {
+        m->msgid_domain = uavmail__strdup(&a, opts->message_id_domain);
+        if (m->msgid_domain == NULL) {
+            uavmail__free(&a, m);
+            return UAVMAIL_ENOMEM;
+        }
+    }
+    *out = m;
+    return 0;
+}
+
+static void free_mbox(uavmail_message *m, uavmail__mbox *b)
+{
+    uavmail__free(&m->alloc, b->addr);
+    uavmail__free(&m->alloc, b->name);
+    b->addr = b->name = NULL;
+}
+
+void uavmail_message_free(uavmail_message *m)
+{
+    size_t i;
+    if (m == NULL)
+        return;
+    free_mbox(m, &m->from);
+    for (i = 0; i < m->nrcpt; i++)
+        free_mbox(m, &m->rcpt[i]);
+    uavmail__free(&m->alloc, m->rcpt);
+    for (i = 0; i < m->natt; i++) {
+        uavmail__free(&m->alloc, m->att[i].path);
+        uavmail__free(&m->alloc, m->att[i].data);
+        uavmail__free(&m->alloc, m->att[i].content_type);
+        uavmail__free(&m->alloc, m->att[i].filename);
+    }
+    uavmail__free(&m->alloc, m->att);
+    uavmail__free(&m->alloc, m->subject);
+    uavmail__free(&m->alloc, m->text);
+    uavmail__free(&m->alloc, m->msgid_domain);
+    uavmail__free(&m->alloc, m);
+}
+
+const uavmail_error_detail *uavmail_message_last_error(const uavmail_message *m)
+{
+    return m ? &m->err : NULL;
+}
+
+/* D-07: a header value may hold no CR, LF or NUL, must be UTF-8 and bounded. */
+static int check_header_value(uavmail_message *m, const char *what, const char *v, size_t max)
+{
+    size_t n = strlen(v), i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '\r' || c == '\n')
+            return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                    "%s contains a line break (CR or LF), which could inject "
+                                    "headers",
+                                    what);
+        if (c < 0x20 && c != '\t')
+            return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                    "%s contains a control character (0x%02X)", what, c);
+    }
+    if (!uavmail__utf8_valid(v, n))
+        return uavmail__err_set(&m->err, UAVMAIL_EENCODING, "%s is not valid UTF-8", what);
+    if (n > max)
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER, "%s is longer than %zu bytes", what,
+                                max);
+    return 0;
+}
+
+static int set_mbox(uavmail_message *m, uavmail__mbox *b, const char *what, const char *addr,
+                    const char *name)
+{
+    char *a2, *n2 = NULL;
+    if (uavmail__address_check(addr, what, &m->err, NULL) != 0)
+        return UAVMAIL_EADDRESS;
+    if (name != NULL && check_header_value(m, what, name, NAME_MAX_) != 0)
+        return m->err.code;
+    a2 = uavmail__strdup(&m->alloc, addr);
+    if (name != NULL)
+        n2 = uavmail__strdup(&m->alloc, name);
+    if (a2 == NULL || (name != NULL && n2 == NULL)) {
+        uavmail__free(&m->alloc, a2);
+        uavmail__free(&m->alloc, n2);
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    }
+    free_mbox(m, b);
+    b->addr = a2;
+    b->name = n2;
+    return 0;
+}
+
+int uavmail_message_set_from(uavmail_message *m, const char *address, const char *display_name)
+{
+    if (m == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (m->frozen)
+        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
+    return set_mbox(m, &m->from, "From", address, display_name);
+}
+
+/* Grow an array of @p size-byte elements to hold one more. */
+static int grow(uavmail_message *m, void **arr, size_t *cap, size_t n, size_t size)
+{
+    void *p;
+    size_t ncap;
+    if (n < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 4;
+    if (ncap > SIZE_MAX / size)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "too many items");
+    p = uavmail__realloc(&m->alloc, *arr, ncap * size);
+    if (p == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+int uavmail_message_add_recipient(uavmail_message *m, int kind, const char *address,
+                                  const char *display_name)
+{
+    static const char *const what[] = {"To", "Cc", "Bcc"};
+    uavmail__mbox b = {NULL, NULL, 0};
+    int rc;
+    if (m == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (m->frozen)
+        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
+    if (kind < UAVMAIL_TO || kind > UAVMAIL_BCC)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "unknown recipient kind %d", kind);
+    rc = grow(m, (void **)&m->rcpt, &m->rcpt_cap, m->nrcpt, sizeof *m->rcpt);
+    if (rc == 0)
+        rc = set_mbox(m, &b, what[kind], address, display_name);
+    if (rc != 0)
+        return rc;
+    b.kind = kind;
+    m->rcpt[m->nrcpt++] = b;
+    return 0;
+}
+
+int uavmail_message_set_subject(uavmail_message *m, const char *subject)
+{
+    char *s;
+    if (m == NULL || subject == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (check_header_value(m, "Subject", subject, SUBJECT_MAX) != 0)
+        return m->err.code;
+    s = uavmail__strdup(&m->alloc, subject);
+    if (s == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    uavmail__free(&m->alloc, m->subject);
+    m->subject = s;
+    return 0;
+}
+
+int uavmail_message_set_text(uavmail_message *m, const char *text, size_t len)
+{
+    char *t;
+    if (m == NULL || (text == NULL && len != 0))
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (!uavmail__utf8_valid(text ? text : "", len))
+        return uavmail__err_set(&m->err, UAVMAIL_EENCODING, "text body is not valid UTF-8");
+    t = uavmail__strndup(&m->alloc, text ? text : "", len);
+    if (t == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    uavmail__free(&m->alloc, m->text);
+    m->text = t;
+    m->text_len = len;
+    return 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+#if defined(_WIN32)
+    const char *b = strrchr(path, '\\');
+    if (b != NULL && (s == NULL || b > s))
+        s = b;
+#endif
+    return s ? s + 1 : path;
+}
+
+/* Media type: type "/" subtype, tokens only (RFC 2045 5.1); parameters
+ * are not accepted here. */
+static int check_media_type(uavmail_message *m, const char *t)
+{
+    const char *p;
+    int slash = 0;
+    if (*t == '\0' || strlen(t) > 127)
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER, "content type is empty or too long");
+    for (p = t; *p; p++) {
+        if (*p == '/') {
+            if (slash++ || p == t || p[1] == '\0')
+                return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                        "content type \"%.60s\" is not type/subtype", t);
+        } else if (!(uavmail__is_alpha(*p) || uavmail__is_digit(*p) ||
+                     strchr("!#$&-^_.+", *p))) {
+            return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                    "content type \"%.60s\" contains a forbidden character", t);
+        }
+    }
+    if (!slash)
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                "content type \"%.60s\" is not type/subtype", t);
+    return 0;
+}
+
+static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char *content_type,
+                          const char *filename)
+{
+    int rc;
+    if (m->frozen)
+        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
+    if (filename == NULL || filename[0] == '\0')
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "attachment needs a file name");
+    if (check_header_value(m, "attachment file name", filename, FILENAME_MAX_) != 0)
+        return m->err.code;
+    if (content_type == NULL)
+        content_type = uavmail__mime_guess_type(filename);
+    else if (check_media_type(m, content_type) != 0)
+        return m->err.code;
+    rc = grow(m, (void **)&m->att, &m->att_cap, m->natt, sizeof *m->att);
+    if (rc != 0)
+        return rc;
+    a->content_type = uavmail__strdup(&m->alloc, content_type);
+    a->filename = uavmail__strdup(&m->alloc, filename);
+    if (a->content_type == NULL || a->filename == NULL) {
+        uavmail__free(&m->alloc, a->content_type);
+        uavmail__free(&m->alloc, a->filename);
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    }
+    m->att[m->natt++] = *a;
+    return 0;
+}
+
+int uavmail_message_attach_file(uavmail_message *m, const char *path, const char *content_type,
+                                const char *filename)
+{
+    uavmail__attachment a;
+    int rc;
+    if (m == NULL || path == NULL || path[0] == '\0')
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    memset(&a, 0, sizeof a);
+    a.source = UAVMAIL__SRC_FILE;
+    a.path = uavmail__strdup(&m->alloc, path);
+    if (a.path == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    rc = add_attachment(m, &a, content_type, filename ? filename : base_name(path));
+    if (rc != 0)
+        uavmail__free(&m->alloc, a.path);
+    return rc;
+}
+
+int uavmail_message_attach_memory(uavmail_message *m, const void *data, size_t len,
+                                  const char *content_type, const char *filename)
+{
+    uavmail__attachment a;
+    int rc;
+    if (m == NULL || (data == NULL && len != 0))
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    memset(&a, 0, sizeof a);
+    a.source = UAVMAIL__SRC_MEMORY;
+    a.len = len;
+    a.data = uavmail__malloc(&m->alloc, len);
+    if (a.data == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    if (len != 0)
+        memcpy(a.data, data, len);
+    rc = add_attachment(m, &a, content_type, filename);
+    if (rc != 0)
+        uavmail__free(&m->alloc, a.data);
+    return rc;
+}
+
+int uavmail__message_freeze(uavmail_message *m)
+{
+    unsigned char rnd[12];
+    char id[2 * sizeof rnd + 1];
+    const char *domain;
+    size_t i;
+    if (m->frozen)
+        return 0;
+    if (m->from.addr == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "message has no From address");
+    domain = m->msgid_domain;
+    if (domain == NULL) {
+        domain = strrchr(m->from.addr, '@') + 1;
+        if (domain[0] == '[' || (unsigned char)domain[0] >= 0x80)
+            domain = "uavmail.invalid";
+    }
+    if (uavmail__plat_random(rnd, sizeof rnd) != 0)
+        return uavmail__err_set(&m->err, UAVMAIL_EINTERNAL, "no random numbers available");
+    for (i = 0; i < sizeof rnd; i++) {
+        id[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
+        id[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
+    }
+    id[2 * sizeof rnd] = '\0';
+    m->date = uavmail__plat_time();
+    m->date_offset_min = uavmail__plat_utc_offset_min(m->date);
+    uavmail__snprintf(m->message_id, sizeof m->message_id, "%lld.%s@%.120s",
+                      (long long)m->date, id, domain);
+    m->frozen = 1;
+    return 0;
+}
+
+int uavmail_message_check(uavmail_message *m)
+{
+    size_t i;
+    if (m == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (m->from.addr == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "message has no From address");
+    if (m->nrcpt == 0)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "message has no recipients");
+    for (i = 0; i < m->natt; i++) {
+        uavmail__file *f;
+        char why[128];
+        if (m->att[i].source != UAVMAIL__SRC_FILE)
+            continue;
+        if (uavmail__plat_file_open(&f, m->att[i].path, why, sizeof why) != 0)
+            return uavmail__err_set(&m->err, UAVMAIL_EFILE,
+                                    "attachment \"%s\" cannot be opened: %s", m->att[i].path,
+                                    why);
+        uavmail__plat_file_close(f);
+    }
+    return uavmail__message_freeze(m);
+}
+
+int uavmail_message_write_file(uavmail_message *m, const char *path)
+{
+    uavmail__mime_reader *r;
+    uavmail__wfile *f;
+    char buf[16384], why[128];
+    long n;
+    int rc;
+    if (m == NULL || path == NULL)
+        return UAVMAIL_EINVAL;
+    rc = uavmail_message_check(m);
+    if (rc != 0)
+        return rc;
+    rc = uavmail__mime_reader_new(&r, m, 0);
+    if (rc != 0)
+        return rc;
+    if (uavmail__plat_wfile_open(&f, path, why, sizeof why) != 0) {
+        uavmail__mime_reader_free(r);
+        return uavmail__err_set(&m->err, UAVMAIL_EFILE, "cannot write \"%s\": %s", path, why);
+    }
+    while ((n = uavmail__mime_read(r, buf, sizeof buf)) > 0) {
+        if (uavmail__plat_wfile_write(f, buf, (size_t)n) != 0) {
+            n = uavmail__err_set(&m->err, UAVMAIL_EFILE, "cannot write \"%s\"", path);
+            break;
+        }
+    }
+    uavmail__mime_reader_free(r);
+    if (uavmail__plat_wfile_close(f, n == 0, why, sizeof why) != 0 && n == 0)
+        return uavmail__err_set(&m->err, UAVMAIL_EFILE, "cannot write \"%s\": %s", path, why);
+    return n < 0 ? (int)n : 0;
+}

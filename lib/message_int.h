@@ -1,0 +1,48 @@
+/*
+ * The message model shared by message.c (building) and mime.c (rendering).
+ */
+#ifndef UAVMAIL_MESSAGE_INT_H
+#define UAVMAIL_MESSAGE_INT_H
+
+#include "internal.h"
+
+typedef struct uavmail__mbox {
+    char *addr;
+    char *name; /* UTF-8 display name or NULL */
+    int kind;   /* enum uavmail_recipient_kind (recipients only) */
+} uavmail__mbox;
+
+enum { UAVMAIL__SRC_MEMORY, UAVMAIL__SRC_FILE };
+
+typedef struct uavmail__attachment {
+    int source;        /* UAVMAIL__SRC_* */
+    char *path;        /* file source */
+    unsigned char *data; /* memory source (owned) */
+    size_t len;
+    char *content_type;
+    char *filename;    /* UTF-8, shown to the recipient */
+} uavmail__attachment;
+
+struct uavmail_message {
+    uavmail__alloc alloc;
+    uavmail_error_detail err;
+    uavmail__mbox from;
+    uavmail__mbox *rcpt;
+    size_t nrcpt, rcpt_cap;
+    char *subject;
+    char *text;
+    size_t text_len;
+    uavmail__attachment *att;
+    size_t natt, att_cap;
+    char *msgid_domain;
+    /* Fixed on first check/render so every rendering is identical. */
+    int frozen;
+    int64_t date;
+    int date_offset_min;
+    char message_id[160];
+};
+
+/* Fix Date and Message-ID if not yet done. */
+int uavmail__message_freeze(uavmail_message *m);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Compile-time limits, each overridable with -D.  (Model: lwIP opt.h.)
+ */
+#ifndef UAVMAIL_OPTS_H
+#define UAVMAIL_OPTS_H
+
+/* Longest server reply line we accept, CRLF excluded (RFC 5321 minimum is 512). */
+#ifndef UAVMAIL_REPLY_LINE_MAX
+#define UAVMAIL_REPLY_LINE_MAX 4096
+#endif
+
+/* Most lines in one multi-line reply. */
+#ifndef UAVMAIL_REPLY_LINES_MAX
+#define UAVMAIL_REPLY_LINES_MAX 128
+#endif
+
+/* Most text bytes kept from one reply (all lines, codes removed). */
+#ifndef UAVMAIL_REPLY_TEXT_MAX
+#define UAVMAIL_REPLY_TEXT_MAX 8192
+#endif
+
+/* Size of the engine's output buffer (commands and stuffed body bytes). */
+#ifndef UAVMAIL_OUTBUF_SIZE
+#define UAVMAIL_OUTBUF_SIZE 16384
+#endif
+
+/* Chunk read from an attachment source at a time (a multiple of 57). */
+#ifndef UAVMAIL_MIME_READ_CHUNK
+#define UAVMAIL_MIME_READ_CHUNK (57 * 64)
+#endif
+
+/* RFC 5321 section 4.5.3.1 limits. */
+#define UAVMAIL_LOCAL_PART_MAX 64
+#define UAVMAIL_DOMAIN_MAX 255
+#define UAVMAIL_PATH_MAX 256
+#define UAVMAIL_COMMAND_LINE_MAX 512
+
+/* RFC 5321 section 4.5.3.2 timeouts, milliseconds. */
+#define UAVMAIL_TIMEOUT_GREETING_MS (5u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_MAIL_MS (5u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_RCPT_MS (5u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_DATA_MS (2u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_BLOCK_MS (3u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_DATA_END_MS (10u * 60u * 1000u)
+#define UAVMAIL_TIMEOUT_CONNECT_MS (30u * 1000u)
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * POSIX implementation of the platform contract.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(HAVE_GETRANDOM)
+#include <sys/random.h>
+#endif
+
+#include "platform.h"
+
+uint64_t uavmail__plat_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t uavmail__plat_time(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int uavmail__plat_utc_offset_min(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm lt;
+    if (localtime_r(&tt, &lt) == NULL)
+        return 0;
+    return (int)(lt.tm_gmtoff / 60);
+}
+
+int uavmail__plat_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+#if defined(HAVE_GETRANDOM)
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    if (n == 0)
+        return 0;
+#endif
+    {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        while (n > 0) {
+            ssize_t r = read(fd, p, n);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR)
+                    continue;
+                close(fd);
+                return -1;
+            }
+            p += r;
+            n -= (size_t)r;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+const char *uavmail__plat_default_ca_bundle(void)
+{
+    static const char *const candidates[] = {
+        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+        "/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+        "/etc/ssl/ca-bundle.pem",             /* openSUSE */
+        "/etc/ssl/cert.pem",                  /* macOS, BSD */
+    };
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(candidates); i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return NULL;
+}
+
+size_t uavmail__plat_parse_ip(const char *host, unsigned char out[16])
+{
+    if (inet_pton(AF_INET, host, out) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, host, out) == 1)
+        return 16;
+    return 0;
+}
+
+int uavmail__plat_fqdn(char *buf, size_t cap)
+{
+    char name[256];
+    if (gethostname(name, sizeof name) != 0)
+        return -1;
+    name[sizeof name - 1] = '\0';
+    if (strchr(name, '.') == NULL || strlen(name) >= cap)
+        return -1;
+    uavmail__strlcpy(buf, name, cap);
+    return 0;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+struct uavmail__file {
+    int fd;
+};
+
+static void why_errno(char *why, size_t cap, int e)
+{
+    uavmail__strlcpy(why, strerror(e), cap);
+}
+
+int uavmail__plat_file_open(uavmail__file **out, const char *path, char *why, size_t why_cap)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uavmail__file *f;
+    if (fd < 0) {
+        why_errno(why, why_cap, errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        why_errno(why, why_cap, S_ISDIR(st.st_mode) ? EISDIR : errno);
+        close(fd);
+        return -1;
+    }
+    f = malloc(sizeof *f);
+    if (f == NULL) {
+        close(fd);
+        why_errno(why, why_cap, ENOMEM);
+        return -1;
+    }
+    f->fd = fd;
+    *out = f;
+    return 0;
+}
+
+long uavmail__plat_file_read(uavmail__file *f, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(f->fd, buf, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return (long)r;
+    }
+}
+
+int64_t uavmail__plat_file_size(uavmail__file *f)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    return (int64_t)st.st_size;
+}
+
+void uavmail__plat_file_close(uavmail__file *f)
+{
+    if (f == NULL)
+        return;
+    close(f->fd);
+    free(f);
+}
+
+struct uavmail__wfile {
+    int fd;
+    char *path;
+    char *tmp;
+};
+
+int uavmail__plat_wfile_open(uavmail__wfile **out, const char *path, char *why, size_t why_cap)
+{
+    uavmail__wfile *f = calloc(1, sizeof *f);
+    size_t n = strlen(path);
+    if (f == NULL || (f->path = strdup(path)) == NULL || (f->tmp = malloc(n + 16)) == NULL) {
+        if (f)
+            free(f->path);
+        free(f);
+        why_errno(why, why_cap, ENOMEM);
+        return -1;
+    }
+    snprintf(f->tmp, n + 16, "%s.tmp%05u", path, (unsigned)getpid() % 100000u);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        why_errno(why, why_cap, errno);
+        free(f->tmp);
+        free(f->path);
+        free(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
+int uavmail__plat_wfile_write(uavmail__wfile *f, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t why_cap)
+{
+    int rc = 0;
+    if (commit && fsync(f->fd) != 0) {
+        why_errno(why, why_cap, errno);
+        rc = -1;
+    }
+    if (close(f->fd) != 0 && rc == 0 && commit) {
+        why_errno(why, why_cap, errno);
+        rc = -1;
+    }
+    if (commit && rc == 0 && rename(f->tmp, f->path) != 0) {
+        why_errno(why, why_cap, errno);
+        rc = -1;
+    }
+    if (!commit || rc != 0)
+        unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    free(f);
+    return rc;
+}
+
+/* ---- TCP transport ----------------------------------------------------------- */
+
+typedef struct tcp_conn {
+    int fd;
+} tcp_conn;
+
+static int wait_fd(int fd, short events, unsigned timeout_ms)
+{
+    struct pollfd pfd;
+    uint64_t deadline = uavmail__plat_now_ms() + timeout_ms;
+    pfd.fd = fd;
+    pfd.events = events;
+    for (;;) {
+        uint64_t now = uavmail__plat_now_ms();
+        int left = now >= deadline ? 0 : (int)(deadline - now);
+        int r = poll(&pfd, 1, left);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return UAVMAIL_ETIMEOUT;
+        if (errno != EINTR)
+            return UAVMAIL_EIO;
+    }
+}
+
+static int try_connect(const struct addrinfo *ai, unsigned timeout_ms, int *out_fd)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int one = 1, err = 0;
+    socklen_t len = sizeof err;
+    if (fd < 0)
+        return UAVMAIL_ECONNECT;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        int rc;
+        if (errno != EINPROGRESS) {
+            close(fd);
+            return UAVMAIL_ECONNECT;
+        }
+        rc = wait_fd(fd, POLLOUT, timeout_ms);
+        if (rc != 0) {
+            close(fd);
+            return rc;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            close(fd);
+            return UAVMAIL_ECONNECT;
+        }
+    }
+    /* Commands are small and latency matters more than packet count. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef SO_NOSIGPIPE
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    *out_fd = fd;
+    return 0;
+}
+
+static int tcp_connect(void **conn, const char *host, unsigned port, unsigned timeout_ms,
+                       void *ud)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char service[16];
+    int rc = UAVMAIL_ECONNECT, fd = -1;
+    tcp_conn *c;
+    (void)ud;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    snprintf(service, sizeof service, "%u", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL)
+        return UAVMAIL_ERESOLVE;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        rc = try_connect(ai, timeout_ms, &fd);
+        if (rc == 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (rc != 0)
+        return rc;
+    c = malloc(sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        return UAVMAIL_ENOMEM;
+    }
+    c->fd = fd;
+    *conn = c;
+    return 0;
+}
+
+static long tcp_send(void *conn, const unsigned char *buf, size_t len, unsigned timeout_ms,
+                     void *ud)
+{
+    tcp_conn *c = conn;
+    (void)ud;
+    for (;;) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int rc = wait_fd(c->fd, POLLOUT, timeout_ms);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        return UAVMAIL_EIO;
+    }
+}
+
+static long tcp_recv(void *conn, unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
+{
+    tcp_conn *c = conn;
+    (void)ud;
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, len, 0);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int rc = wait_fd(c->fd, POLLIN, timeout_ms);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        return UAVMAIL_EIO;
+    }
+}
+
+static void tcp_close(void *conn, void *ud)
+{
+    tcp_conn *c = conn;
+    (void)ud;
+    if (c == NULL)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+static int tcp_local_address(void *conn, char *buf, size_t cap, void *ud)
+{
+    tcp_conn *c = conn;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN];
+    (void)ud;
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        uavmail__snprintf(buf, cap, "[%s]", ip);
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+        uavmail__snprintf(buf, cap, "[IPv6:%s]", ip);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static const uavmail_transport tcp_transport = {
+    UAVMAIL_TRANSPORT_VERSION, tcp_connect, tcp_send, tcp_recv, tcp_close, tcp_local_address, NULL,
+};
+
+const uavmail_transport *uavmail__plat_tcp_transport(void)
+{
+    return &tcp_transport;
+}

@@ -1,0 +1,989 @@
+/*
+ * SMTP client engine (RFC 5321, 3207, 4954, 2920, 1870, 6152, 2034).
+ * Sans I/O: see smtp.h for the driver contract.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base64.h"
+#include "sasl.h"
+#include "smtp.h"
+
+enum {
+    S_GREETING,
+    S_EHLO,
+    S_HELO,
+    S_STARTTLS,
+    S_TLS_HANDSHAKE,
+    S_AUTH,
+    S_IDLE,
+    S_TX,      /* MAIL / RCPT / DATA replies outstanding */
+    S_BODY,    /* driver pushes the message */
+    S_DOT,     /* waiting for the reply to the end of data */
+    S_QUIT,
+    S_CLOSED,
+    S_FAILED
+};
+
+static const char *const phase_names[] = {
+    "greeting", "EHLO", "HELO", "STARTTLS", "TLS handshake", "AUTH", "idle",
+    "MAIL/RCPT/DATA", "message body", "end of data", "QUIT", "closed", "failed",
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void trace(uavmail__smtp *e, int dir, const char *s, size_t n)
+{
+    if (e->cfg.trace_cb != NULL)
+        e->cfg.trace_cb(dir, s, n, e->cfg.trace_user_data);
+}
+
+static void trace_str(uavmail__smtp *e, int dir, const char *s)
+{
+    trace(e, dir, s, strlen(s));
+}
+
+static size_t out_room(const uavmail__smtp *e)
+{
+    return sizeof e->out - e->out_len;
+}
+
+/* Append one command line (CRLF added).  @p shown is what the trace shows
+ * (NULL: the line itself).  Returns 0, or -1 if it does not fit now. */
+static int put_line(uavmail__smtp *e, const char *line, size_t n, const char *shown)
+{
+    if (n + 2 > out_room(e))
+        return -1;
+    memcpy(e->out + e->out_len, line, n);
+    e->out_len += n;
+    e->out[e->out_len++] = '\r';
+    e->out[e->out_len++] = '\n';
+    if (shown != NULL)
+        trace_str(e, UAVMAIL_TRACE_CLIENT, shown);
+    else
+        trace(e, UAVMAIL_TRACE_CLIENT, line, n);
+    return 0;
+}
+
+static int put_cmd(uavmail__smtp *e, const char *cmd)
+{
+    return put_line(e, cmd, strlen(cmd), NULL);
+}
+
+static int fail(uavmail__smtp *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
+static int fail(uavmail__smtp *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    uavmail__err_vset(e->err, code, fmt, ap);
+    va_end(ap);
+    e->state = S_FAILED;
+    return code;
+}
+
+/* The reply's first line without an enhanced status code. */
+static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
+{
+    const uavmail__reply *r = &e->rr.reply;
+    size_t k = 0;
+    enh[0] = '\0';
+    if (e->caps & UAVMAIL__CAP_ENHANCED)
+        k = uavmail__enhanced_parse(r->text, r->len, r->code, enh);
+    *skip = k;
+    return r->text + k;
+}
+
+/* Record the current reply in the error detail. */
+static void note_reply(uavmail__smtp *e)
+{
+    char enh[16];
+    size_t skip;
+    const char *t = reply_text(e, enh, &skip);
+    uavmail__err_reply(e->err, e->rr.reply.code, enh, t);
+}
+
+/* Fail with the server's reply attached; 421 is "closing", 4xx temporary,
+ * 5xx permanent unless @p code5 says otherwise. */
+static int fail_reply(uavmail__smtp *e, int code5, const char *what)
+{
+    int c = e->rr.reply.code;
+    int err = c == 421 ? UAVMAIL_ECLOSED : c / 100 == 4 ? UAVMAIL_ETEMPFAIL : code5;
+    char enh[16];
+    size_t skip;
+    const char *t = reply_text(e, enh, &skip);
+    fail(e, err, "%s: server replied %d %.300s", what, c, t);
+    uavmail__err_reply(e->err, c, enh, t);
+    return err;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
+                        const uavmail__alloc *alloc, uavmail_error_detail *err)
+{
+    memset(e, 0, sizeof *e);
+    e->cfg = *cfg;
+    e->alloc = alloc;
+    e->err = err;
+    uavmail__smtp_reset(e);
+}
+
+void uavmail__smtp_reset(uavmail__smtp *e)
+{
+    uavmail__zeroize(e->out, sizeof e->out);
+    e->out_len = 0;
+    e->out_secret = 0;
+    e->state = S_GREETING;
+    e->tls_active = e->cfg.security == UAVMAIL__SEC_TLS;
+    e->authed = 0;
+    e->caps = 0;
+    e->auth_mechs = 0;
+    e->size_limit = 0;
+    e->mech = 0;
+    e->sasl_step = 0;
+    e->ehlo_failed = 0;
+    e->env = NULL;
+    e->results = NULL;
+    e->need_rset = 0;
+    e->tx_done = 0;
+    uavmail__reply_reader_init(&e->rr, e->cfg.allow_lf_replies);
+}
+
+const char *uavmail__smtp_phase(const uavmail__smtp *e)
+{
+    return phase_names[e->state];
+}
+
+int uavmail__smtp_has_cap(const uavmail__smtp *e, unsigned cap)
+{
+    return (e->caps & cap) != 0;
+}
+
+unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
+{
+    /* RFC 5321 4.5.3.2; a configured value replaces all but the
+     * end-of-data wait, which never drops below 10 minutes' default. */
+    unsigned t;
+    switch (e->state) {
+    case S_GREETING: t = UAVMAIL_TIMEOUT_GREETING_MS; break;
+    case S_TX:
+        t = e->tx_sent > 0 && e->env != NULL && e->tx_sent == e->env->nrcpt + 2
+                ? UAVMAIL_TIMEOUT_DATA_MS
+                : UAVMAIL_TIMEOUT_MAIL_MS;
+        break;
+    case S_BODY: t = UAVMAIL_TIMEOUT_BLOCK_MS; break;
+    case S_DOT: t = UAVMAIL_TIMEOUT_DATA_END_MS; break;
+    default: t = UAVMAIL_TIMEOUT_MAIL_MS; break;
+    }
+    if (e->cfg.command_timeout_ms != 0 && e->state != S_DOT)
+        t = e->cfg.command_timeout_ms;
+    else if (e->cfg.command_timeout_ms != 0 && e->cfg.command_timeout_ms > t)
+        t = e->cfg.command_timeout_ms;
+    return t;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+const char *uavmail__smtp_output(const uavmail__smtp *e, size_t *len)
+{
+    *len = e->out_len;
+    return e->out;
+}
+
+void uavmail__smtp_consume(uavmail__smtp *e, size_t n)
+{
+    if (n > e->out_len)
+        n = e->out_len;
+    memmove(e->out, e->out + n, e->out_len - n);
+    e->out_len -= n;
+    if (e->out_secret) {
+        /* Credentials must not linger in the buffer once written. */
+        uavmail__zeroize(e->out + e->out_len, sizeof e->out - e->out_len);
+        if (e->out_len == 0)
+            e->out_secret = 0;
+    }
+}
+
+static void send_ehlo(uavmail__smtp *e)
+{
+    char line[300];
+    uavmail__snprintf(line, sizeof line, "EHLO %s", e->cfg.helo_name);
+    put_cmd(e, line);
+    e->state = S_EHLO;
+}
+
+static void send_helo(uavmail__smtp *e)
+{
+    char line[300];
+    uavmail__snprintf(line, sizeof line, "HELO %s", e->cfg.helo_name);
+    put_cmd(e, line);
+    e->state = S_HELO;
+}
+
+/* Emit the transaction's commands that may go out now.  With PIPELINING
+ * (RFC 2920) MAIL, every RCPT and DATA go in one batch; without it one
+ * command at a time. */
+static void emit_tx(uavmail__smtp *e)
+{
+    size_t n = e->env->nrcpt;
+    int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
+    char line[UAVMAIL_COMMAND_LINE_MAX + 1];
+
+    if (e->need_rset && !e->rset_sent) {
+        if (!pipelining && e->tx_replied != e->tx_sent)
+            return;
+        if (put_cmd(e, "RSET") < 0)
+            return;
+        e->rset_sent = 1;
+        if (!pipelining)
+            return;
+    }
+    while (e->tx_sent <= n + 1) {
+        if (!pipelining && (e->tx_replied != e->tx_sent || (e->need_rset && e->rset_sent)))
+            return;
+        if (e->tx_sent == 0) {
+            char extra[96];
+            extra[0] = '\0';
+            if (e->env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
+                uavmail__snprintf(extra, sizeof extra, " SIZE=%llu",
+                                  (unsigned long long)e->env->size);
+            if (e->env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
+                strcat(extra, " BODY=8BITMIME");
+            uavmail__snprintf(line, sizeof line, "MAIL FROM:<%s>%s", e->env->from, extra);
+        } else if (e->tx_sent <= n) {
+            uavmail__snprintf(line, sizeof line, "RCPT TO:<%s>", e->env->rcpt[e->tx_sent - 1]);
+        } else {
+            /* Without pipelining, DATA only when someone accepted (P-10). */
+            if (!pipelining && e->accepted == 0)
+                return;
+            uavmail__strlcpy(line, "DATA", sizeof line);
+        }
+        if (put_cmd(e, line) < 0)
+            return; /* buffer full: the rest follows once it drains */
+        e->tx_sent++;
+    }
+}
+
+/* Start SASL: build the first AUTH line. */
+static void start_auth(uavmail__smtp *e)
+{
+    char secret[260];
+    size_t slen = 0;
+    char line[UAVMAIL_COMMAND_LINE_MAX + 1];
+    const char *name;
+
+    if (!e->tls_active) {
+        fail(e, UAVMAIL_ENOTLS, "refusing to authenticate without TLS (A-01)");
+        return;
+    }
+    if (!(e->caps & UAVMAIL__CAP_AUTH) || e->auth_mechs == 0) {
+        fail(e, (e->caps & UAVMAIL__CAP_AUTH) ? UAVMAIL_ENOAUTH : UAVMAIL_ENOAUTH,
+             "server offers no %sauthentication mechanism this library supports",
+             (e->caps & UAVMAIL__CAP_AUTH) ? "" : "AUTH at all: no ");
+        uavmail__err_hint(e->err, "check the port (submission is 587 or 465) and that the "
+                                  "account may send through this server");
+        return;
+    }
+    e->mech = uavmail__sasl_choose(e->auth_mechs);
+    if (e->mech == 0) {
+        fail(e, UAVMAIL_ENOAUTH, "none of the server's AUTH mechanisms is supported");
+        return;
+    }
+    name = uavmail__sasl_mech_name(e->mech);
+    e->state = S_AUTH;
+    e->sasl_step = 0;
+    if (e->mech == UAVMAIL__MECH_LOGIN) {
+        uavmail__snprintf(line, sizeof line, "AUTH %s", name);
+        put_cmd(e, line);
+        return;
+    }
+    /* PLAIN with an initial response (RFC 4954 SASL-IR). */
+    if (e->cfg.password_cb == NULL ||
+        e->cfg.password_cb(secret, sizeof secret, &slen, e->cfg.password_user_data) != 0 ||
+        slen > sizeof secret) {
+        uavmail__zeroize(secret, sizeof secret);
+        fail(e, UAVMAIL_ECALLBACK, "the password callback did not supply a password");
+        return;
+    }
+    {
+        char b64[400];
+        size_t n = uavmail__sasl_plain(b64, sizeof b64, NULL, e->cfg.username, secret, slen);
+        uavmail__zeroize(secret, sizeof secret);
+        if (n == 0) {
+            uavmail__zeroize(b64, sizeof b64);
+            fail(e, UAVMAIL_EINVAL, "user name or password too long or contains NUL (A-07)");
+            return;
+        }
+        uavmail__snprintf(line, sizeof line, "AUTH PLAIN %.*s", (int)n, b64);
+        uavmail__zeroize(b64, sizeof b64);
+        put_line(e, line, strlen(line), "AUTH PLAIN <redacted>");
+        uavmail__zeroize(line, sizeof line);
+        e->out_secret = 1;
+    }
+}
+
+/* Answer a LOGIN 334 challenge: step 0 user name, step 1 password. */
+static void login_step(uavmail__smtp *e)
+{
+    char line[400];
+    size_t n;
+    if (e->sasl_step == 0) {
+        size_t ul = strlen(e->cfg.username);
+        if (uavmail__b64_len(ul) >= sizeof line) {
+            fail(e, UAVMAIL_EINVAL, "user name too long");
+            return;
+        }
+        n = uavmail__b64_encode(line, (const unsigned char *)e->cfg.username, ul);
+    } else {
+        char secret[260];
+        size_t slen = 0;
+        if (e->cfg.password_cb == NULL ||
+            e->cfg.password_cb(secret, sizeof secret, &slen, e->cfg.password_user_data) != 0 ||
+            slen > sizeof secret) {
+            uavmail__zeroize(secret, sizeof secret);
+            fail(e, UAVMAIL_ECALLBACK, "the password callback did not supply a password");
+            return;
+        }
+        n = uavmail__b64_encode(line, (const unsigned char *)secret, slen);
+        uavmail__zeroize(secret, sizeof secret);
+    }
+    put_line(e, line, n, "<redacted>");
+    uavmail__zeroize(line, sizeof line);
+    e->out_secret = 1;
+    e->sasl_step++;
+}
+
+/* After EHLO/HELO succeeded (or TLS/AUTH completed): what next? */
+static void advance_setup(uavmail__smtp *e)
+{
+    if (e->cfg.security == UAVMAIL__SEC_STARTTLS && !e->tls_active) {
+        if (!(e->caps & UAVMAIL__CAP_STARTTLS)) {
+            fail(e, UAVMAIL_ENOTLS,
+                 "server does not offer STARTTLS, which this connection requires");
+            uavmail__err_hint(e->err, "if this is port 465 use security \"tls\" (implicit "
+                                      "TLS); never send over plaintext");
+            return;
+        }
+        put_cmd(e, "STARTTLS");
+        e->state = S_STARTTLS;
+        return;
+    }
+    if (e->cfg.username != NULL && !e->authed) {
+        start_auth(e);
+        return;
+    }
+    e->state = S_IDLE;
+}
+
+/* ---- capability parsing -------------------------------------------------- */
+
+static void parse_auth_list(uavmail__smtp *e, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t start;
+        while (i < n && s[i] == ' ')
+            i++;
+        start = i;
+        while (i < n && s[i] != ' ')
+            i++;
+        if (i > start)
+            e->auth_mechs |= uavmail__sasl_mech_from_name(s + start, i - start);
+    }
+}
+
+static void parse_caps(uavmail__smtp *e)
+{
+    const char *t = e->rr.reply.text;
+    const char *end = t + e->rr.reply.len;
+    const char *line = memchr(t, '\n', (size_t)(end - t));
+    e->caps = 0;
+    e->auth_mechs = 0;
+    e->size_limit = 0;
+    /* The first line is the greeting text; keywords follow one per line. */
+    while (line != NULL && line < end) {
+        const char *kw = line + 1;
+        const char *eol = memchr(kw, '\n', (size_t)(end - kw));
+        size_t n = (size_t)((eol ? eol : end) - kw), k = 0;
+        while (k < n && kw[k] != ' ' && kw[k] != '=')
+            k++;
+#define KW(name) (k == sizeof(name) - 1 && uavmail__ascii_ncasecmp(kw, name, k) == 0)
+        if (KW("PIPELINING"))
+            e->caps |= UAVMAIL__CAP_PIPELINING;
+        else if (KW("CHUNKING"))
+            e->caps |= UAVMAIL__CAP_CHUNKING;
+        else if (KW("8BITMIME"))
+            e->caps |= UAVMAIL__CAP_8BITMIME;
+        else if (KW("SMTPUTF8"))
+            e->caps |= UAVMAIL__CAP_SMTPUTF8;
+        else if (KW("DSN"))
+            e->caps |= UAVMAIL__CAP_DSN;
+        else if (KW("ENHANCEDSTATUSCODES"))
+            e->caps |= UAVMAIL__CAP_ENHANCED;
+        else if (KW("STARTTLS"))
+            e->caps |= UAVMAIL__CAP_STARTTLS;
+        else if (KW("SIZE")) {
+            uint64_t v = 0;
+            size_t j = k + 1;
+            e->caps |= UAVMAIL__CAP_SIZE;
+            while (j < n && uavmail__is_digit(kw[j]) && v < UINT64_MAX / 100)
+                v = v * 10 + (uint64_t)(kw[j++] - '0');
+            e->size_limit = v; /* 0: no fixed limit */
+        } else if (KW("AUTH")) {
+            e->caps |= UAVMAIL__CAP_AUTH;
+            if (k < n)
+                parse_auth_list(e, kw + k + 1, n - k - 1);
+        }
+#undef KW
+        line = eol;
+    }
+}
+
+/* ---- reply handling ------------------------------------------------------- */
+
+static void on_greeting(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    if (c == 220) {
+        send_ehlo(e);
+        return;
+    }
+    if (c == 421 || c / 100 == 4)
+        fail_reply(e, UAVMAIL_ETEMPFAIL, "greeting");
+    else if (c / 100 == 5)
+        fail_reply(e, UAVMAIL_EPERMFAIL, "greeting");
+    else
+        fail_reply(e, UAVMAIL_EPROTOCOL, "unexpected greeting");
+}
+
+static void on_ehlo(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    if (c == 250) {
+        parse_caps(e);
+        advance_setup(e);
+        return;
+    }
+    if (c == 421 || c / 100 == 4) {
+        fail_reply(e, UAVMAIL_ETEMPFAIL, "EHLO");
+        return;
+    }
+    if (c / 100 == 5 && e->cfg.security == UAVMAIL__SEC_NONE && e->cfg.username == NULL) {
+        /* Only a plain relay without AUTH may fall back to HELO. */
+        send_helo(e);
+        return;
+    }
+    if (c / 100 == 5) {
+        fail_reply(e, UAVMAIL_ENOTLS, "EHLO refused, so no STARTTLS or AUTH is possible");
+        return;
+    }
+    fail_reply(e, UAVMAIL_EPROTOCOL, "unexpected reply to EHLO");
+}
+
+static void on_helo(uavmail__smtp *e)
+{
+    if (e->rr.reply.code == 250) {
+        e->caps = 0;
+        e->state = S_IDLE;
+        return;
+    }
+    fail_reply(e, UAVMAIL_EPERMFAIL, "HELO");
+}
+
+static void on_starttls(uavmail__smtp *e, int extra_bytes)
+{
+    int c = e->rr.reply.code;
+    if (c == 220) {
+        if (extra_bytes) {
+            /* TLS-03: anything after the 220 came before our ClientHello and
+             * could only be an injection attempt; never parse it as SMTP. */
+            fail(e, UAVMAIL_EINJECTION,
+                 "server sent data after its STARTTLS reply, before the TLS handshake "
+                 "(possible command injection); connection aborted");
+            return;
+        }
+        e->state = S_TLS_HANDSHAKE;
+        return;
+    }
+    if (c == 421 || c == 454 || c / 100 == 4) {
+        fail_reply(e, UAVMAIL_ETEMPFAIL, "STARTTLS not available right now");
+        return;
+    }
+    if (c / 100 == 5) {
+        fail_reply(e, UAVMAIL_ENOTLS, "server refused STARTTLS");
+        return;
+    }
+    fail_reply(e, UAVMAIL_EPROTOCOL, "unexpected reply to STARTTLS");
+}
+
+static void on_auth(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    if (c == 235) {
+        e->authed = 1;
+        e->state = S_IDLE;
+        return;
+    }
+    if (c == 334) {
+        if (e->mech == UAVMAIL__MECH_LOGIN && e->sasl_step < 2) {
+            login_step(e);
+            return;
+        }
+        /* an unexpected challenge is cancelled and counts as failure. */
+        put_cmd(e, "*");
+        e->sasl_step = 99;
+        return;
+    }
+    if (e->sasl_step == 99) {
+        fail(e, UAVMAIL_EAUTH, "server sent an unexpected SASL challenge; authentication "
+                               "cancelled");
+        note_reply(e);
+        return;
+    }
+    fail_reply(e, UAVMAIL_EAUTH, "authentication failed");
+    if (c / 100 == 5)
+        uavmail__err_hint(e->err, "check the user name and password; many providers need an "
+                                  "app password when two-factor sign-in is on");
+}
+
+static void record_rcpt(uavmail__smtp *e, size_t i)
+{
+    char enh[16];
+    size_t skip;
+    const char *t = reply_text(e, enh, &skip);
+    uavmail__rcpt_result *r = &e->results[i];
+    r->code = e->rr.reply.code;
+    uavmail__strlcpy(r->enhanced, enh, sizeof r->enhanced);
+    uavmail__strlcpy(r->text, t, sizeof r->text);
+    if (r->code / 100 == 2)
+        e->accepted++;
+}
+
+static void finish_tx(uavmail__smtp *e, int result)
+{
+    e->tx_result = result;
+    e->tx_done = 1;
+    if (e->state != S_FAILED && e->state != S_CLOSED)
+        e->state = S_IDLE;
+}
+
+static int tx_result_from_rcpts(uavmail__smtp *e)
+{
+    size_t i;
+    for (i = 0; i < e->env->nrcpt; i++)
+        if (e->results[i].code / 100 != 2) {
+            uavmail__err_set(e->err, UAVMAIL_ERECIPIENTS,
+                             "%zu of %zu recipients rejected; first: <%.200s> %d %.200s",
+                             e->env->nrcpt - e->accepted, e->env->nrcpt, e->env->rcpt[i],
+                             e->results[i].code, e->results[i].text);
+            uavmail__err_reply(e->err, e->results[i].code, e->results[i].enhanced,
+                               e->results[i].text);
+            return UAVMAIL_ERECIPIENTS;
+        }
+    return 0;
+}
+
+/* All recipients failed: classify like a single reply would be. */
+static int all_rejected(uavmail__smtp *e)
+{
+    size_t i;
+    int temp = 0;
+    for (i = 0; i < e->env->nrcpt; i++)
+        if (e->results[i].code / 100 == 4)
+            temp = 1;
+    uavmail__err_set(e->err, temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL,
+                     "every recipient was rejected; first: <%.200s> %d %.200s",
+                     e->env->rcpt[0], e->results[0].code, e->results[0].text);
+    uavmail__err_reply(e->err, e->results[0].code, e->results[0].enhanced, e->results[0].text);
+    return temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL;
+}
+
+static void on_tx_reply(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    size_t n = e->env->nrcpt;
+    int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
+
+    if (c == 421) {
+        fail_reply(e, UAVMAIL_ECLOSED, "server closed the session");
+        return;
+    }
+    if (e->need_rset && e->rset_sent) {
+        /* Reply to the RSET that cleaned up an abandoned transaction. */
+        e->need_rset = 0;
+        e->rset_sent = 0;
+        if (c / 100 != 2) {
+            fail_reply(e, UAVMAIL_EPROTOCOL, "RSET");
+            return;
+        }
+        emit_tx(e);
+        return;
+    }
+    if (e->tx_replied == 0) { /* MAIL */
+        e->tx_replied++;
+        if (c / 100 != 2) {
+            fail_reply(e, UAVMAIL_EPERMFAIL, "sender rejected (MAIL FROM)");
+            e->state = S_TX; /* keep reading the pipelined replies */
+            e->tx_result = e->err->code;
+            if (!pipelining || e->tx_sent == 1) {
+                finish_tx(e, e->tx_result);
+                e->state = S_IDLE;
+            } else {
+                e->data_refused = 1;
+            }
+            return;
+        }
+    } else if (e->tx_replied <= n) { /* RCPT */
+        record_rcpt(e, e->tx_replied - 1);
+        e->tx_replied++;
+        if (!pipelining && e->tx_replied == n + 1 && e->accepted == 0) {
+            /* P-10: nobody accepted, no DATA; the transaction is abandoned. */
+            e->need_rset = 1;
+            finish_tx(e, all_rejected(e));
+            return;
+        }
+    } else { /* DATA */
+        e->tx_replied++;
+        if (e->data_refused) {
+            /* MAIL failed in a pipelined batch: the result is already known. */
+            e->need_rset = c == 354;
+            if (c == 354) {
+                put_cmd(e, ".");
+                e->sent_dot = 1;
+                e->state = S_DOT;
+                return;
+            }
+            finish_tx(e, e->tx_result);
+            return;
+        }
+        if (c == 354 && e->accepted == 0) {
+            /* RFC 2920 3.1: DATA accepted although no RCPT was: end it empty. */
+            put_cmd(e, ".");
+            e->sent_dot = 1;
+            e->state = S_DOT;
+            return;
+        }
+        if (c == 354) {
+            e->state = S_BODY;
+            e->bol = 1;
+            e->skip_lf = 0;
+            return;
+        }
+        if (e->accepted == 0) {
+            e->need_rset = 0;
+            finish_tx(e, all_rejected(e));
+            return;
+        }
+        e->need_rset = 1;
+        {
+            int r = fail_reply(e, UAVMAIL_EPERMFAIL, "DATA refused");
+            e->state = S_IDLE;
+            finish_tx(e, r);
+        }
+        return;
+    }
+    emit_tx(e);
+}
+
+static void on_dot(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    if (e->sent_dot && (e->data_refused || e->accepted == 0)) {
+        /* The empty message that closed a refused pipelined transaction. */
+        e->sent_dot = 0;
+        finish_tx(e, e->data_refused ? e->tx_result : all_rejected(e));
+        return;
+    }
+    if (c / 100 == 2) {
+        finish_tx(e, tx_result_from_rcpts(e));
+        return;
+    }
+    {
+        int r = fail_reply(e, UAVMAIL_EPERMFAIL, "message refused after end of data");
+        if (e->state == S_FAILED && r != UAVMAIL_ECLOSED)
+            e->state = S_IDLE;
+        finish_tx(e, r);
+    }
+}
+
+static void trace_reply(uavmail__smtp *e)
+{
+    const uavmail__reply *r = &e->rr.reply;
+    const char *p = r->text, *end = r->text + r->len;
+    char buf[UAVMAIL_REPLY_LINE_MAX + 8];
+    if (e->cfg.trace_cb == NULL)
+        return;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        int k = uavmail__snprintf(buf, sizeof buf, "%d%c%.*s", r->code, nl ? '-' : ' ', (int)n,
+                                  p);
+        trace(e, UAVMAIL_TRACE_SERVER, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+}
+
+static void dispatch(uavmail__smtp *e, size_t extra)
+{
+    trace_reply(e);
+    if (e->rr.reply.code == 421 && e->state != S_QUIT && e->state != S_TX) {
+        /* P-05: 421 at any point closes the session. */
+        fail_reply(e, UAVMAIL_ECLOSED, "server closed the session");
+        if (e->env != NULL && !e->tx_done)
+            finish_tx(e, UAVMAIL_ECLOSED);
+        e->state = S_FAILED;
+        return;
+    }
+    switch (e->state) {
+    case S_GREETING: on_greeting(e); break;
+    case S_EHLO: on_ehlo(e); break;
+    case S_HELO: on_helo(e); break;
+    case S_STARTTLS: on_starttls(e, extra != 0); break;
+    case S_AUTH: on_auth(e); break;
+    case S_TX: on_tx_reply(e); break;
+    case S_DOT: on_dot(e); break;
+    case S_QUIT: e->state = S_CLOSED; break; /* P-14: any reply ends it */
+    default:
+        fail(e, UAVMAIL_EPROTOCOL, "unexpected reply %d from the server during %s",
+             e->rr.reply.code, phase_names[e->state]);
+        break;
+    }
+}
+
+static int expecting_reply(const uavmail__smtp *e)
+{
+    switch (e->state) {
+    case S_GREETING: case S_EHLO: case S_HELO: case S_STARTTLS: case S_AUTH:
+    case S_DOT: case S_QUIT:
+        return 1;
+    case S_TX:
+        return e->tx_replied < e->tx_sent || (e->need_rset && e->rset_sent);
+    default:
+        return 0;
+    }
+}
+
+int uavmail__smtp_feed(uavmail__smtp *e, const char *data, size_t len)
+{
+    while (len > 0) {
+        size_t used = 0;
+        int rc;
+        if (e->state == S_FAILED || e->state == S_CLOSED)
+            return e->state == S_FAILED ? e->err->code : 0;
+        if (!expecting_reply(e))
+            return fail(e, UAVMAIL_EPROTOCOL,
+                        "server sent data nobody asked for during %s (more replies than "
+                        "commands)",
+                        phase_names[e->state]);
+        rc = uavmail__reply_feed(&e->rr, data, len, &used);
+        if (rc < 0)
+            return fail(e, UAVMAIL_EPROTOCOL, "%s during %s", uavmail__reply_strerror(rc),
+                        phase_names[e->state]);
+        data += used;
+        len -= used;
+        if (rc == UAVMAIL__REPLY_DONE)
+            dispatch(e, len);
+        if (e->state == S_TLS_HANDSHAKE || e->state == S_FAILED)
+            break;
+    }
+    return e->state == S_FAILED ? e->err->code : 0;
+}
+
+void uavmail__smtp_tls_started(uavmail__smtp *e)
+{
+    /* TLS-04: forget everything learnt in plaintext; EHLO comes first. */
+    e->tls_active = 1;
+    e->caps = 0;
+    e->auth_mechs = 0;
+    e->size_limit = 0;
+    uavmail__reply_reader_init(&e->rr, e->cfg.allow_lf_replies);
+    send_ehlo(e);
+}
+
+int uavmail__smtp_want(uavmail__smtp *e)
+{
+    switch (e->state) {
+    case S_FAILED: return UAVMAIL__SMTP_FAILED;
+    case S_CLOSED: return UAVMAIL__SMTP_CLOSED;
+    case S_TLS_HANDSHAKE:
+        /* TLS-05: STARTTLS is the last thing written before the handshake. */
+        return e->out_len ? UAVMAIL__SMTP_WANT_WRITE : UAVMAIL__SMTP_WANT_TLS;
+    case S_TX:
+        emit_tx(e);
+        break;
+    case S_BODY:
+        if (e->out_len >= sizeof e->out / 2)
+            return UAVMAIL__SMTP_WANT_WRITE;
+        return UAVMAIL__SMTP_WANT_BODY;
+    default:
+        break;
+    }
+    if (e->out_len)
+        return UAVMAIL__SMTP_WANT_WRITE;
+    if (e->state == S_IDLE)
+        return UAVMAIL__SMTP_IDLE;
+    return UAVMAIL__SMTP_WANT_READ;
+}
+
+int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
+                         uavmail__rcpt_result *results)
+{
+    size_t i;
+    if (e->state != S_IDLE)
+        return uavmail__err_set(e->err, UAVMAIL_ESTATE, "session is not ready for a message");
+    if (env->nrcpt == 0)
+        return uavmail__err_set(e->err, UAVMAIL_EINVAL, "message has no recipients");
+    if (e->size_limit != 0 && env->size > e->size_limit)
+        return uavmail__err_set(e->err, UAVMAIL_ETOOBIG,
+                                "message of %llu bytes exceeds the server's limit of %llu "
+                                "bytes (SIZE)",
+                                (unsigned long long)env->size,
+                                (unsigned long long)e->size_limit);
+    e->env = env;
+    e->results = results;
+    for (i = 0; i < env->nrcpt; i++)
+        memset(&results[i], 0, sizeof results[i]);
+    e->tx_sent = 0;
+    e->tx_replied = 0;
+    e->accepted = 0;
+    e->rset_sent = 0;
+    e->tx_result = 0;
+    e->tx_done = 0;
+    e->data_refused = 0;
+    e->sent_dot = 0;
+    e->state = S_TX;
+    emit_tx(e);
+    return 0;
+}
+
+int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result)
+{
+    if (!e->tx_done)
+        return 0;
+    *result = e->tx_result;
+    return 1;
+}
+
+/* ---- message body: CRLF normalisation and dot-stuffing ---------------------- */
+
+size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len;
+    if (e->state != S_BODY)
+        return 0;
+    while (p < end) {
+        const char *lf, *cr, *q;
+        size_t room = out_room(e), run;
+        if (e->skip_lf) {
+            e->skip_lf = 0;
+            if (*p == '\n') {
+                p++;
+                continue;
+            }
+        }
+        if (room < 4)
+            break;
+        if (e->bol && *p == '.') {
+            e->out[e->out_len++] = '.'; /* D-03: stuff a leading dot */
+            room--;
+        }
+        /* Find the next line end: CR or LF, whichever comes first. */
+        lf = memchr(p, '\n', (size_t)(end - p));
+        cr = memchr(p, '\r', (size_t)((lf ? lf : end) - p));
+        q = cr ? cr : lf ? lf : end;
+        run = (size_t)(q - p);
+        if (run > room - 2) {
+            run = room - 2;
+            q = p + run;
+        }
+        memcpy(e->out + e->out_len, p, run);
+        e->out_len += run;
+        if (run > 0)
+            e->bol = 0;
+        p += run;
+        if (p < end && (*p == '\r' || *p == '\n')) {
+            /* Any of CR, LF or CRLF ends a line; it goes out as CRLF (D-01). */
+            e->skip_lf = *p == '\r';
+            e->out[e->out_len++] = '\r';
+            e->out[e->out_len++] = '\n';
+            e->bol = 1;
+            p++;
+        }
+    }
+    return (size_t)(p - data);
+}
+
+void uavmail__smtp_body_end(uavmail__smtp *e)
+{
+    if (e->state != S_BODY)
+        return;
+    /* Room is guaranteed: WANT_BODY is only reported with half the buffer free. */
+    if (!e->bol) {
+        e->out[e->out_len++] = '\r';
+        e->out[e->out_len++] = '\n';
+    }
+    memcpy(e->out + e->out_len, ".\r\n", 3);
+    e->out_len += 3;
+    trace_str(e, UAVMAIL_TRACE_CLIENT, ".");
+    e->state = S_DOT;
+}
+
+void uavmail__smtp_quit(uavmail__smtp *e)
+{
+    if (e->state != S_IDLE)
+        return;
+    put_cmd(e, "QUIT");
+    e->state = S_QUIT;
+}
+
+int uavmail__smtp_timed_out(uavmail__smtp *e)
+{
+    const char *phase = phase_names[e->state];
+    int st = e->state;
+    if (st == S_QUIT) {
+        e->state = S_CLOSED; /* P-14: the outcome is already recorded */
+        return 0;
+    }
+    fail(e, st == S_DOT ? UAVMAIL_EUNKNOWN : UAVMAIL_ETIMEOUT,
+         "no reply from the server within %u s during %s%s", uavmail__smtp_timeout_ms(e) / 1000,
+         phase, st == S_DOT ? ": the message may or may not have been delivered" : "");
+    if (e->env != NULL && !e->tx_done)
+        finish_tx(e, e->err->code);
+    return e->err->code;
+}
+
+int uavmail__smtp_eof(uavmail__smtp *e)
+{
+    int st = e->state;
+    if (st == S_QUIT) {
+        e->state = S_CLOSED;
+        return 0;
+    }
+    if (uavmail__reply_pending(&e->rr))
+        fail(e, UAVMAIL_EPROTOCOL, "server closed the connection in the middle of a reply "
+                                   "during %s",
+             phase_names[st]);
+    else
+        fail(e, st == S_DOT ? UAVMAIL_EUNKNOWN : UAVMAIL_EIO,
+             "server closed the connection during %s%s", phase_names[st],
+             st == S_DOT ? ": the message may or may not have been delivered" : "");
+    if (st == S_DOT && e->err->code == UAVMAIL_EPROTOCOL)
+        e->err->code = UAVMAIL_EUNKNOWN;
+    if (e->env != NULL && !e->tx_done)
+        finish_tx(e, e->err->code);
+    return e->err->code;
+}
+
+void uavmail__smtp_abort(uavmail__smtp *e)
+{
+    int st = e->state;
+    if (st == S_DOT && e->err->code != UAVMAIL_EUNKNOWN) {
+        /* Link lost after the end of data was (maybe) sent: P-08. */
+        e->err->code = UAVMAIL_EUNKNOWN;
+    }
+    e->state = S_FAILED;
+    if (e->env != NULL && !e->tx_done)
+        finish_tx(e, e->err->code);
+}

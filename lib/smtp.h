@@ -1,0 +1,158 @@
+/*
+ * The SMTP client engine, sans I/O: it consumes bytes the server sent and
+ * produces bytes to send.  It knows nothing of sockets, TLS or clocks; the
+ * driver (session.c) moves bytes, runs the TLS handshake when asked and
+ * tells the engine when a phase timed out.
+ *
+ * Driver loop:
+ *     for (;;) switch (uavmail__smtp_want(e)) {
+ *     case WANT_WRITE: send uavmail__smtp_output(); uavmail__smtp_consume(); break;
+ *     case WANT_READ:  receive with uavmail__smtp_timeout_ms(); uavmail__smtp_feed(); break;
+ *     case WANT_TLS:   handshake; uavmail__smtp_tls_started(); break;
+ *     case WANT_BODY:  uavmail__smtp_body() / uavmail__smtp_body_end(); break;
+ *     case IDLE:       submit a message (uavmail__smtp_submit) or quit; break;
+ *     case CLOSED / FAILED: close the connection.
+ *     }
+ */
+#ifndef UAVMAIL_SMTP_H
+#define UAVMAIL_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "reply.h"
+
+enum uavmail__smtp_want {
+    UAVMAIL__SMTP_WANT_WRITE = 1,
+    UAVMAIL__SMTP_WANT_READ,
+    UAVMAIL__SMTP_WANT_TLS,
+    UAVMAIL__SMTP_WANT_BODY,
+    UAVMAIL__SMTP_IDLE,
+    UAVMAIL__SMTP_CLOSED,
+    UAVMAIL__SMTP_FAILED
+};
+
+/* Server capabilities from the latest EHLO. */
+enum {
+    UAVMAIL__CAP_PIPELINING = 1u << 0,
+    UAVMAIL__CAP_CHUNKING = 1u << 1,
+    UAVMAIL__CAP_8BITMIME = 1u << 2,
+    UAVMAIL__CAP_SMTPUTF8 = 1u << 3,
+    UAVMAIL__CAP_SIZE = 1u << 4,
+    UAVMAIL__CAP_DSN = 1u << 5,
+    UAVMAIL__CAP_ENHANCED = 1u << 6,
+    UAVMAIL__CAP_STARTTLS = 1u << 7,
+    UAVMAIL__CAP_AUTH = 1u << 8
+};
+
+/* Connection security as the engine sees it. */
+enum {
+    UAVMAIL__SEC_NONE = 0,     /* plaintext, no STARTTLS */
+    UAVMAIL__SEC_TLS = 1,      /* the driver already runs TLS from the first byte */
+    UAVMAIL__SEC_STARTTLS = 2  /* STARTTLS required before anything else */
+};
+
+typedef struct uavmail__smtp_config {
+    const char *helo_name;         /* validated FQDN or address literal */
+    int security;                  /* UAVMAIL__SEC_* */
+    const char *username;          /* NULL: no AUTH */
+    uavmail_password_cb password_cb;
+    void *password_user_data;
+    unsigned command_timeout_ms;   /* 0: RFC 5321 defaults per phase */
+    int allow_lf_replies;          /* accept LF-only reply lines (default 0) */
+    uavmail_trace_cb trace_cb;
+    void *trace_user_data;
+} uavmail__smtp_config;
+
+typedef struct uavmail__envelope {
+    const char *from;              /* reverse-path without brackets ("" for null) */
+    const char *const *rcpt;       /* forward-paths without brackets */
+    size_t nrcpt;
+    int body_8bit;                 /* BODY=8BITMIME wanted */
+    uint64_t size;                 /* SIZE= estimate, 0 if unknown */
+} uavmail__envelope;
+
+typedef struct uavmail__rcpt_result {
+    int code;                      /* reply to RCPT; 0 until known */
+    char enhanced[16];
+    char text[200];
+} uavmail__rcpt_result;
+
+typedef struct uavmail__smtp uavmail__smtp;
+
+struct uavmail__smtp {
+    uavmail__smtp_config cfg;
+    uavmail_error_detail *err;     /* where failures are described */
+    const uavmail__alloc *alloc;
+
+    int state;
+    int tls_active;                /* TLS established and verified */
+    int authed;
+    unsigned caps;
+    unsigned auth_mechs;
+    uint64_t size_limit;
+    unsigned mech;                 /* mechanism in use */
+    int sasl_step;
+    int ehlo_failed;
+
+    uavmail__reply_reader rr;
+
+    /* Output buffer; out_secret marks bytes that hold credentials. */
+    char out[UAVMAIL_OUTBUF_SIZE];
+    size_t out_len;
+    int out_secret;
+
+    /* Current transaction. */
+    const uavmail__envelope *env;
+    uavmail__rcpt_result *results; /* env->nrcpt entries, owned by the caller */
+    size_t tx_sent;                /* commands sent: 0 = MAIL, 1..n = RCPT, n+1 = DATA */
+    size_t tx_replied;
+    size_t accepted;
+    int need_rset;                 /* server holds a transaction we abandoned */
+    int rset_sent;
+    int tx_result;                 /* 0, or an error code once finished */
+    int tx_done;
+    int data_refused;
+    int sent_dot;
+
+    /* Streaming dot-stuffer state (D-01..D-04). */
+    int bol;                       /* at the beginning of a line */
+    int skip_lf;                   /* last input byte was CR: swallow a following LF */
+};
+
+void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
+                        const uavmail__alloc *alloc, uavmail_error_detail *err);
+/* Restart for a new connection. */
+void uavmail__smtp_reset(uavmail__smtp *e);
+int uavmail__smtp_want(uavmail__smtp *e);
+const char *uavmail__smtp_output(const uavmail__smtp *e, size_t *len);
+void uavmail__smtp_consume(uavmail__smtp *e, size_t n);
+/* Feed received bytes.  Returns 0, or a negative error (also recorded). */
+int uavmail__smtp_feed(uavmail__smtp *e, const char *data, size_t len);
+/* The driver finished the TLS handshake asked for by WANT_TLS. */
+void uavmail__smtp_tls_started(uavmail__smtp *e);
+/* Start a transaction; @p results must have env->nrcpt entries and stay
+ * valid with @p env until the transaction is done. */
+int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
+                         uavmail__rcpt_result *results);
+/* Transaction finished (IDLE reached after submit): its result. */
+int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result);
+/* Push message bytes while WANT_BODY; returns how many were taken. */
+size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len);
+/* The whole message was pushed. */
+void uavmail__smtp_body_end(uavmail__smtp *e);
+/* Say QUIT (only in IDLE). */
+void uavmail__smtp_quit(uavmail__smtp *e);
+/* The driver gave up waiting for the current phase / the peer closed. */
+int uavmail__smtp_timed_out(uavmail__smtp *e);
+int uavmail__smtp_eof(uavmail__smtp *e);
+/* Abort on a driver-side failure that is already in e->err. */
+void uavmail__smtp_abort(uavmail__smtp *e);
+/* How long the current phase may wait for the server, in milliseconds. */
+unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e);
+/* Name of the current phase ("greeting", "EHLO", ...). */
+const char *uavmail__smtp_phase(const uavmail__smtp *e);
+int uavmail__smtp_has_cap(const uavmail__smtp *e, unsigned cap);
+
+#endif

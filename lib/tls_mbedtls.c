@@ -1,0 +1,393 @@
+/*
+ * TLS through mbedTLS (2.28 LTS; 3.x through tls_compat.h).  Every mbedTLS
+ * call of the library is in this file.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "platform.h"
+#include "tls.h"
+#include "tls_compat.h"
+
+#if defined(MBEDTLS_SSL_CLI_ALLOW_WEAK_CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME)
+#error "TLS-08: mbedTLS must not allow verification without a host name"
+#endif
+
+struct uavmail__tls_cfg {
+    const uavmail__alloc *alloc;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt ca;
+    mbedtls_ssl_config conf;
+};
+
+/* What the verify callback saw of the server's certificate. */
+typedef struct peer_info {
+    const char *host;
+    int host_is_ip;
+    unsigned char ip[16];
+    size_t ip_len;
+    int seen;
+    int self_signed;
+    char subject[160];
+    char issuer[160];
+    char names[200];
+    char valid_from[24];
+    char valid_to[24];
+} peer_info;
+
+struct uavmail__tls {
+    uavmail__tls_cfg *cfg;
+    mbedtls_ssl_context ssl;
+    uavmail__bio bio;
+    unsigned timeout_ms;
+    int io_error; /* uavmail error from the transport, if any */
+    peer_info peer;
+};
+
+const char *uavmail__tls_library(void)
+{
+    return "mbedTLS " MBEDTLS_VERSION_STRING;
+}
+
+static void describe_mbedtls(uavmail_error_detail *err, int code, const char *what)
+{
+    char buf[160];
+    mbedtls_strerror(code, buf, sizeof buf);
+    uavmail__err_set(err, UAVMAIL_ETLS, "%s: %s (mbedTLS -0x%04X)", what, buf, (unsigned)-code);
+    err->tls_code = code;
+}
+
+int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
+                         const uavmail__tls_options *opts, uavmail_error_detail *err)
+{
+    static const char pers[] = "uavmail";
+    uavmail__tls_cfg *c;
+    int rc;
+    *out = NULL;
+    c = uavmail__calloc(a, 1, sizeof *c);
+    if (c == NULL)
+        return uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory setting up TLS");
+    c->alloc = a;
+    mbedtls_entropy_init(&c->entropy);
+    mbedtls_ctr_drbg_init(&c->drbg);
+    mbedtls_x509_crt_init(&c->ca);
+    mbedtls_ssl_config_init(&c->conf);
+
+    rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
+                               (const unsigned char *)pers, sizeof pers - 1);
+    if (rc != 0) {
+        describe_mbedtls(err, rc, "seeding the random generator failed");
+        goto fail;
+    }
+    if (opts->cafile != NULL) {
+        rc = mbedtls_x509_crt_parse_file(&c->ca, opts->cafile);
+        if (rc < 0) {
+            uavmail__err_set(err, UAVMAIL_ECONFIG,
+                             "cannot load CA certificates from \"%s\" (mbedTLS -0x%04X)",
+                             opts->cafile, (unsigned)-rc);
+            err->tls_code = rc;
+            uavmail__err_hint(err, "the CA file must exist and hold PEM certificates");
+            goto fail;
+        }
+    }
+    if (opts->capath != NULL) {
+        rc = mbedtls_x509_crt_parse_path(&c->ca, opts->capath);
+        if (rc < 0) {
+            uavmail__err_set(err, UAVMAIL_ECONFIG,
+                             "cannot load CA certificates from directory \"%s\"", opts->capath);
+            err->tls_code = rc;
+            goto fail;
+        }
+    }
+    if (opts->cafile == NULL && opts->capath == NULL) {
+        const char *bundle = uavmail__plat_default_ca_bundle();
+        rc = bundle ? mbedtls_x509_crt_parse_file(&c->ca, bundle) : -1;
+        if (rc < 0) {
+            uavmail__err_set(err, UAVMAIL_ECONFIG,
+                             "no system CA bundle found to verify servers with");
+            uavmail__err_hint(err, "install ca-certificates or give a CA file (--cafile)");
+            goto fail;
+        }
+    }
+    rc = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
+                                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc != 0) {
+        describe_mbedtls(err, rc, "TLS configuration failed");
+        goto fail;
+    }
+    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED); /* TLS-08 */
+    mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+    mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+    uavmail__tls_conf_min_tls12(&c->conf); /* TLS-12 */
+    *out = c;
+    return 0;
+fail:
+    uavmail__tls_cfg_free(c);
+    return err->code;
+}
+
+void uavmail__tls_cfg_free(uavmail__tls_cfg *c)
+{
+    if (c == NULL)
+        return;
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_x509_crt_free(&c->ca);
+    mbedtls_ctr_drbg_free(&c->drbg);
+    mbedtls_entropy_free(&c->entropy);
+    uavmail__free(c->alloc, c);
+}
+
+/* ---- BIO glue: mbedTLS <-> the session's transport ------------------------ */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    uavmail__tls *t = ctx;
+    long n = t->bio.send(t->bio.ctx, buf, len);
+    if (n >= 0)
+        return (int)n;
+    t->io_error = (int)n;
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
+{
+    uavmail__tls *t = ctx;
+    long n;
+    (void)timeout; /* the per-phase timeout of the session applies */
+    n = t->bio.recv(t->bio.ctx, buf, len, t->timeout_ms);
+    if (n >= 0)
+        return (int)n;
+    t->io_error = (int)n;
+    return n == UAVMAIL_ETIMEOUT ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* ---- verification --------------------------------------------------------- */
+
+static void fmt_time(char *out, size_t cap, const mbedtls_x509_time *tm)
+{
+    uavmail__snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02dZ", tm->year, tm->mon, tm->day,
+                      tm->hour, tm->min, tm->sec);
+}
+
+static void collect_names(peer_info *p, const mbedtls_x509_crt *crt)
+{
+    const mbedtls_x509_sequence *s = &crt->subject_alt_names;
+    size_t used = 0;
+    p->names[0] = '\0';
+    for (; s != NULL && s->buf.p != NULL; s = s->next) {
+        char one[80];
+        int tag = s->buf.tag & 0x1F;
+        if (tag == 2) /* dNSName */
+            uavmail__snprintf(one, sizeof one, "%.*s", (int)s->buf.len, (const char *)s->buf.p);
+        else if (tag == 7 && s->buf.len == 4) /* iPAddress v4 */
+            uavmail__snprintf(one, sizeof one, "%u.%u.%u.%u", s->buf.p[0], s->buf.p[1],
+                              s->buf.p[2], s->buf.p[3]);
+        else if (tag == 7 && s->buf.len == 16)
+            uavmail__strlcpy(one, "(IPv6 address)", sizeof one);
+        else
+            continue;
+        if (used + strlen(one) + 3 >= sizeof p->names)
+            break;
+        used += (size_t)uavmail__snprintf(p->names + used, sizeof p->names - used, "%s%s",
+                                          used ? ", " : "", one);
+    }
+}
+
+/* RFC 6125: an IP literal host matches only an iPAddress SAN with the same
+ * bytes.  mbedTLS 2.28 compares DNS names only, so this is done here. */
+static int ip_san_matches(const peer_info *p, const mbedtls_x509_crt *crt)
+{
+    const mbedtls_x509_sequence *s;
+    for (s = &crt->subject_alt_names; s != NULL && s->buf.p != NULL; s = s->next)
+        if ((s->buf.tag & 0x1F) == 7 && s->buf.len == p->ip_len &&
+            memcmp(s->buf.p, p->ip, p->ip_len) == 0)
+            return 1;
+    return 0;
+}
+
+static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    peer_info *p = ctx;
+    if (depth != 0)
+        return 0;
+    p->seen = 1;
+    mbedtls_x509_dn_gets(p->subject, sizeof p->subject, &crt->subject);
+    mbedtls_x509_dn_gets(p->issuer, sizeof p->issuer, &crt->issuer);
+    p->self_signed = crt->subject_raw.len == crt->issuer_raw.len &&
+                     memcmp(crt->subject_raw.p, crt->issuer_raw.p, crt->issuer_raw.len) == 0;
+    fmt_time(p->valid_from, sizeof p->valid_from, &crt->valid_from);
+    fmt_time(p->valid_to, sizeof p->valid_to, &crt->valid_to);
+    collect_names(p, crt);
+    if (p->host_is_ip) {
+        if (ip_san_matches(p, crt))
+            *flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+        else
+            *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    }
+    return 0;
+}
+
+static void describe_cert_failure(uavmail__tls *t, uint32_t flags, const char *host,
+                                  uavmail_error_detail *err)
+{
+    const peer_info *p = &t->peer;
+    time_t now = time(NULL);
+    uavmail__err_set(err, UAVMAIL_ECERT, "certificate of %s not accepted", host);
+    if ((flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) &&
+        now < (time_t)1577836800 /* 2020-01-01 */) {
+        uavmail__err_set(err, UAVMAIL_ECERT,
+                         "certificate of %s cannot be checked: the system clock is not set "
+                         "(it is before 2020)",
+                         host);
+        uavmail__err_hint(err, "set the clock (GPS time, NTP or an RTC) before sending");
+    } else if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+        if (p->self_signed)
+            uavmail__err_set(err, UAVMAIL_ECERT,
+                             "certificate of %s is self-signed (subject \"%s\")", host,
+                             p->subject);
+        else
+            uavmail__err_set(err, UAVMAIL_ECERT,
+                             "certificate of %s is issued by \"%s\", which is not a trusted CA",
+                             host, p->issuer);
+        uavmail__err_hint(err, "give the CA that issued the server's certificate with --cafile, "
+                               "or check you are talking to the right server");
+    } else if (flags & MBEDTLS_X509_BADCERT_EXPIRED) {
+        uavmail__err_set(err, UAVMAIL_ECERT, "certificate of %s expired on %s", host,
+                         p->valid_to);
+        uavmail__err_hint(err, "the server's certificate must be renewed (or this machine's "
+                               "clock is wrong)");
+    } else if (flags & MBEDTLS_X509_BADCERT_FUTURE) {
+        uavmail__err_set(err, UAVMAIL_ECERT, "certificate of %s is not valid before %s", host,
+                         p->valid_from);
+        uavmail__err_hint(err, "check this machine's clock");
+    } else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+        uavmail__err_set(err, UAVMAIL_ECERT,
+                         "certificate is for %s, not for %s%s", p->names[0] ? p->names : p->subject,
+                         host, t->peer.host_is_ip ? " (an IP address needs an IP SAN)" : "");
+        uavmail__err_hint(err, "connect with the host name the certificate was issued for");
+    } else {
+        char info[256];
+        mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+        uavmail__err_set(err, UAVMAIL_ECERT, "certificate of %s not accepted: %s", host, info);
+    }
+    err->tls_code = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+}
+
+static int tls_fail(uavmail__tls *t, int rc, const char *what, uavmail_error_detail *err)
+{
+    if (rc == MBEDTLS_ERR_SSL_TIMEOUT || t->io_error == UAVMAIL_ETIMEOUT) {
+        uavmail__err_set(err, UAVMAIL_ETIMEOUT, "%s: timed out", what);
+        err->tls_code = rc;
+        return UAVMAIL_ETIMEOUT;
+    }
+    if (t->io_error != 0) {
+        uavmail__err_set(err, UAVMAIL_EIO, "%s: connection lost", what);
+        err->tls_code = rc;
+        return UAVMAIL_EIO;
+    }
+    describe_mbedtls(err, rc, what);
+    return UAVMAIL_ETLS;
+}
+
+int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *host,
+                         const uavmail__bio *bio, unsigned timeout_ms, uavmail_error_detail *err)
+{
+    uavmail__tls *t;
+    int rc;
+    *out = NULL;
+    t = uavmail__calloc(cfg->alloc, 1, sizeof *t);
+    if (t == NULL)
+        return uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory starting TLS");
+    t->cfg = cfg;
+    t->bio = *bio;
+    t->timeout_ms = timeout_ms;
+    t->peer.host = host;
+    t->peer.ip_len = uavmail__plat_parse_ip(host, t->peer.ip);
+    t->peer.host_is_ip = t->peer.ip_len != 0;
+    mbedtls_ssl_init(&t->ssl);
+    rc = mbedtls_ssl_setup(&t->ssl, &cfg->conf);
+    if (rc == 0)
+        rc = mbedtls_ssl_set_hostname(&t->ssl, host); /* TLS-08: always, IPs included */
+    if (rc != 0) {
+        describe_mbedtls(err, rc, "TLS setup failed");
+        uavmail__tls_close(t);
+        return UAVMAIL_ETLS;
+    }
+    mbedtls_ssl_set_verify(&t->ssl, verify_cb, &t->peer);
+    mbedtls_ssl_set_bio(&t->ssl, t, bio_send, NULL, bio_recv_timeout);
+    while ((rc = mbedtls_ssl_handshake(&t->ssl)) != 0) {
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+            continue;
+        if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+            describe_cert_failure(t, mbedtls_ssl_get_verify_result(&t->ssl), host, err);
+            rc = UAVMAIL_ECERT;
+        } else {
+            rc = tls_fail(t, rc, "TLS handshake failed", err);
+            if (rc == UAVMAIL_ETLS)
+                uavmail__err_hint(err, "if the server speaks plain SMTP on this port, use "
+                                       "STARTTLS (usually port 587) instead of implicit TLS");
+        }
+        mbedtls_ssl_free(&t->ssl);
+        uavmail__free(cfg->alloc, t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int uavmail__tls_send(uavmail__tls *t, const unsigned char *buf, size_t len,
+                      uavmail_error_detail *err)
+{
+    while (len > 0) {
+        int rc = mbedtls_ssl_write(&t->ssl, buf, len);
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+            continue;
+        if (rc < 0)
+            return tls_fail(t, rc, "TLS write failed", err);
+        buf += rc;
+        len -= (size_t)rc;
+    }
+    return 0;
+}
+
+long uavmail__tls_recv(uavmail__tls *t, unsigned char *buf, size_t len, unsigned timeout_ms,
+                       uavmail_error_detail *err)
+{
+    t->timeout_ms = timeout_ms;
+    t->io_error = 0;
+    for (;;) {
+        int rc = mbedtls_ssl_read(&t->ssl, buf, len);
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+            continue;
+        if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == 0)
+            return 0;
+        if (rc < 0)
+            return tls_fail(t, rc, "TLS read failed", err);
+        return rc;
+    }
+}
+
+void uavmail__tls_close(uavmail__tls *t)
+{
+    const uavmail__alloc *a;
+    if (t == NULL)
+        return;
+    a = t->cfg->alloc;
+    t->timeout_ms = 1000;
+    (void)mbedtls_ssl_close_notify(&t->ssl);
+    mbedtls_ssl_free(&t->ssl);
+    uavmail__free(a, t);
+}
+
+const char *uavmail__tls_version(const uavmail__tls *t)
+{
+    return mbedtls_ssl_get_version(&t->ssl);
+}
+
+const char *uavmail__tls_ciphersuite(const uavmail__tls *t)
+{
+    return mbedtls_ssl_get_ciphersuite(&t->ssl);
+}
