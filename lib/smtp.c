@@ -604,10 +604,6 @@ static void on_tx_reply(uavmail__smtp *e)
     size_t n = e->env->nrcpt;
     int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
 
-    if (c == 421) {
-        fail_reply(e, UAVMAIL_ECLOSED, "server closed the session");
-        return;
-    }
     if (e->need_rset && e->rset_sent) {
         /* Reply to the RSET that cleaned up an abandoned transaction. */
         e->need_rset = 0;
@@ -728,7 +724,7 @@ static void trace_reply(uavmail__smtp *e)
 static void dispatch(uavmail__smtp *e, size_t extra)
 {
     trace_reply(e);
-    if (e->rr.reply.code == 421 && e->state != S_QUIT && e->state != S_TX) {
+    if (e->rr.reply.code == 421 && e->state != S_QUIT) {
         /* P-05: 421 at any point closes the session. */
         fail_reply(e, UAVMAIL_ECLOSED, "server closed the session");
         if (e->env != NULL && !e->tx_done)

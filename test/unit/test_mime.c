@@ -1,0 +1,251 @@
+/* MIME writer: encoder goldens and structural invariants (D-02, D-05..D-10). */
+#include <stdlib.h>
+
+#include "message_int.h"
+#include "mime.h"
+#include "tt.h"
+
+static char *render(uavmail_message *m, unsigned flags, size_t *len, size_t chunk)
+{
+    uavmail__mime_reader *r;
+    size_t cap = 1 << 22, n = 0;
+    char *buf = malloc(cap);
+    long got;
+    CHECK_INT(uavmail__mime_reader_new(&r, m, flags), 0);
+    while ((got = uavmail__mime_read(r, buf + n, chunk < cap - n ? chunk : cap - n)) > 0)
+        n += (size_t)got;
+    CHECK_INT(got, 0);
+    uavmail__mime_reader_free(r);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* No bare CR or LF, no line over 998 octets (D-01, D-05). */
+static void check_lines(const char *s, size_t n)
+{
+    size_t i, col = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\r') {
+            CHECK(i + 1 < n && s[i + 1] == '\n');
+            i++;
+            col = 0;
+            continue;
+        }
+        CHECK(s[i] != '\n');
+        CHECK(s[i] != '\0'); /* D-02 */
+        col++;
+        CHECK(col <= 998);
+    }
+}
+
+static uavmail_message *basic(void)
+{
+    uavmail_message *m;
+    CHECK_INT(uavmail_message_new(&m, NULL), 0);
+    CHECK_INT(uavmail_message_set_from(m, "uav7@example.com", "UAV 7"), 0);
+    CHECK_INT(uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL), 0);
+    return m;
+}
+
+static void qp_goldens(void)
+{
+    char out[256];
+    size_t w;
+    unsigned st = 0;
+    const char *in = "caf\xC3\xA9 = 1 \r\ntrailing \nx";
+    uavmail__qp_encode(out, sizeof out, &w, in, strlen(in), 1, &st);
+    CHECK_MEM(out, w, "caf=C3=A9 =3D 1=20\r\ntrailing=20\r\nx", 34);
+    /* Soft line breaks keep lines within 76 columns. */
+    {
+        char longline[200];
+        size_t i, col = 0;
+        memset(longline, 'a', 150);
+        longline[150] = '\0';
+        st = 0;
+        uavmail__qp_encode(out, sizeof out, &w, longline, 150, 1, &st);
+        for (i = 0; i < w; i++) {
+            if (out[i] == '\r') {
+                CHECK(out[i - 1] == '=');
+                CHECK(col <= 76);
+                col = 0;
+                i++;
+            } else {
+                col++;
+            }
+        }
+    }
+}
+
+static void rfc2047_words(void)
+{
+    char out[512];
+    size_t n = uavmail__hdr_encode_words(out, sizeof out, "Z\xC3\xBCrich", 9);
+    CHECK(n > 0);
+    CHECK_STR(out, "=?UTF-8?B?WsO8cmljaA==?=");
+    /* A long value folds into several words, none splitting a UTF-8 sequence. */
+    n = uavmail__hdr_encode_words(out, sizeof out,
+                                  "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                  "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                  "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
+                                  9);
+    CHECK(strstr(out, "\r\n ") != NULL);
+    check_lines(out, n);
+}
+
+static void d07_header_injection_rejected(void)
+{
+    uavmail_message *m = basic();
+    CHECK_INT(uavmail_message_set_subject(m, "x\r\nBcc: evil@x"), UAVMAIL_EHEADER);
+    CHECK(strstr(uavmail_error_message(uavmail_message_last_error(m)), "Subject") != NULL);
+    CHECK_INT(uavmail_message_set_subject(m, "ends in newline\n"), UAVMAIL_EHEADER);
+    CHECK_INT(uavmail_message_set_from(m, "a@b.c", "Name\r\nTo: x@y"), UAVMAIL_EHEADER);
+    CHECK_INT(uavmail_message_set_subject(m, "bad utf8 \xC3("), UAVMAIL_EENCODING);
+    CHECK_INT(uavmail_message_attach_memory(m, "x", 1, "text/plain\r\nX: y", "a.txt"),
+              UAVMAIL_EHEADER);
+    CHECK_INT(uavmail_message_attach_memory(m, "x", 1, NULL, "a\r\n.txt"), UAVMAIL_EHEADER);
+    /* The encoded-newline variant (cpython gh-121650) is encoded, not passed raw. */
+    CHECK_INT(uavmail_message_set_subject(m, "=?UTF-8?Q?=0A?=Bcc: evil@example.com"), 0);
+    {
+        size_t n;
+        char *s = render(m, 0, &n, 1000);
+        CHECK(strstr(s, "\r\nBcc:") == NULL);
+        CHECK(strstr(s, "Subject: =?UTF-8?B?") != NULL);
+        free(s);
+    }
+    uavmail_message_free(m);
+}
+
+static void d10_bcc_never_in_headers(void)
+{
+    uavmail_message *m = basic();
+    size_t n;
+    char *s;
+    CHECK_INT(uavmail_message_add_recipient(m, UAVMAIL_BCC, "secret@example.com", NULL), 0);
+    CHECK_INT(uavmail_message_add_recipient(m, UAVMAIL_CC, "cc@example.com", NULL), 0);
+    s = render(m, 0, &n, 7);
+    CHECK(strstr(s, "secret@example.com") == NULL);
+    CHECK(strstr(s, "\r\nCc: <cc@example.com>\r\n") != NULL);
+    free(s);
+    uavmail_message_free(m);
+}
+
+static void d09_filename_and_boundary(void)
+{
+    uavmail_message *m = basic();
+    size_t n;
+    char *s;
+    CHECK_INT(uavmail_message_set_text(m, "see attachments", 15), 0);
+    CHECK_INT(uavmail_message_attach_memory(m, "a", 1, NULL, "we\"ird;\\name.csv"), 0);
+    CHECK_INT(uavmail_message_attach_memory(m, "b", 1, NULL, "Fl\xC3\xBCg Z\xC3\xBCrich.gpx"), 0);
+    s = render(m, 0, &n, 100);
+    check_lines(s, n);
+    CHECK(strstr(s, "filename=\"we\\\"ird;\\\\name.csv\"") != NULL);
+    CHECK(strstr(s, "filename*=UTF-8''Fl%C3%BCg%20Z%C3%BCrich.gpx") != NULL);
+    CHECK(strstr(s, "Content-Type: text/csv") != NULL);
+    CHECK(strstr(s, "application/gpx+xml") != NULL);
+    {
+        const char *b = strstr(s, "boundary=\"");
+        char boundary[80];
+        size_t bl = 0;
+        const char *p;
+        int count = 0;
+        CHECK(b != NULL);
+        b += 10;
+        while (b[bl] != '"' && bl < sizeof boundary - 1) {
+            boundary[bl] = b[bl];
+            bl++;
+        }
+        boundary[bl] = '\0';
+        CHECK(bl <= 70);
+        for (p = s; (p = strstr(p, boundary)) != NULL; p++)
+            count++;
+        CHECK_INT(count, 1 + 3 + 1); /* parameter + 3 delimiters + close */
+    }
+    free(s);
+    uavmail_message_free(m);
+}
+
+static void text_encodings(void)
+{
+    uavmail_message *m = basic();
+    size_t n;
+    char *s;
+    char longline[1200];
+    CHECK_INT(uavmail_message_set_text(m, "plain\nascii\r\n", 13), 0);
+    s = render(m, 0, &n, 3);
+    CHECK(strstr(s, "Content-Transfer-Encoding: 7bit\r\n\r\nplain\r\nascii\r\n") != NULL);
+    free(s);
+    CHECK_INT(uavmail_message_set_text(m, "Gr\xC3\xBC\xC3\x9F" "e", 7), 0);
+    s = render(m, 0, &n, 3);
+    CHECK(strstr(s, "quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe") != NULL); /* D-06 */
+    free(s);
+    s = render(m, UAVMAIL__MIME_8BIT, &n, 3);
+    CHECK(strstr(s, "8bit\r\n\r\nGr\xC3\xBC\xC3\x9F" "e") != NULL);
+    free(s);
+    memset(longline, 'x', sizeof longline);
+    CHECK_INT(uavmail_message_set_text(m, longline, sizeof longline), 0);
+    s = render(m, UAVMAIL__MIME_8BIT, &n, 3);
+    check_lines(s, n); /* D-05: encoded, never over 998 */
+    CHECK(strstr(s, "quoted-printable") != NULL);
+    free(s);
+    CHECK_INT(uavmail_message_set_text(m, "nul\0byte", 8), 0);
+    s = render(m, UAVMAIL__MIME_8BIT, &n, 3);
+    check_lines(s, n); /* D-02 */
+    CHECK(strstr(s, "nul=00byte") != NULL);
+    free(s);
+    uavmail_message_free(m);
+}
+
+static void date_and_message_id_fixed(void)
+{
+    uavmail_message *m = basic();
+    size_t n1, n2;
+    char *a, *b;
+    CHECK_INT(uavmail_message_set_text(m, "x", 1), 0);
+    a = render(m, 0, &n1, 50);
+    b = render(m, 0, &n2, 4096);
+    CHECK(strstr(a, "\r\nDate: ") != NULL || strncmp(a, "Date: ", 6) == 0);
+    CHECK(strstr(a, "Message-ID: <") != NULL);
+    CHECK(strstr(a, "@example.com>") != NULL);
+    CHECK_MEM(a, n1, b, n2); /* identical renderings, whatever the read size */
+    CHECK_INT(uavmail_message_set_subject(m, "late"), 0);
+    CHECK_INT(uavmail_message_set_from(m, "x@y.z", NULL), UAVMAIL_ESTATE);
+    free(a);
+    free(b);
+    uavmail_message_free(m);
+}
+
+static void missing_attachment_named(void)
+{
+    uavmail_message *m = basic();
+    CHECK_INT(uavmail_message_attach_file(m, "/nonexistent/flight.ulg", NULL, NULL), 0);
+    CHECK_INT(uavmail_message_check(m), UAVMAIL_EFILE);
+    CHECK(strstr(uavmail_error_message(uavmail_message_last_error(m)), "/nonexistent/flight.ulg") !=
+          NULL);
+    uavmail_message_free(m);
+}
+
+static void guess_types(void)
+{
+    CHECK_STR(uavmail__mime_guess_type("log.ulg"), "application/octet-stream");
+    CHECK_STR(uavmail__mime_guess_type("track.KML"), "application/vnd.google-earth.kml+xml");
+    CHECK_STR(uavmail__mime_guess_type("t.geojson"), "application/geo+json");
+    CHECK_STR(uavmail__mime_guess_type("s.cbor"), "application/cbor");
+    CHECK_STR(uavmail__mime_guess_type("p.jpg"), "image/jpeg");
+    CHECK_STR(uavmail__mime_guess_type("noext"), "application/octet-stream");
+}
+
+static const tt_test tests[] = {
+    TT(qp_goldens),
+    TT(rfc2047_words),
+    TT(d07_header_injection_rejected),
+    TT(d10_bcc_never_in_headers),
+    TT(d09_filename_and_boundary),
+    TT(text_encodings),
+    TT(date_and_message_id_fixed),
+    TT(missing_attachment_named),
+    TT(guess_types),
+};
+
+TT_MAIN(tests)

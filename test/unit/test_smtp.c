@@ -1,0 +1,714 @@
+/*
+ * Scripted protocol tests of the sans-I/O SMTP engine: each test plays the
+ * server's bytes and asserts the exact bytes the client writes, CRLF and
+ * dot-stuffing included, and the result.  IDs cite ../shared/CONFORMANCE.md.
+ */
+#include <stdlib.h>
+
+#include "smtp.h"
+#include "tt.h"
+
+#define PASSWORD "correct horse battery staple"
+
+typedef struct harness {
+    uavmail__smtp e;
+    uavmail__alloc alloc;
+    uavmail_error_detail err;
+    char out[1 << 16];
+    size_t out_len;
+    char trace[1 << 16];
+    size_t trace_len;
+    const char *body;
+    size_t body_len, body_pos, chunk;
+    uavmail__envelope env;
+    const char *rcpt[8];
+    uavmail__rcpt_result results[8];
+    int tls_started;
+} harness;
+
+static int get_password(char *buf, size_t cap, size_t *len, void *ud)
+{
+    (void)ud;
+    *len = strlen(PASSWORD);
+    if (*len > cap)
+        return -1;
+    memcpy(buf, PASSWORD, *len);
+    return 0;
+}
+
+static void on_trace(int dir, const char *line, size_t len, void *ud)
+{
+    harness *h = ud;
+    if (h->trace_len + len + 4 < sizeof h->trace) {
+        h->trace[h->trace_len++] = "CS*"[dir];
+        h->trace[h->trace_len++] = ':';
+        memcpy(h->trace + h->trace_len, line, len);
+        h->trace_len += len;
+        h->trace[h->trace_len++] = '\n';
+        h->trace[h->trace_len] = '\0';
+    }
+}
+
+static harness *h_new(int security, const char *user)
+{
+    harness *h = calloc(1, sizeof *h);
+    uavmail__smtp_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.helo_name = "uav7.example.com";
+    cfg.security = security;
+    cfg.username = user;
+    cfg.password_cb = get_password;
+    cfg.trace_cb = on_trace;
+    cfg.trace_user_data = h;
+    uavmail__alloc_init(&h->alloc, NULL);
+    uavmail__smtp_init(&h->e, &cfg, &h->alloc, &h->err);
+    h->chunk = 1 << 20;
+    h->env.from = "uav7@example.com";
+    h->env.rcpt = h->rcpt;
+    h->rcpt[0] = "ops@example.com";
+    h->env.nrcpt = 1;
+    return h;
+}
+
+/* Run the engine until it needs the server (or is idle/finished). */
+static int pump(harness *h)
+{
+    for (;;) {
+        int w = uavmail__smtp_want(&h->e);
+        if (w == UAVMAIL__SMTP_WANT_WRITE) {
+            size_t n;
+            const char *o = uavmail__smtp_output(&h->e, &n);
+            CHECK(h->out_len + n <= sizeof h->out);
+            memcpy(h->out + h->out_len, o, n);
+            h->out_len += n;
+            uavmail__smtp_consume(&h->e, n);
+        } else if (w == UAVMAIL__SMTP_WANT_BODY) {
+            if (h->body_pos == h->body_len) {
+                uavmail__smtp_body_end(&h->e);
+            } else {
+                size_t n = h->body_len - h->body_pos;
+                if (n > h->chunk)
+                    n = h->chunk;
+                h->body_pos += uavmail__smtp_body(&h->e, h->body + h->body_pos, n);
+            }
+        } else {
+            return w;
+        }
+    }
+}
+
+/* Server sends @p s. */
+static void S(harness *h, const char *s)
+{
+    uavmail__smtp_feed(&h->e, s, strlen(s));
+}
+
+/* The client must have written exactly @p expect since the last check. */
+#define C(h, expect)                                                                         \
+    do {                                                                                     \
+        pump(h);                                                                             \
+        CHECK_MEM((h)->out, (h)->out_len, expect, strlen(expect));                           \
+        (h)->out_len = 0;                                                                    \
+    } while (0)
+
+static void TLS(harness *h)
+{
+    CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_TLS);
+    uavmail__smtp_tls_started(&h->e);
+}
+
+static void submit(harness *h, const char *body)
+{
+    h->body = body;
+    h->body_len = strlen(body);
+    h->body_pos = 0;
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), 0);
+}
+
+static int result(harness *h)
+{
+    int r = -999;
+    CHECK(uavmail__smtp_tx_done(&h->e, &r));
+    return r;
+}
+
+/* Fails unless the client wrote none of AUTH, MAIL, RCPT, DATA (TLS-02). */
+static void no_secrets_or_mail(harness *h)
+{
+    CHECK(strstr(h->trace, "C:AUTH") == NULL);
+    CHECK(strstr(h->trace, "C:MAIL") == NULL);
+    CHECK(strstr(h->trace, "C:RCPT") == NULL);
+    CHECK(strstr(h->trace, "C:DATA") == NULL);
+}
+
+static const char EHLO[] = "EHLO uav7.example.com\r\n";
+
+/* Plain STARTTLS setup up to an authenticated, idle session. */
+static harness *starttls_session(const char *post_tls_caps)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
+    S(h, "220 mx.example.com ESMTP\r\n");
+    C(h, EHLO);
+    S(h, "250-mx.example.com\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+    C(h, "STARTTLS\r\n");
+    S(h, "220 2.0.0 go ahead\r\n");
+    TLS(h);
+    C(h, EHLO);
+    S(h, post_tls_caps);
+    return h;
+}
+
+/* ---- the happy path ------------------------------------------------------------ */
+
+static void golden_starttls_auth_pipelined(void)
+{
+    harness *h = starttls_session("250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                                  "250-SIZE 10000000\r\n250 AUTH PLAIN LOGIN\r\n");
+    /* base64("\0pilot@example.com\0correct horse battery staple") */
+    C(h, "AUTH PLAIN AHBpbG90QGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=\r\n");
+    S(h, "235 2.7.0 ok\r\n");
+    h->env.size = 1234;
+    submit(h, "Subject: x\r\n\r\nhi\r\n");
+    /* PIPELINING: MAIL, RCPT and DATA in one write. */
+    C(h, "MAIL FROM:<uav7@example.com> SIZE=1234\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "Subject: x\r\n\r\nhi\r\n.\r\n");
+    S(h, "250 queued\r\n");
+    CHECK_INT(result(h), 0);
+    CHECK_INT(h->results[0].code, 250);
+    uavmail__smtp_quit(&h->e);
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    /* the trace shows no credential. */
+    CHECK(strstr(h->trace, "AUTH PLAIN <redacted>") != NULL);
+    CHECK(strstr(h->trace, "AHBpbG90") == NULL);
+    CHECK(strstr(h->trace, PASSWORD) == NULL);
+    free(h);
+}
+
+static void implicit_tls_no_pipelining(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    h->rcpt[1] = "two@example.com";
+    h->env.nrcpt = 2;
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 8BITMIME\r\n");
+    submit(h, "body");
+    /* Without PIPELINING, one command per round trip. */
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "RCPT TO:<ops@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "RCPT TO:<two@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "DATA\r\n");
+    S(h, "354 go\r\n");
+    C(h, "body\r\n.\r\n"); /* D-03: exactly one CRLF added */
+    S(h, "250 ok\r\n");
+    CHECK_INT(result(h), 0);
+    free(h);
+}
+
+static void multiple_messages_one_connection(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 PIPELINING\r\n");
+    submit(h, "one");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "one\r\n.\r\n");
+    S(h, "250 ok\r\n");
+    CHECK_INT(result(h), 0);
+    submit(h, "two");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "two\r\n.\r\n");
+    S(h, "250 ok\r\n");
+    CHECK_INT(result(h), 0);
+    free(h);
+}
+
+/* ---- STARTTLS stripping and injection (TLS-01..TLS-07, EAST) ---------------------- */
+
+static void stripping_case(const char *name, const char *greeting, const char *ehlo,
+                           const char *starttls_reply, int expect)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
+    tt_current = name;
+    S(h, greeting);
+    pump(h);
+    if (ehlo != NULL && uavmail__smtp_want(&h->e) == UAVMAIL__SMTP_WANT_READ)
+        S(h, ehlo);
+    pump(h);
+    if (starttls_reply != NULL && uavmail__smtp_want(&h->e) == UAVMAIL__SMTP_WANT_READ)
+        S(h, starttls_reply);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, expect);
+    no_secrets_or_mail(h);
+    CHECK(strstr(h->trace, "C:HELO") == NULL); /* D_1: no HELO when TLS is required */
+    free(h);
+}
+
+static void tls01_tls02_stripping(void)
+{
+    const char *g = "220 hi\r\n";
+    const char *with = "250-hi\r\n250 STARTTLS\r\n";
+    stripping_case("O_1 no STARTTLS", g, "250-hi\r\n250 AUTH PLAIN LOGIN\r\n", NULL,
+                   UAVMAIL_ENOTLS);
+    stripping_case("O_2 STARTTLS 502", g, with, "502 no\r\n", UAVMAIL_ENOTLS);
+    stripping_case("O_3 STARTTLS 454", g, with, "454 TLS not available due to temporary reason\r\n",
+                   UAVMAIL_ETEMPFAIL);
+    stripping_case("O_4 STARTTLS 354", g, with, "354 do something else\r\n", UAVMAIL_EPROTOCOL);
+    stripping_case("D_1 EHLO 502", g, "502 what\r\n", NULL, UAVMAIL_ENOTLS);
+    stripping_case("250-empty", g, "250\r\n", NULL, UAVMAIL_ENOTLS);
+    stripping_case("250-all-no-starttls", g,
+                   "250-hi\r\n250-AUTH PLAIN LOGIN CRAM-MD5 DIGEST-MD5 GSSAPI NTLM XOAUTH2 "
+                   "OAUTHBEARER SCRAM-SHA-1 SCRAM-SHA-256 FOO BAR-BAZ\r\n250 SIZE 100\r\n",
+                   NULL, UAVMAIL_ENOTLS);
+    stripping_case("greeting 421", "421 busy\r\n", NULL, NULL, UAVMAIL_ECLOSED);
+    stripping_case("greeting 554", "554 no service\r\n", NULL, NULL, UAVMAIL_EPERMFAIL);
+    stripping_case("greeting 221", "221 bye\r\n", NULL, NULL, UAVMAIL_EPROTOCOL);
+    stripping_case("greeting 354", "354 huh\r\n", NULL, NULL, UAVMAIL_EPROTOCOL);
+    stripping_case("ehlo 421", g, "421 closing\r\n", NULL, UAVMAIL_ECLOSED);
+    stripping_case("ehlo 550", g, "550 no\r\n", NULL, UAVMAIL_ENOTLS);
+    stripping_case("ehlo 354", g, "354 huh\r\n", NULL, UAVMAIL_EPROTOCOL);
+    stripping_case("starttls 221", g, with, "221 bye\r\n", UAVMAIL_EPROTOCOL);
+    stripping_case("starttls 421", g, with, "421 closing\r\n", UAVMAIL_ECLOSED);
+    stripping_case("starttls 500", g, with, "500 ?\r\n", UAVMAIL_ENOTLS);
+    stripping_case("starttls 501", g, with, "501 ?\r\n", UAVMAIL_ENOTLS);
+    stripping_case("starttls 530", g, with, "530 ?\r\n", UAVMAIL_ENOTLS);
+}
+
+static void tls03_injected_response(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 STARTTLS\r\n");
+    C(h, "STARTTLS\r\n");
+    S(h, "220 Ready\r\n250-x\r\n250 AUTH LOGIN\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EINJECTION);
+    CHECK_INT(h->out_len, 0);
+    no_secrets_or_mail(h);
+    free(h);
+}
+
+static void tls04_pre_tls_caps_forgotten(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 1000\r\n");
+    C(h, "STARTTLS\r\n"); /* setup_opportunistic: never AUTH in plaintext */
+    S(h, "220 go\r\n");
+    TLS(h);
+    C(h, EHLO); /* the first command after the handshake */
+    S(h, "250-hi\r\n250 AUTH LOGIN\r\n");
+    C(h, "AUTH LOGIN\r\n"); /* chosen from the post-TLS list only */
+    S(h, "334 VXNlcm5hbWU6\r\n");
+    C(h, "cGlsb3RAZXhhbXBsZS5jb20=\r\n");
+    S(h, "334 UGFzc3dvcmQ6\r\n");
+    C(h, "Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==\r\n");
+    S(h, "235 ok\r\n");
+    h->env.size = 5000; /* larger than the pre-TLS SIZE 1000: not enforced */
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\n"); /* no SIZE= either: not advertised post-TLS */
+    CHECK(strstr(h->trace, "C:<redacted>") != NULL);
+    CHECK(strstr(h->trace, "Y29ycmVjdCBob3Jz") == NULL);
+    free(h);
+}
+
+static void tls05_nothing_after_starttls(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+    C(h, "STARTTLS\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
+    free(h);
+}
+
+static void tls07_ehlo_timeout(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 STARTTLS\r\n");
+    C(h, "STARTTLS\r\n");
+    S(h, "220 go\r\n");
+    TLS(h);
+    C(h, EHLO);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 5u * 60u * 1000u);
+    CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_ETIMEOUT);
+    CHECK(strstr(h->err.message, "EHLO") != NULL);
+    no_secrets_or_mail(h);
+    free(h);
+}
+
+/* ---- authentication ------------------------------------------------------------------- */
+
+static void a08_login_third_challenge_cancelled(void)
+{
+    harness *h = starttls_session("250-hi\r\n250 AUTH LOGIN\r\n");
+    C(h, "AUTH LOGIN\r\n");
+    S(h, "334 VXNlcm5hbWU6\r\n");
+    C(h, "cGlsb3RAZXhhbXBsZS5jb20=\r\n");
+    S(h, "334 UGFzc3dvcmQ6\r\n");
+    C(h, "Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==\r\n");
+    S(h, "334 bW9yZT8=\r\n");
+    C(h, "*\r\n");
+    S(h, "501 cancelled\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    free(h);
+}
+
+static void a09_no_auth_offered(void)
+{
+    harness *h = starttls_session("250-hi\r\n250 PIPELINING\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
+    no_secrets_or_mail(h);
+    free(h);
+}
+
+static void a15_auth_rejected(void)
+{
+    harness *h = starttls_session("250-hi\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH PLAIN\r\n");
+    pump(h);
+    h->out_len = 0;
+    S(h, "535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 Learn more\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    CHECK_INT(h->err.smtp_code, 535);
+    CHECK_STR(h->err.enhanced, "5.7.8"); /* P-06 */
+    CHECK(strstr(h->err.message, "Username and Password not accepted") != NULL);
+    CHECK(h->err.hint[0] != 0);
+    CHECK_INT(h->out_len, 0); /* no retry with another mechanism */
+    free(h);
+}
+
+static void a01_no_auth_without_tls(void)
+{
+    /* Plaintext relay with credentials configured: the engine refuses. */
+    harness *h = h_new(UAVMAIL__SEC_NONE, "pilot@example.com");
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 AUTH PLAIN LOGIN\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_ENOTLS);
+    no_secrets_or_mail(h);
+    free(h);
+}
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+static void p10_partial_recipients(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    h->rcpt[1] = "b@example.com";
+    h->rcpt[2] = "c@example.com";
+    h->env.nrcpt = 3;
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 PIPELINING\r\n");
+    submit(h, "x\r\n");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\n"
+         "RCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n550 no such user\r\n451 try later\r\n354 go\r\n");
+    C(h, "x\r\n.\r\n");
+    S(h, "250 ok\r\n");
+    CHECK_INT(result(h), UAVMAIL_ERECIPIENTS);
+    CHECK_INT(h->results[0].code, 250);
+    CHECK_INT(h->results[1].code, 550);
+    CHECK_INT(h->results[2].code, 451);
+    free(h);
+}
+
+static void p10_nobody_accepted_no_data(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n");
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "RCPT TO:<ops@example.com>\r\n");
+    S(h, "550 no\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(h->out_len, 0); /* no DATA */
+    CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
+    /* The next message first cleans up with RSET. */
+    submit(h, "y");
+    C(h, "RSET\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    free(h);
+}
+
+static void p10_pipelined_nobody_accepted(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 PIPELINING\r\n");
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n550 no\r\n554 no valid recipients\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(h->out_len, 0);
+    CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
+    free(h);
+}
+
+static void p05_421_mid_transaction(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n");
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    S(h, "421 4.3.2 shutting down\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(result(h), UAVMAIL_ECLOSED);
+    CHECK(uavmail_error_is_temporary(UAVMAIL_ECLOSED));
+    CHECK_INT(h->out_len, 0);
+    free(h);
+}
+
+static void p08_lost_after_dot_is_unknown(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 PIPELINING\r\n");
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "x\r\n.\r\n");
+    CHECK_INT(uavmail__smtp_eof(&h->e), UAVMAIL_EUNKNOWN);
+    CHECK_INT(result(h), UAVMAIL_EUNKNOWN);
+    free(h);
+}
+
+static void p09_reply_after_dot(void)
+{
+    int temp;
+    for (temp = 0; temp < 2; temp++) {
+        harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+        S(h, "220 hi\r\n");
+        C(h, EHLO);
+        S(h, "250-hi\r\n250 PIPELINING\r\n");
+        submit(h, "x");
+        C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+        S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+        C(h, "x\r\n.\r\n");
+        S(h, temp ? "451 later\r\n" : "554 spam\r\n");
+        CHECK_INT(result(h), temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL);
+        CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE); /* the session itself survives */
+        free(h);
+    }
+}
+
+static void p11_size_enforced(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 SIZE 1000\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    h->env.size = 1001;
+    CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_ETOOBIG);
+    CHECK_INT(h->out_len, 0);
+    free(h);
+}
+
+static void p13_extra_replies_are_an_error(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n250 surprise\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EPROTOCOL);
+    free(h);
+}
+
+static void p14_quit_reply_ignored(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n");
+    pump(h);
+    uavmail__smtp_quit(&h->e);
+    C(h, "QUIT\r\n");
+    S(h, "500 what\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    free(h);
+}
+
+/* ---- DATA: dot-stuffing and line ends (D-01..D-04) ------------------------------------------- */
+
+static void data_case(const char *body, size_t chunk, const char *wire)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n");
+    h->chunk = chunk;
+    submit(h, body);
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "RCPT TO:<ops@example.com>\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "DATA\r\n");
+    S(h, "354 go\r\n");
+    C(h, wire);
+    free(h);
+}
+
+static void d03_dot_stuffing_goldens(void)
+{
+    data_case(".\r\n", 100, "..\r\n.\r\n");
+    data_case("..x\r\n", 100, "...x\r\n.\r\n");
+    data_case("a\r\n.\r\nb\r\n", 100, "a\r\n..\r\nb\r\n.\r\n");
+    data_case("no newline", 100, "no newline\r\n.\r\n");
+    data_case("", 100, ".\r\n");
+    data_case("line\r\n", 100, "line\r\n.\r\n");
+    data_case(".leading", 100, "..leading\r\n.\r\n");
+}
+
+static void d01_smuggling_sequences(void)
+{
+    static const char *const seqs[] = {"\n.\n", "\r.\r", "\r.\n", "\n.\r",
+                                       "\n.\r\n", "\r\n.\n", "\r.\r\n", "\r\n.\r"};
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(seqs); i++) {
+        char body[64];
+        harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+        size_t k, ends = 0;
+        snprintf(body, sizeof body, "a%sMAIL FROM:<evil@x>\r\n", seqs[i]);
+        S(h, "220 hi\r\n");
+        pump(h);
+        S(h, "250 hi\r\n");
+        submit(h, body);
+        pump(h);
+        S(h, "250 ok\r\n");
+        pump(h);
+        S(h, "250 ok\r\n");
+        pump(h);
+        h->out_len = 0;
+        S(h, "354 go\r\n");
+        pump(h);
+        /* Every CR is followed by LF, every LF preceded by CR, and a server
+         * treating any of CR, LF, CRLF as a line end sees one end-of-data. */
+        for (k = 0; k < h->out_len; k++) {
+            if (h->out[k] == '\r')
+                CHECK(k + 1 < h->out_len && h->out[k + 1] == '\n');
+            if (h->out[k] == '\n')
+                CHECK(k > 0 && h->out[k - 1] == '\r');
+            if (h->out[k] == '.' && (k == 0 || h->out[k - 1] == '\n') &&
+                k + 1 < h->out_len && (h->out[k + 1] == '\r' || h->out[k + 1] == '\n'))
+                ends++;
+        }
+        CHECK_INT(ends, 1);
+        CHECK(memcmp(h->out + h->out_len - 5, "\r\n.\r\n", 5) == 0);
+        free(h);
+    }
+}
+
+static void d04_streaming_split_everywhere(void)
+{
+    static const char body[] = "a\r\n.b\r\n..\r\n.\r\nx\ry\nz\r\n\r\n.end";
+    static const char wire[] = "a\r\n..b\r\n...\r\n..\r\nx\r\ny\r\nz\r\n\r\n..end\r\n.\r\n";
+    size_t chunk;
+    for (chunk = 1; chunk <= sizeof body; chunk++)
+        data_case(body, chunk, wire);
+}
+
+static void bounded_output_for_large_body(void)
+{
+    /* A 1 MB body streams through the fixed output buffer. */
+    size_t n = 1 << 20, i;
+    char *body = malloc(n + 1);
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    for (i = 0; i < n; i++)
+        body[i] = (i % 77 == 76) ? '\n' : (char)('a' + i % 26);
+    body[n] = '\0';
+    S(h, "220 hi\r\n");
+    pump(h);
+    S(h, "250 hi\r\n");
+    h->chunk = 4000;
+    submit(h, body);
+    pump(h);
+    S(h, "250 ok\r\n");
+    pump(h);
+    S(h, "250 ok\r\n");
+    pump(h);
+    S(h, "354 go\r\n");
+    h->out_len = 0;
+    /* The harness's own buffer is 64 KiB, so drain as we go. */
+    for (;;) {
+        int w = uavmail__smtp_want(&h->e);
+        if (w == UAVMAIL__SMTP_WANT_WRITE) {
+            size_t len;
+            uavmail__smtp_output(&h->e, &len);
+            CHECK(len <= UAVMAIL_OUTBUF_SIZE);
+            uavmail__smtp_consume(&h->e, len);
+        } else if (w == UAVMAIL__SMTP_WANT_BODY) {
+            if (h->body_pos == h->body_len)
+                uavmail__smtp_body_end(&h->e);
+            else
+                h->body_pos += uavmail__smtp_body(&h->e, body + h->body_pos,
+                                                  h->body_len - h->body_pos < 4000
+                                                      ? h->body_len - h->body_pos
+                                                      : 4000);
+        } else {
+            break;
+        }
+    }
+    CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_WANT_READ);
+    free(body);
+    free(h);
+}
+
+static const tt_test tests[] = {
+    TT(golden_starttls_auth_pipelined),
+    TT(implicit_tls_no_pipelining),
+    TT(multiple_messages_one_connection),
+    TT(tls01_tls02_stripping),
+    TT(tls03_injected_response),
+    TT(tls04_pre_tls_caps_forgotten),
+    TT(tls05_nothing_after_starttls),
+    TT(tls07_ehlo_timeout),
+    TT(a01_no_auth_without_tls),
+    TT(a08_login_third_challenge_cancelled),
+    TT(a09_no_auth_offered),
+    TT(a15_auth_rejected),
+    TT(p05_421_mid_transaction),
+    TT(p08_lost_after_dot_is_unknown),
+    TT(p09_reply_after_dot),
+    TT(p10_partial_recipients),
+    TT(p10_nobody_accepted_no_data),
+    TT(p10_pipelined_nobody_accepted),
+    TT(p11_size_enforced),
+    TT(p13_extra_replies_are_an_error),
+    TT(p14_quit_reply_ignored),
+    TT(d01_smuggling_sequences),
+    TT(d03_dot_stuffing_goldens),
+    TT(d04_streaming_split_everywhere),
+    TT(bounded_output_for_large_body),
+};
+
+TT_MAIN(tests)
