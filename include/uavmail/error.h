@@ -9,7 +9,7 @@
 #ifndef UAVMAIL_ERROR_H
 #define UAVMAIL_ERROR_H
 
-#include "common.h"
+#include "uavmail/common.h"
 
 UAVMAIL_BEGIN_DECLS
 

@@ -9,8 +9,8 @@
 #ifndef UAVMAIL_MESSAGE_H
 #define UAVMAIL_MESSAGE_H
 
-#include "common.h"
-#include "error.h"
+#include "uavmail/common.h"
+#include "uavmail/error.h"
 
 UAVMAIL_BEGIN_DECLS
 

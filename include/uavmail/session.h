@@ -9,10 +9,10 @@
 #ifndef UAVMAIL_SESSION_H
 #define UAVMAIL_SESSION_H
 
-#include "common.h"
-#include "error.h"
-#include "message.h"
-#include "transport.h"
+#include "uavmail/common.h"
+#include "uavmail/error.h"
+#include "uavmail/message.h"
+#include "uavmail/transport.h"
 
 UAVMAIL_BEGIN_DECLS
 

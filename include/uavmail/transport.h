@@ -11,7 +11,7 @@
 #ifndef UAVMAIL_TRANSPORT_H
 #define UAVMAIL_TRANSPORT_H
 
-#include "common.h"
+#include "uavmail/common.h"
 
 UAVMAIL_BEGIN_DECLS
 

@@ -5,11 +5,11 @@
 #ifndef UAVMAIL_UAVMAIL_H
 #define UAVMAIL_UAVMAIL_H
 
-#include "common.h"
-#include "version.h"
-#include "error.h"
-#include "message.h"
-#include "transport.h"
-#include "session.h"
+#include "uavmail/common.h"
+#include "uavmail/version.h"
+#include "uavmail/error.h"
+#include "uavmail/message.h"
+#include "uavmail/transport.h"
+#include "uavmail/session.h"
 
 #endif /* UAVMAIL_UAVMAIL_H */

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""End-to-end: the uavmail CLI against the aiosmtpd loopback server over
+real TLS with AUTH; what arrived is parsed with Python's email package and
+compared byte for byte."""
+import os
+import tempfile
+import unittest
+from pathlib import Path
+
+from e2e_common import (ENV_VAR, PASSWORD, USER, assert_no_secret, check_delivered,
+                        closed_port, make_files, pki, run_cli, send_args)
+from smtp_server import start_server
+
+
+class Base(unittest.TestCase):
+    mode = "starttls"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = pki()
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.files = make_files(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def server(self, mode=None, cert="server_chain", key="server_key"):
+        return start_server(mode=mode or self.mode, cert=self.pki[cert], key=self.pki[key],
+                            user=USER, password=PASSWORD, require_auth=True)
+
+
+class Delivery(Base):
+    def deliver(self, mode, security):
+        with self.server(mode) as srv:
+            extra = ["--body", "Flight UAV-7 landed.\n.\nBattery 15.1 V\n", "--trace"]
+            for path in self.files:
+                extra += ["--attach", path]
+            r = run_cli(send_args(srv.port, security, self.pki["ca"], extra))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            (eml, meta), = srv.wait_for(1)
+            data = Path(eml).read_bytes()
+            msg = check_delivered(self, data, self.files)
+            self.assertEqual(meta["mail_from"], "uav7@example.test")
+            self.assertEqual(meta["rcpt_tos"], ["ops@example.test"])
+            self.assertTrue(meta["tls"])
+            self.assertEqual(meta["auth_user"], USER)
+            body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            self.assertEqual(body, "Flight UAV-7 landed.\n.\nBattery 15.1 V\n")
+            self.assertEqual(msg["Subject"], "Flight report")
+            self.assertIn("C: AUTH PLAIN <redacted>", r.stderr)   # A-03, A-04
+            assert_no_secret(self, r.stdout, r.stderr)
+
+    def test_starttls_attachments_byte_exact(self):
+        self.deliver("starttls", "starttls")
+
+    def test_implicit_tls_attachments_byte_exact(self):
+        self.deliver("tls", "tls")
+
+    def test_auto_security_on_tls_port_requires_starttls(self):
+        # TLS-01: "auto" on a non-465 port means STARTTLS required; the
+        # implicit-TLS server never answers a plaintext greeting, so this
+        # must fail (quickly, with the timeout given) and never send AUTH.
+        with self.server("tls") as srv:
+            r = run_cli(send_args(srv.port, "auto", self.pki["ca"],
+                                  ["--body", "x", "--timeout", "2", "--trace"]))
+            self.assertEqual(r.returncode, 75, r.stderr)
+            self.assertNotIn("C: AUTH", r.stderr)
+            self.assertEqual(srv.messages(), [])
+
+
+class Failures(Base):
+    def test_wrong_ca_fails_before_auth(self):
+        with self.server() as srv:
+            r = run_cli(send_args(srv.port, "starttls", self.pki["other_ca"],
+                                  ["--body", "x", "--trace"]))
+            self.assertEqual(r.returncode, 69, r.stderr)
+            self.assertIn("certificate", r.stderr)
+            self.assertIn("not a trusted CA", r.stderr)
+            self.assertNotIn("C: AUTH", r.stderr)
+            assert_no_secret(self, r.stdout, r.stderr)
+            self.assertEqual(srv.messages(), [])
+
+    def test_bad_certificates_named(self):
+        cases = {
+            "selfsigned": "self-signed",
+            "wronghost": "not for localhost",
+            "expired": "expired",
+            "untrusted": "not a trusted CA",
+        }
+        for name, words in cases.items():
+            with self.subTest(cert=name), self.server("tls", name, name + "_key") as srv:
+                r = run_cli(send_args(srv.port, "tls", self.pki["ca"], ["--body", "x", "--trace"]))
+                self.assertEqual(r.returncode, 69, r.stderr)
+                self.assertIn(words, r.stderr)
+                self.assertNotIn("C: AUTH", r.stderr)
+
+    def test_ip_literal_needs_ip_san(self):
+        with self.server("tls", "noipsan", "noipsan_key") as srv:
+            args = send_args(srv.port, "tls", self.pki["ca"], ["--body", "x"])
+            args[args.index("localhost")] = "127.0.0.1"
+            r = run_cli(args)
+            self.assertEqual(r.returncode, 69, r.stderr)
+            self.assertIn("IP address needs an IP SAN", r.stderr)
+        with self.server("tls") as srv:  # server.pem has IP:127.0.0.1
+            args = send_args(srv.port, "tls", self.pki["ca"], ["--body", "x"])
+            args[args.index("localhost")] = "127.0.0.1"
+            r = run_cli(args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_wrong_password(self):
+        with self.server() as srv:
+            r = run_cli(send_args(srv.port, "starttls", self.pki["ca"], ["--body", "x", "--trace"]),
+                        password="wrong password 123")
+            self.assertEqual(r.returncode, 69, r.stderr)
+            self.assertIn("535", r.stderr)
+            self.assertIn("hint:", r.stderr)
+            self.assertNotIn("wrong password 123", r.stdout + r.stderr)
+            self.assertEqual(srv.messages(), [])
+
+    def test_missing_attachment_before_connecting(self):
+        r = run_cli(send_args(closed_port(), "starttls", self.pki["ca"],
+                              ["--body", "x", "--attach", "/nonexistent/flight-0042.ulg", "--trace"]))
+        self.assertEqual(r.returncode, 66, r.stderr)
+        self.assertIn("/nonexistent/flight-0042.ulg", r.stderr)
+        self.assertNotIn("connected", r.stderr)
+
+    def test_password_on_command_line_refused(self):
+        r = run_cli(send_args(closed_port(), "starttls", self.pki["ca"],
+                              ["--password", "hunter2", "--body", "x"]))
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("--password-env", r.stderr)
+
+    def test_bad_address_is_data_error(self):
+        args = send_args(closed_port(), "starttls", self.pki["ca"], ["--body", "x"])
+        args[args.index("ops@example.test")] = "ops@example.test\r\nRCPT TO:<evil@x>"
+        r = run_cli(args)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("To address", r.stderr)
+
+    def test_security_none_only_to_loopback(self):
+        args = send_args(25, "none", self.pki["ca"], ["--body", "x"], user=False)
+        args[args.index("localhost")] = "mail.example.com"
+        r = run_cli(args)
+        self.assertEqual(r.returncode, 78, r.stderr)
+
+    def test_connection_refused_is_temporary(self):
+        r = run_cli(send_args(closed_port(), "starttls", self.pki["ca"], ["--body", "x"]))
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("refused", r.stderr)
+        self.assertIn("hint:", r.stderr)
+
+    def test_missing_password_variable(self):
+        args = send_args(closed_port(), "starttls", self.pki["ca"], ["--body", "x"])
+        args[args.index(ENV_VAR)] = "UAVMAIL_NO_SUCH_VARIABLE"
+        r = run_cli(args)
+        self.assertEqual(r.returncode, 78, r.stderr)
+
+
+class Output(Base):
+    def test_write_eml(self):
+        out = os.path.join(self.tmp.name, "out.eml")
+        extra = ["--body", "hello", "--output", out]
+        for path in self.files:
+            extra += ["--attach", path]
+        r = run_cli(["send", "--from", "uav7@example.test", "--to", "ops@example.test",
+                     "--subject", "S"] + extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_delivered(self, Path(out).read_bytes(), self.files)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
