@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install what building, the demo and the tests need (Debian 12), skipping
+# packages already present.  Usage: scripts/deps.sh [build|demo|test]
+set -eu
+what=${1:-test}
+pkgs="meson ninja-build pkg-config gcc libc6-dev libmbedtls-dev libcbor-dev ca-certificates"
+case "$what" in
+demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
+test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
+            valgrind postfix dovecot-core libsasl2-modules" ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix must not ask questions, and must not become this machine's MTA.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,56 @@
+#!/bin/sh
+# README command 2: install what is missing, then run every test suite:
+#   1. the normal build: unit, protocol, abi, e2e (aiosmtpd over TLS) and
+#      interop (real Postfix + Dovecot; needs root, skipped otherwise)
+#   2. unit and protocol suites under valgrind
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit, protocol, e2e
+# Ends with one line "N passed, N failed, N skipped".
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/deps.sh test || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+
+logs="$top/test-output"
+rm -rf "$logs"
+mkdir -p "$logs"
+status=0
+
+run() { # name, build dir, meson test args...
+    name=$1; dir=$2; shift 2
+    echo "== $name"
+    rm -f "$dir"/meson-logs/testlog*.json
+    meson test -C "$dir" --print-errorlogs "$@" > "$logs/$name.txt" 2>&1 || status=1
+    grep -E '^ *[0-9]+/[0-9]+ ' "$logs/$name.txt" | sed 's/^/  /'
+    cat "$dir"/meson-logs/testlog*.json > "$logs/$name.json" 2>/dev/null
+}
+
+export LC_ALL=C.UTF-8
+[ -d build ] || meson setup build >/dev/null || status=1
+ninja -C build > "$logs/build.txt" 2>&1 || { cat "$logs/build.txt"; status=1; }
+run main build
+
+run valgrind build --suite unit \
+    --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite'
+
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debug > "$logs/setup-asan.txt" 2>&1 || status=1
+ninja -C build-asan > "$logs/build-asan.txt" 2>&1 || { cat "$logs/build-asan.txt"; status=1; }
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run asan build-asan --suite unit --suite e2e
+
+/usr/bin/python3 - "$logs" <<'PY'
+import json, sys, pathlib
+p = f = s = 0
+for log in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    for line in log.read_text().splitlines():
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:
+            f += 1
+print(f"{p} passed, {f} failed, {s} skipped")
+PY
+exit $status
