@@ -1,0 +1,319 @@
+/*
+ * The session driver through the public API with an application-supplied
+ * transport (the RTOS / lwIP plug-in point): a small in-memory SMTP server
+ * answers each command.  Also failure sweeps (STYLE 17): fail the Nth
+ * transport call and the Nth allocation; every run must end in a clean
+ * error or success, with no leak (valgrind / ASan run this too).
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "tt.h"
+
+typedef struct fake_server {
+    char in[1 << 16];   /* bytes the client sent, not yet processed */
+    size_t in_len;
+    char out[1 << 14];  /* replies not yet read by the client */
+    size_t out_len;
+    char data[1 << 16]; /* DATA content received */
+    size_t data_len;
+    int in_data;
+    int messages;
+    int connects;
+    long fail_at;       /* fail the Nth transport call (0: never) */
+    long calls;
+    const char *ehlo;   /* EHLO reply */
+    char ehlo_line[300]; /* what the client said */
+} fake_server;
+
+static void reply(fake_server *f, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(f->out + f->out_len, s, n);
+    f->out_len += n;
+}
+
+static void process(fake_server *f)
+{
+    char *eol;
+    while ((eol = memchr(f->in, '\n', f->in_len)) != NULL) {
+        size_t n = (size_t)(eol - f->in) + 1;
+        if (f->in_data) {
+            if (n == 3 && memcmp(f->in, ".\r\n", 3) == 0) {
+                f->in_data = 0;
+                f->messages++;
+                reply(f, "250 2.0.0 queued\r\n");
+            } else if (f->data_len + n < sizeof f->data) {
+                memcpy(f->data + f->data_len, f->in, n);
+                f->data_len += n;
+            }
+        } else if (strncmp(f->in, "EHLO ", 5) == 0) {
+            memcpy(f->ehlo_line, f->in, n < sizeof f->ehlo_line ? n : sizeof f->ehlo_line - 1);
+            reply(f, f->ehlo);
+        } else if (strncmp(f->in, "MAIL FROM:", 10) == 0) {
+            reply(f, "250 2.1.0 ok\r\n");
+        } else if (strncmp(f->in, "RCPT TO:<bad", 12) == 0) {
+            reply(f, "550 5.1.1 no such user\r\n");
+        } else if (strncmp(f->in, "RCPT TO:", 8) == 0) {
+            reply(f, "250 2.1.5 ok\r\n");
+        } else if (strncmp(f->in, "DATA", 4) == 0) {
+            reply(f, "354 go ahead\r\n");
+            f->in_data = 1;
+            f->data_len = 0;
+        } else if (strncmp(f->in, "QUIT", 4) == 0) {
+            reply(f, "221 bye\r\n");
+        } else {
+            reply(f, "502 unknown\r\n");
+        }
+        memmove(f->in, f->in + n, f->in_len - n);
+        f->in_len -= n;
+    }
+}
+
+static int fail_now(fake_server *f)
+{
+    return f->fail_at != 0 && ++f->calls == f->fail_at;
+}
+
+static int t_connect(void **conn, const char *host, unsigned port, unsigned timeout_ms, void *ud)
+{
+    fake_server *f = ud;
+    (void)host;
+    (void)port;
+    (void)timeout_ms;
+    if (fail_now(f))
+        return UAVMAIL_ECONNECT;
+    f->connects++;
+    f->in_len = f->out_len = 0;
+    f->in_data = 0;
+    reply(f, "220 fake.example ESMTP\r\n");
+    *conn = f;
+    return 0;
+}
+
+static long t_send(void *conn, const unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
+{
+    fake_server *f = conn;
+    (void)timeout_ms;
+    (void)ud;
+    if (fail_now(f))
+        return UAVMAIL_EIO;
+    if (len > sizeof f->in - f->in_len)
+        len = sizeof f->in - f->in_len;
+    memcpy(f->in + f->in_len, buf, len);
+    f->in_len += len;
+    process(f);
+    return (long)len;
+}
+
+static long t_recv(void *conn, unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
+{
+    fake_server *f = conn;
+    (void)timeout_ms;
+    (void)ud;
+    if (fail_now(f))
+        return UAVMAIL_EIO;
+    if (f->out_len == 0)
+        return UAVMAIL_ETIMEOUT;
+    if (len > f->out_len)
+        len = f->out_len;
+    memcpy(buf, f->out, len);
+    memmove(f->out, f->out + len, f->out_len - len);
+    f->out_len -= len;
+    return (long)len;
+}
+
+static void t_close(void *conn, void *ud)
+{
+    (void)conn;
+    (void)ud;
+}
+
+static int t_local(void *conn, char *buf, size_t cap, void *ud)
+{
+    (void)conn;
+    (void)ud;
+    uavmail__strlcpy(buf, "[192.0.2.7]", cap);
+    return 0;
+}
+
+/* Counting allocator that can fail the Nth allocation. */
+typedef struct counting {
+    long n, fail_at, live;
+} counting;
+
+static void *c_malloc(size_t n, void *ud)
+{
+    counting *c = ud;
+    void *p;
+    if (c->fail_at != 0 && ++c->n == c->fail_at)
+        return NULL;
+    p = malloc(n);
+    if (p)
+        c->live++;
+    return p;
+}
+
+static void *c_realloc(void *p, size_t n, void *ud)
+{
+    counting *c = ud;
+    void *q;
+    if (c->fail_at != 0 && ++c->n == c->fail_at)
+        return NULL;
+    q = realloc(p, n);
+    if (q && !p)
+        c->live++;
+    return q;
+}
+
+static void c_free(void *p, void *ud)
+{
+    counting *c = ud;
+    if (p)
+        c->live--;
+    free(p);
+}
+
+static int pw(char *buf, size_t cap, size_t *len, void *ud)
+{
+    (void)buf;
+    (void)cap;
+    (void)ud;
+    *len = 0;
+    return 0;
+}
+
+/* One complete send; returns the result code. */
+static int send_once(fake_server *f, counting *c, int with_bad_rcpt)
+{
+    uavmail_transport tr = {UAVMAIL_TRANSPORT_VERSION, t_connect, t_send, t_recv, t_close, t_local,
+                            NULL};
+    uavmail_allocator al = {UAVMAIL_ALLOCATOR_VERSION, c_malloc, c_realloc, c_free, NULL};
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    int rc;
+    tr.user_data = f;
+    al.user_data = c;
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &tr;
+    o.allocator = &al;
+    mo.allocator = &al;
+    (void)pw;
+    rc = uavmail_message_new(&m, &mo);
+    if (rc == 0)
+        rc = uavmail_message_set_from(m, "uav7@example.com", "UAV 7");
+    if (rc == 0)
+        rc = uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    if (rc == 0 && with_bad_rcpt)
+        rc = uavmail_message_add_recipient(m, UAVMAIL_CC, "bad@example.com", NULL);
+    if (rc == 0)
+        rc = uavmail_message_set_subject(m, "Landed");
+    if (rc == 0)
+        rc = uavmail_message_set_text(m, "Flight over.\n.\n", 15);
+    if (rc == 0)
+        rc = uavmail_message_attach_memory(m, "a,b\r\n1,2\r\n", 10, NULL, "t.csv");
+    if (rc == 0)
+        rc = uavmail_session_new(&s, &o);
+    if (rc == 0)
+        rc = uavmail_session_send(s, m);
+    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
+        /* A second message over the same connection. */
+        int rc2 = uavmail_session_send(s, m);
+        if (rc2 != 0 && rc2 != UAVMAIL_ERECIPIENTS)
+            rc = rc2;
+    }
+    uavmail_session_free(s);
+    uavmail_message_free(m);
+    return rc;
+}
+
+static fake_server *new_server(void)
+{
+    fake_server *f = calloc(1, sizeof *f);
+    f->ehlo = "250-fake.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+    return f;
+}
+
+static void custom_transport_delivers(void)
+{
+    fake_server *f = new_server();
+    counting c = {0, 0, 0};
+    CHECK_INT(send_once(f, &c, 0), 0);
+    CHECK_INT(f->connects, 1); /* both messages over one connection */
+    CHECK_INT(f->messages, 2);
+    CHECK(strstr(f->data, "Subject: Landed\r\n") != NULL);
+    CHECK(strstr(f->data, "\r\n..\r\n") != NULL); /* the lone dot, stuffed */
+    CHECK(strstr(f->data, "filename=\"t.csv\"") != NULL);
+    CHECK_INT(c.live, 0);
+    free(f);
+}
+
+static void ehlo_uses_address_literal(void)
+{
+    fake_server *f = new_server();
+    counting c = {0, 0, 0};
+    /* P-12: a host name with a dot if the machine has one, otherwise the
+     * transport's local address as an address literal. */
+    CHECK_INT(send_once(f, &c, 0), 0);
+    CHECK(strcmp(f->ehlo_line, "EHLO [192.0.2.7]\r\n") == 0 ||
+          (strchr(f->ehlo_line, '.') != NULL && strchr(f->ehlo_line, ' ') == f->ehlo_line + 4));
+    free(f);
+}
+
+static void per_recipient_results(void)
+{
+    fake_server *f = new_server();
+    counting c = {0, 0, 0};
+    CHECK_INT(send_once(f, &c, 1), UAVMAIL_ERECIPIENTS);
+    CHECK_INT(f->messages, 2); /* the accepted recipient still got it */
+    free(f);
+}
+
+static void sweep_transport_failures(void)
+{
+    long n;
+    for (n = 1; n < 200; n++) {
+        fake_server *f = new_server();
+        counting c = {0, 0, 0};
+        int rc;
+        f->fail_at = n;
+        rc = send_once(f, &c, 0);
+        CHECK(rc == 0 || rc == UAVMAIL_ECONNECT || rc == UAVMAIL_EIO || rc == UAVMAIL_EUNKNOWN);
+        CHECK_INT(c.live, 0);
+        free(f);
+        if (rc == 0)
+            break;
+    }
+    CHECK(n < 200);
+}
+
+static void sweep_allocation_failures(void)
+{
+    long n;
+    for (n = 1; n < 500; n++) {
+        fake_server *f = new_server();
+        counting c = {0, 0, 0};
+        int rc;
+        c.fail_at = n;
+        rc = send_once(f, &c, 0);
+        CHECK(rc == 0 || rc == UAVMAIL_ENOMEM);
+        CHECK_INT(c.live, 0);
+        free(f);
+        if (rc == 0)
+            break;
+    }
+    CHECK(n < 500);
+}
+
+static const tt_test tests[] = {
+    TT(custom_transport_delivers),
+    TT(ehlo_uses_address_literal),
+    TT(per_recipient_results),
+    TT(sweep_transport_failures),
+    TT(sweep_allocation_failures),
+};
+
+TT_MAIN(tests)
