@@ -62,6 +62,13 @@ void uavmail_message_free(uavmail_message *m)
     if (m == NULL)
         return;
     free_mbox(m, &m->from);
+    free_mbox(m, &m->reply_to);
+    for (i = 0; i < m->nhdr; i++) {
+        uavmail__free(&m->alloc, m->hdr[i].name);
+        uavmail__free(&m->alloc, m->hdr[i].value);
+    }
+    uavmail__free(&m->alloc, m->hdr);
+    uavmail__free(&m->alloc, m->html);
     for (i = 0; i < m->nrcpt; i++)
         free_mbox(m, &m->rcpt[i]);
     uavmail__free(&m->alloc, m->rcpt);
@@ -70,6 +77,7 @@ void uavmail_message_free(uavmail_message *m)
         uavmail__free(&m->alloc, m->att[i].data);
         uavmail__free(&m->alloc, m->att[i].content_type);
         uavmail__free(&m->alloc, m->att[i].filename);
+        uavmail__free(&m->alloc, m->att[i].content_id);
     }
     uavmail__free(&m->alloc, m->att);
     uavmail__free(&m->alloc, m->subject);
@@ -133,8 +141,6 @@ int uavmail_message_set_from(uavmail_message *m, const char *address, const char
     if (m == NULL)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
-    if (m->frozen)
-        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
     return set_mbox(m, &m->from, "From", address, display_name);
 }
 
@@ -165,8 +171,6 @@ int uavmail_message_add_recipient(uavmail_message *m, int kind, const char *addr
     if (m == NULL)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
-    if (m->frozen)
-        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
     if (kind < UAVMAIL_TO || kind > UAVMAIL_BCC)
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "unknown recipient kind %d", kind);
     rc = grow(m, (void **)&m->rcpt, &m->rcpt_cap, m->nrcpt, sizeof *m->rcpt);
@@ -195,20 +199,94 @@ int uavmail_message_set_subject(uavmail_message *m, const char *subject)
     return 0;
 }
 
-int uavmail_message_set_text(uavmail_message *m, const char *text, size_t len)
+static int set_body(uavmail_message *m, char **dst, size_t *dst_len, const char *what,
+                    const char *text, size_t len)
 {
     char *t;
     if (m == NULL || (text == NULL && len != 0))
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
     if (!uavmail__utf8_valid(text ? text : "", len))
-        return uavmail__err_set(&m->err, UAVMAIL_EENCODING, "text body is not valid UTF-8");
+        return uavmail__err_set(&m->err, UAVMAIL_EENCODING, "%s body is not valid UTF-8", what);
     t = uavmail__strndup(&m->alloc, text ? text : "", len);
     if (t == NULL)
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
-    uavmail__free(&m->alloc, m->text);
-    m->text = t;
-    m->text_len = len;
+    uavmail__free(&m->alloc, *dst);
+    *dst = t;
+    *dst_len = len;
+    return 0;
+}
+
+int uavmail_message_set_text(uavmail_message *m, const char *text, size_t len)
+{
+    return m ? set_body(m, &m->text, &m->text_len, "text", text, len) : UAVMAIL_EINVAL;
+}
+
+int uavmail_message_set_html(uavmail_message *m, const char *html, size_t len)
+{
+    return m ? set_body(m, &m->html, &m->html_len, "HTML", html, len) : UAVMAIL_EINVAL;
+}
+
+int uavmail_message_set_reply_to(uavmail_message *m, const char *address,
+                                 const char *display_name)
+{
+    if (m == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    return set_mbox(m, &m->reply_to, "Reply-To", address, display_name);
+}
+
+/* Fields the library writes itself; an application may not add them. */
+static int reserved_header(const char *name)
+{
+    static const char *const names[] = {"From", "To", "Cc", "Bcc", "Reply-To", "Subject",
+                                        "Date", "Message-ID", "MIME-Version", "Sender",
+                                        "Return-Path", "Received"};
+    size_t i;
+    if (uavmail__ascii_ncasecmp(name, "Content-", 8) == 0)
+        return 1;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(names); i++)
+        if (uavmail__ascii_casecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int uavmail_message_add_header(uavmail_message *m, const char *name, const char *value)
+{
+    const char *p;
+    char what[100];
+    uavmail__header h;
+    int rc;
+    if (m == NULL || name == NULL || value == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    /* RFC 5322 3.6.8: field-name = 1*ftext, printable US-ASCII except ':'. */
+    if (name[0] == '\0' || strlen(name) > 76)
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                "header name is empty or longer than 76 bytes");
+    for (p = name; *p; p++)
+        if ((unsigned char)*p < 33 || (unsigned char)*p > 126 || *p == ':')
+            return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                    "header name \"%.76s\" contains a character that is not "
+                                    "allowed (space, ':', control or non-ASCII)",
+                                    name);
+    if (reserved_header(name))
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                "header \"%s\" is written by the library; use its setter", name);
+    uavmail__snprintf(what, sizeof what, "header %s", name);
+    if (check_header_value(m, what, value, 998) != 0)
+        return m->err.code;
+    rc = grow(m, (void **)&m->hdr, &m->hdr_cap, m->nhdr, sizeof *m->hdr);
+    if (rc != 0)
+        return rc;
+    h.name = uavmail__strdup(&m->alloc, name);
+    h.value = uavmail__strdup(&m->alloc, value);
+    if (h.name == NULL || h.value == NULL) {
+        uavmail__free(&m->alloc, h.name);
+        uavmail__free(&m->alloc, h.value);
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    }
+    m->hdr[m->nhdr++] = h;
     return 0;
 }
 
@@ -248,12 +326,28 @@ static int check_media_type(uavmail_message *m, const char *t)
     return 0;
 }
 
+/* Content-ID: printable ASCII without brackets, quotes or spaces. */
+static int check_content_id(uavmail_message *m, const char *cid)
+{
+    const char *p;
+    if (cid == NULL || cid[0] == '\0' || strlen(cid) > 200)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "inline part needs a content ID");
+    for (p = cid; *p; p++)
+        if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || strchr("<>\"\\()[],;:", *p))
+            return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                    "content ID \"%.60s\" contains a character that is not "
+                                    "allowed",
+                                    cid);
+    return 0;
+}
+
 static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char *content_type,
-                          const char *filename)
+                          const char *filename, const char *cid)
 {
     int rc;
-    if (m->frozen)
-        return uavmail__err_set(&m->err, UAVMAIL_ESTATE, "message already rendered");
+    a->is_inline = cid != NULL;
+    if (a->is_inline && check_content_id(m, cid) != 0)
+        return m->err.code;
     if (filename == NULL || filename[0] == '\0')
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "attachment needs a file name");
     if (check_header_value(m, "attachment file name", filename, FILENAME_MAX_) != 0)
@@ -267,17 +361,21 @@ static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char
         return rc;
     a->content_type = uavmail__strdup(&m->alloc, content_type);
     a->filename = uavmail__strdup(&m->alloc, filename);
-    if (a->content_type == NULL || a->filename == NULL) {
+    if (a->is_inline)
+        a->content_id = uavmail__strdup(&m->alloc, cid);
+    if (a->content_type == NULL || a->filename == NULL || (a->is_inline && !a->content_id)) {
         uavmail__free(&m->alloc, a->content_type);
         uavmail__free(&m->alloc, a->filename);
+        if (a->is_inline)
+            uavmail__free(&m->alloc, a->content_id);
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
     }
     m->att[m->natt++] = *a;
     return 0;
 }
 
-int uavmail_message_attach_file(uavmail_message *m, const char *path, const char *content_type,
-                                const char *filename)
+static int attach_file(uavmail_message *m, const char *path, const char *content_type,
+                       const char *filename, const char *cid)
 {
     uavmail__attachment a;
     int rc;
@@ -289,14 +387,14 @@ int uavmail_message_attach_file(uavmail_message *m, const char *path, const char
     a.path = uavmail__strdup(&m->alloc, path);
     if (a.path == NULL)
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
-    rc = add_attachment(m, &a, content_type, filename ? filename : base_name(path));
+    rc = add_attachment(m, &a, content_type, filename ? filename : base_name(path), cid);
     if (rc != 0)
         uavmail__free(&m->alloc, a.path);
     return rc;
 }
 
-int uavmail_message_attach_memory(uavmail_message *m, const void *data, size_t len,
-                                  const char *content_type, const char *filename)
+static int attach_memory(uavmail_message *m, const void *data, size_t len,
+                         const char *content_type, const char *filename, const char *cid)
 {
     uavmail__attachment a;
     int rc;
@@ -311,10 +409,72 @@ int uavmail_message_attach_memory(uavmail_message *m, const void *data, size_t l
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
     if (len != 0)
         memcpy(a.data, data, len);
-    rc = add_attachment(m, &a, content_type, filename);
+    rc = add_attachment(m, &a, content_type, filename, cid);
     if (rc != 0)
         uavmail__free(&m->alloc, a.data);
     return rc;
+}
+
+int uavmail_message_attach_file(uavmail_message *m, const char *path, const char *content_type,
+                                const char *filename)
+{
+    return attach_file(m, path, content_type, filename, NULL);
+}
+
+int uavmail_message_attach_memory(uavmail_message *m, const void *data, size_t len,
+                                  const char *content_type, const char *filename)
+{
+    return attach_memory(m, data, len, content_type, filename, NULL);
+}
+
+int uavmail_message_add_inline_file(uavmail_message *m, const char *path,
+                                    const char *content_type, const char *content_id)
+{
+    if (content_id == NULL)
+        return UAVMAIL_EINVAL;
+    return attach_file(m, path, content_type, NULL, content_id);
+}
+
+int uavmail_message_add_inline_memory(uavmail_message *m, const void *data, size_t len,
+                                      const char *content_type, const char *content_id)
+{
+    if (content_id == NULL)
+        return UAVMAIL_EINVAL;
+    return attach_memory(m, data, len, content_type, content_id, content_id);
+}
+
+int uavmail_message_attach_fd(uavmail_message *m, int fd, const char *content_type,
+                              const char *filename)
+{
+    uavmail__attachment a;
+    if (m == NULL || fd < 0)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (uavmail__plat_fd_size(fd) < 0)
+        return uavmail__err_set(&m->err, UAVMAIL_EFILE,
+                                "descriptor %d for attachment \"%.100s\" is not a readable "
+                                "regular file",
+                                fd, filename ? filename : "");
+    memset(&a, 0, sizeof a);
+    a.source = UAVMAIL__SRC_FD;
+    a.fd = fd;
+    return add_attachment(m, &a, content_type, filename, NULL);
+}
+
+int uavmail_message_attach_callback(uavmail_message *m, uavmail_read_cb read_cb, int64_t size,
+                                    const char *content_type, const char *filename,
+                                    void *user_data)
+{
+    uavmail__attachment a;
+    if (m == NULL || read_cb == NULL || (size < 0 && size != UAVMAIL_SIZE_UNKNOWN))
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    memset(&a, 0, sizeof a);
+    a.source = UAVMAIL__SRC_CALLBACK;
+    a.cb = read_cb;
+    a.cb_user_data = user_data;
+    a.cb_size = size;
+    return add_attachment(m, &a, content_type, filename, NULL);
 }
 
 int uavmail__message_freeze(uavmail_message *m)
@@ -361,15 +521,88 @@ int uavmail_message_check(uavmail_message *m)
     for (i = 0; i < m->natt; i++) {
         uavmail__file *f;
         char why[128];
+        if (m->att[i].source == UAVMAIL__SRC_FD && uavmail__plat_fd_size(m->att[i].fd) < 0)
+            return uavmail__err_set(&m->err, UAVMAIL_EFILE,
+                                    "attachment \"%s\": its descriptor is no longer readable",
+                                    m->att[i].filename);
         if (m->att[i].source != UAVMAIL__SRC_FILE)
             continue;
-        if (uavmail__plat_file_open(&f, m->att[i].path, why, sizeof why) != 0)
+        if (uavmail__plat_file_open(&f, &m->alloc, m->att[i].path, why, sizeof why) != 0)
             return uavmail__err_set(&m->err, UAVMAIL_EFILE,
                                     "attachment \"%s\" cannot be opened: %s", m->att[i].path,
                                     why);
         uavmail__plat_file_close(f);
     }
     return uavmail__message_freeze(m);
+}
+
+int uavmail__message_needs_utf8(const uavmail_message *m)
+{
+    size_t i;
+    unsigned f = 0;
+    uavmail_error_detail scratch;
+    if (m->from.addr && uavmail__address_check(m->from.addr, "", &scratch, &f) == 0 &&
+        (f & UAVMAIL__ADDR_UTF8))
+        return 1;
+    for (i = 0; i < m->nrcpt; i++)
+        if (uavmail__address_check(m->rcpt[i].addr, "", &scratch, &f) == 0 &&
+            (f & UAVMAIL__ADDR_UTF8))
+            return 1;
+    return 0;
+}
+
+static unsigned mime_flags(unsigned flags)
+{
+    return (flags & UAVMAIL_RENDER_8BIT) ? UAVMAIL__MIME_8BIT : 0;
+}
+
+int uavmail_message_size(uavmail_message *m, unsigned flags, uint64_t *size)
+{
+    uavmail__mime_reader *r;
+    int rc;
+    if (m == NULL || size == NULL)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    rc = uavmail__mime_reader_new(&r, m, mime_flags(flags));
+    if (rc != 0)
+        return rc;
+    rc = uavmail__mime_measure(r, size);
+    uavmail__mime_reader_free(r);
+    return rc;
+}
+
+int uavmail_message_render(uavmail_message *m, unsigned flags, void *buf, size_t cap,
+                           size_t *len)
+{
+    uavmail__mime_reader *r;
+    uint64_t need;
+    long n;
+    size_t got = 0;
+    int rc;
+    if (m == NULL || len == NULL || (buf == NULL && cap != 0))
+        return UAVMAIL_EINVAL;
+    rc = uavmail_message_check(m);
+    if (rc == 0)
+        rc = uavmail_message_size(m, flags, &need);
+    if (rc != 0)
+        return rc;
+    if (need > SIZE_MAX)
+        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG, "message too large for memory");
+    *len = (size_t)need;
+    if (need > cap)
+        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG,
+                                "buffer of %zu bytes is too small for the message (%zu bytes)",
+                                cap, (size_t)need);
+    rc = uavmail__mime_reader_new(&r, m, mime_flags(flags));
+    if (rc != 0)
+        return rc;
+    while ((n = uavmail__mime_read(r, (char *)buf + got, cap - got)) > 0)
+        got += (size_t)n;
+    uavmail__mime_reader_free(r);
+    if (n < 0)
+        return (int)n;
+    *len = got;
+    return 0;
 }
 
 int uavmail_message_write_file(uavmail_message *m, const char *path)
@@ -387,7 +620,7 @@ int uavmail_message_write_file(uavmail_message *m, const char *path)
     rc = uavmail__mime_reader_new(&r, m, 0);
     if (rc != 0)
         return rc;
-    if (uavmail__plat_wfile_open(&f, path, why, sizeof why) != 0) {
+    if (uavmail__plat_wfile_open(&f, &m->alloc, path, why, sizeof why) != 0) {
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_EFILE, "cannot write \"%s\": %s", path, why);
     }

@@ -12,16 +12,27 @@ typedef struct uavmail__mbox {
     int kind;   /* enum uavmail_recipient_kind (recipients only) */
 } uavmail__mbox;
 
-enum { UAVMAIL__SRC_MEMORY, UAVMAIL__SRC_FILE };
+enum { UAVMAIL__SRC_MEMORY, UAVMAIL__SRC_FILE, UAVMAIL__SRC_FD, UAVMAIL__SRC_CALLBACK };
 
 typedef struct uavmail__attachment {
-    int source;        /* UAVMAIL__SRC_* */
-    char *path;        /* file source */
+    int source;          /* UAVMAIL__SRC_* */
+    char *path;          /* file source */
     unsigned char *data; /* memory source (owned) */
     size_t len;
+    int fd;              /* descriptor source (not owned) */
+    uavmail_read_cb cb;  /* callback source */
+    void *cb_user_data;
+    int64_t cb_size;     /* callback: declared size or UAVMAIL_SIZE_UNKNOWN */
     char *content_type;
-    char *filename;    /* UTF-8, shown to the recipient */
+    char *filename;      /* UTF-8, shown to the recipient */
+    char *content_id;    /* inline parts: Content-ID without brackets */
+    int is_inline;
 } uavmail__attachment;
+
+typedef struct uavmail__header {
+    char *name;
+    char *value;
+} uavmail__header;
 
 struct uavmail_message {
     uavmail__alloc alloc;
@@ -30,8 +41,13 @@ struct uavmail_message {
     uavmail__mbox *rcpt;
     size_t nrcpt, rcpt_cap;
     char *subject;
+    uavmail__mbox reply_to;
     char *text;
     size_t text_len;
+    char *html;
+    size_t html_len;
+    uavmail__header *hdr;
+    size_t nhdr, hdr_cap;
     uavmail__attachment *att;
     size_t natt, att_cap;
     char *msgid_domain;
@@ -44,5 +60,7 @@ struct uavmail_message {
 
 /* Fix Date and Message-ID if not yet done. */
 int uavmail__message_freeze(uavmail_message *m);
+/* Whether an address of the message needs SMTPUTF8 (RFC 6531). */
+int uavmail__message_needs_utf8(const uavmail_message *m);
 
 #endif

@@ -18,7 +18,7 @@
 /* Raw bytes per base64 refill: whole 57-byte lines that fit the buffer. */
 #define B64_CHUNK ((PEND_SIZE / 78) * UAVMAIL_B64_LINE_BYTES)
 
-enum node_kind { N_MULTI, N_TEXT, N_ATTACH };
+enum node_kind { N_MULTI, N_TEXT, N_HTML, N_ATTACH };
 enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE };
 enum text_enc { ENC_7BIT, ENC_8BIT, ENC_QP, ENC_BASE64 };
 
@@ -27,6 +27,7 @@ typedef struct node {
     int enc;
     size_t idx;          /* attachment index */
     const char *subtype; /* multipart subtype */
+    size_t first_kid, nkids;
     char boundary[48];
 } node;
 
@@ -40,6 +41,8 @@ struct uavmail__mime_reader {
     unsigned flags;
     node *nodes;
     size_t nnodes;
+    size_t *kids;
+    size_t nkids;
     op *ops;
     size_t nops, pc;
     int op_started;
@@ -53,6 +56,7 @@ struct uavmail__mime_reader {
     uavmail__file *file;
     int file_eof;
     int skip_delim_crlf; /* last base64 content ended with its own CRLF */
+    int measuring;       /* computing the size: attachments are not read */
     int is_8bit;
     unsigned char *raw; /* B64_CHUNK bytes */
     char pend[PEND_SIZE];
@@ -317,13 +321,17 @@ static void put_mailbox(uavmail__mime_reader *r, const uavmail__mbox *mb, size_t
     puts_(r, ">");
 }
 
-/* A MIME parameter: name="value" for plain ASCII; RFC 2231 name*= for
- * anything else, preceded by a quoted ASCII fallback that many clients
- * still read (D-09). */
+/* A MIME parameter: name="value" for short plain ASCII; otherwise a quoted
+ * ASCII fallback that many clients still read, followed by the RFC 2231
+ * form name*=UTF-8''... split into continuations of at most 60 characters
+ * so lines stay short (D-09). */
 static void put_param(uavmail__mime_reader *r, const char *name, const char *value)
 {
     const unsigned char *p;
     int plain = !needs_encoding(value) && strlen(value) <= 60;
+    char seg[80];
+    size_t sl = 0;
+    unsigned part = 0;
     puts_(r, ";\r\n\t");
     puts_(r, name);
     puts_(r, "=\"");
@@ -338,18 +346,25 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
     puts_(r, "\"");
     if (plain)
         return;
-    puts_(r, ";\r\n\t");
-    puts_(r, name);
-    puts_(r, "*=UTF-8''");
-    for (p = (const unsigned char *)value; *p; p++) {
+    for (p = (const unsigned char *)value;; p++) {
+        int flush = *p == '\0' || sl >= 57;
+        if (flush) {
+            char hdr[64];
+            uavmail__snprintf(hdr, sizeof hdr, ";\r\n\t%s*%u*=%s", name, part,
+                              part == 0 ? "UTF-8''" : "");
+            puts_(r, hdr);
+            put(r, seg, sl);
+            sl = 0;
+            part++;
+        }
+        if (*p == '\0')
+            break;
         if (uavmail__is_alpha(*p) || uavmail__is_digit(*p) || strchr("!#$&+-.^_`|~", *p)) {
-            put(r, (const char *)p, 1);
+            seg[sl++] = (char)*p;
         } else {
-            char esc[3];
-            esc[0] = '%';
-            esc[1] = hex[*p >> 4];
-            esc[2] = hex[*p & 15];
-            put(r, esc, 3);
+            seg[sl++] = '%';
+            seg[sl++] = hex[*p >> 4];
+            seg[sl++] = hex[*p & 15];
         }
     }
 }
@@ -380,7 +395,23 @@ static int choose_text_encoding(const char *t, size_t n, unsigned flags)
     return (flags & UAVMAIL__MIME_8BIT) ? ENC_8BIT : ENC_QP; /* D-06 */
 }
 
+static const char *leaf_text(const uavmail__mime_reader *r, const node *nd, size_t *len)
+{
+    const char *t = nd->kind == N_HTML ? r->m->html : r->m->text;
+    *len = t == NULL ? 0 : nd->kind == N_HTML ? r->m->html_len : r->m->text_len;
+    return t ? t : "";
+}
+
 /* ---- program construction --------------------------------------------------------- */
+
+static int occurs_in(const char *hay, size_t n, const char *needle)
+{
+    size_t nl = strlen(needle), i;
+    for (i = 0; n >= nl && i <= n - nl; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, nl) == 0)
+            return 1;
+    return 0;
+}
 
 static int new_boundary(uavmail__mime_reader *r, node *nd)
 {
@@ -395,78 +426,122 @@ static int new_boundary(uavmail__mime_reader *r, node *nd)
         for (i = 0; i < sizeof rnd; i++)
             nd->boundary[6 + i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
         nd->boundary[6 + sizeof rnd] = '\0';
-        /* D-09: verify absent from the only unencoded content, the text. */
-        if (r->m->text == NULL || r->m->text_len < strlen(nd->boundary))
+        /* D-09: verify absent from the only unencoded content, the bodies. */
+        if (!(r->m->text && occurs_in(r->m->text, r->m->text_len, nd->boundary)) &&
+            !(r->m->html && occurs_in(r->m->html, r->m->html_len, nd->boundary)))
             return 0;
-        {
-            const char *t = r->m->text, *end = t + r->m->text_len;
-            size_t bl = strlen(nd->boundary);
-            int found = 0;
-            for (; t + bl <= end; t++)
-                if (*t == '=' && memcmp(t, nd->boundary, bl) == 0) {
-                    found = 1;
-                    break;
-                }
-            if (!found)
-                return 0;
-        }
     }
 }
 
-static void emit_op(uavmail__mime_reader *r, int kind, int nd)
+static void emit_op(uavmail__mime_reader *r, int kind, size_t nd)
 {
     r->ops[r->nops].kind = kind;
-    r->ops[r->nops].node = nd;
+    r->ops[r->nops].node = (int)nd;
     r->nops++;
 }
 
-static int add_node(uavmail__mime_reader *r, int kind)
+static size_t add_leaf(uavmail__mime_reader *r, int kind, size_t idx)
 {
     node *nd = &r->nodes[r->nnodes];
     memset(nd, 0, sizeof *nd);
     nd->kind = kind;
-    return (int)r->nnodes++;
+    nd->idx = idx;
+    if (kind == N_ATTACH) {
+        nd->enc = ENC_BASE64;
+    } else {
+        size_t len;
+        const char *t = leaf_text(r, nd, &len);
+        nd->enc = choose_text_encoding(t, len, r->flags);
+        if (nd->enc == ENC_8BIT)
+            r->is_8bit = 1;
+    }
+    return r->nnodes++;
 }
 
+/* A multipart node whose @p nkids children the caller writes to r->kids. */
+static int add_multi(uavmail__mime_reader *r, const char *subtype, size_t nkids, size_t *out)
+{
+    node *nd = &r->nodes[r->nnodes];
+    memset(nd, 0, sizeof *nd);
+    nd->kind = N_MULTI;
+    nd->subtype = subtype;
+    nd->first_kid = r->nkids;
+    nd->nkids = nkids;
+    r->nkids += nkids;
+    if (new_boundary(r, nd) != 0)
+        return -1;
+    *out = r->nnodes++;
+    return 0;
+}
+
+static void emit_tree(uavmail__mime_reader *r, size_t n, int top)
+{
+    const node *nd = &r->nodes[n];
+    size_t i;
+    emit_op(r, top ? OP_TOP : OP_HEADERS, n);
+    if (nd->kind != N_MULTI) {
+        emit_op(r, OP_CONTENT, n);
+        return;
+    }
+    for (i = 0; i < nd->nkids; i++) {
+        emit_op(r, OP_DELIM, n);
+        emit_tree(r, r->kids[nd->first_kid + i], 0);
+    }
+    emit_op(r, OP_CLOSE, n);
+}
+
+/* Structure (RFC 2046, 2387):
+ *   mixed( alternative( text, related( html, inline... ) ), attachment... )
+ * with each level present only when needed. */
 static int build(uavmail__mime_reader *r)
 {
     uavmail_message *m = r->m;
-    int text, root;
-    size_t i;
-    text = add_node(r, N_TEXT);
-    r->nodes[text].enc =
-        choose_text_encoding(m->text ? m->text : "", m->text ? m->text_len : 0, r->flags);
-    if (r->nodes[text].enc == ENC_8BIT)
-        r->is_8bit = 1;
-    if (m->natt == 0) {
-        emit_op(r, OP_TOP, text);
-        emit_op(r, OP_CONTENT, text);
-        return 0;
+    size_t i, ninl = 0, natt = 0, text = 0, html = 0, htmlpart = 0, body, root, k;
+    int has_text = m->text != NULL || m->html == NULL, has_html = m->html != NULL;
+    int inl_in_mixed;
+    for (i = 0; i < m->natt; i++)
+        m->att[i].is_inline ? ninl++ : natt++;
+    inl_in_mixed = !has_html && ninl > 0;
+    if (has_text)
+        text = add_leaf(r, N_TEXT, 0);
+    if (has_html) {
+        html = htmlpart = add_leaf(r, N_HTML, 0);
+        if (ninl > 0) {
+            if (add_multi(r, "related", 1 + ninl, &htmlpart) != 0)
+                return -1;
+            k = r->nodes[htmlpart].first_kid;
+            r->kids[k++] = html;
+            for (i = 0; i < m->natt; i++)
+                if (m->att[i].is_inline)
+                    r->kids[k++] = add_leaf(r, N_ATTACH, i);
+        }
     }
-    root = add_node(r, N_MULTI);
-    r->nodes[root].subtype = "mixed";
-    if (new_boundary(r, &r->nodes[root]) != 0)
-        return -1;
-    emit_op(r, OP_TOP, root);
-    emit_op(r, OP_DELIM, root);
-    emit_op(r, OP_HEADERS, text);
-    emit_op(r, OP_CONTENT, text);
-    for (i = 0; i < m->natt; i++) {
-        int a = add_node(r, N_ATTACH);
-        r->nodes[a].idx = i;
-        r->nodes[a].enc = ENC_BASE64;
-        emit_op(r, OP_DELIM, root);
-        emit_op(r, OP_HEADERS, a);
-        emit_op(r, OP_CONTENT, a);
+    if (has_text && has_html) {
+        if (add_multi(r, "alternative", 2, &body) != 0)
+            return -1;
+        r->kids[r->nodes[body].first_kid] = text;
+        r->kids[r->nodes[body].first_kid + 1] = htmlpart;
+    } else {
+        body = has_html ? htmlpart : text;
     }
-    emit_op(r, OP_CLOSE, root);
+    root = body;
+    if (natt > 0 || inl_in_mixed) {
+        if (add_multi(r, "mixed", 1 + natt + (inl_in_mixed ? ninl : 0), &root) != 0)
+            return -1;
+        k = r->nodes[root].first_kid;
+        r->kids[k++] = body;
+        for (i = 0; i < m->natt; i++)
+            if (!m->att[i].is_inline || inl_in_mixed)
+                r->kids[k++] = add_leaf(r, N_ATTACH, i);
+    }
+    emit_tree(r, root, 1);
     return 0;
 }
 
 int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, unsigned flags)
 {
     uavmail__mime_reader *r;
-    size_t maxnodes = m->natt + 4;
+    size_t maxnodes = m->natt + 6;
     *out = NULL;
     if (uavmail__message_freeze(m) != 0)
         return m->err.code;
@@ -476,9 +551,10 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
     r->m = m;
     r->flags = flags;
     r->nodes = uavmail__calloc(&m->alloc, maxnodes, sizeof *r->nodes);
+    r->kids = uavmail__calloc(&m->alloc, maxnodes, sizeof *r->kids);
     r->ops = uavmail__calloc(&m->alloc, maxnodes * 4 + 4, sizeof *r->ops);
     r->raw = uavmail__malloc(&m->alloc, B64_CHUNK);
-    if (r->nodes == NULL || r->ops == NULL || r->raw == NULL) {
+    if (r->nodes == NULL || r->kids == NULL || r->ops == NULL || r->raw == NULL) {
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory rendering the message");
     }
@@ -498,6 +574,7 @@ void uavmail__mime_reader_free(uavmail__mime_reader *r)
     a = &r->m->alloc;
     uavmail__plat_file_close(r->file);
     uavmail__free(a, r->nodes);
+    uavmail__free(a, r->kids);
     uavmail__free(a, r->ops);
     uavmail__free(a, r->raw);
     uavmail__free(a, r);
@@ -549,24 +626,63 @@ static void put_content_headers(uavmail__mime_reader *r, const node *nd)
     if (nd->kind == N_MULTI) {
         puts_(r, "Content-Type: multipart/");
         puts_(r, nd->subtype);
+        if (strcmp(nd->subtype, "related") == 0)
+            puts_(r, ";\r\n\ttype=\"text/html\"");
         put_param(r, "boundary", nd->boundary);
         puts_(r, "\r\n");
         return;
     }
     if (nd->kind == N_TEXT) {
         puts_(r, "Content-Type: text/plain; charset=utf-8\r\n");
+    } else if (nd->kind == N_HTML) {
+        puts_(r, "Content-Type: text/html; charset=utf-8\r\n");
     } else {
         const uavmail__attachment *a = &r->m->att[nd->idx];
         puts_(r, "Content-Type: ");
         puts_(r, a->content_type);
         put_param(r, "name", a->filename);
-        puts_(r, "\r\nContent-Disposition: attachment");
+        puts_(r, a->is_inline ? "\r\nContent-Disposition: inline" : "\r\nContent-Disposition: attachment");
         put_param(r, "filename", a->filename);
         puts_(r, "\r\n");
+        if (a->is_inline) {
+            puts_(r, "Content-ID: <");
+            puts_(r, a->content_id);
+            puts_(r, ">\r\n");
+        }
     }
     puts_(r, "Content-Transfer-Encoding: ");
     puts_(r, enc_names[nd->enc]);
     puts_(r, "\r\n");
+}
+
+/* One address list header (To or Cc), one mailbox per step so every item
+ * stays small; returns 1 when the list is finished. */
+static int address_list_step(uavmail__mime_reader *r, int kind, const char *name)
+{
+    uavmail_message *m = r->m;
+    int first = 1;
+    size_t i;
+    for (i = 0; i < r->hidx && i < m->nrcpt; i++)
+        if (m->rcpt[i].kind == kind)
+            first = 0;
+    for (; r->hidx < m->nrcpt; r->hidx++)
+        if (m->rcpt[r->hidx].kind == kind)
+            break;
+    if (r->hidx < m->nrcpt) {
+        if (first) {
+            puts_(r, name);
+            puts_(r, ": ");
+        } else {
+            puts_(r, ",\r\n ");
+        }
+        put_mailbox(r, &m->rcpt[r->hidx], first ? strlen(name) + 2 : 1);
+        r->hidx++;
+        return 0;
+    }
+    if (!first)
+        puts_(r, "\r\n");
+    r->hidx = 0;
+    return 1;
 }
 
 /* Put the next top-level header; returns 1 when all are done. */
@@ -582,39 +698,42 @@ static int top_header_step(uavmail__mime_reader *r, const node *root)
         put_mailbox(r, &m->from, 6);
         puts_(r, "\r\n");
         break;
-    case 2:   /* To */
-    case 3: { /* Cc */
-        int kind = r->hstep == 2 ? UAVMAIL_TO : UAVMAIL_CC;
-        int first = 1;
-        size_t i;
-        /* One mailbox per call keeps every item small; find the next one. */
-        for (i = 0; i < r->hidx; i++)
-            if (m->rcpt[i].kind == kind)
-                first = 0;
-        for (; r->hidx < m->nrcpt; r->hidx++)
-            if (m->rcpt[r->hidx].kind == kind)
-                break;
-        if (r->hidx < m->nrcpt) {
-            puts_(r, first ? (kind == UAVMAIL_TO ? "To: " : "Cc: ") : ",\r\n ");
-            put_mailbox(r, &m->rcpt[r->hidx], first ? 4 : 1);
-            r->hidx++;
+    case 2:
+        if (!address_list_step(r, UAVMAIL_TO, "To"))
             return 0;
-        }
-        if (!first)
-            puts_(r, "\r\n");
-        r->hidx = 0;
+        break;
+    case 3:
+        if (!address_list_step(r, UAVMAIL_CC, "Cc"))
+            return 0;
         break; /* Bcc is never written (D-10) */
-    }
     case 4:
+        if (m->reply_to.addr != NULL) {
+            puts_(r, "Reply-To: ");
+            put_mailbox(r, &m->reply_to, 10);
+            puts_(r, "\r\n");
+        }
+        break;
+    case 5:
         if (m->subject != NULL)
             put_unstructured(r, "Subject", m->subject);
         break;
-    case 5:
+    case 6:
         puts_(r, "Message-ID: <");
         puts_(r, m->message_id);
-        puts_(r, ">\r\nMIME-Version: 1.0\r\nX-Mailer: uavmail " UAVMAIL_VERSION_STRING "\r\n");
+        puts_(r, ">\r\n");
         break;
-    case 6:
+    case 7:
+        if (r->hidx < m->nhdr) {
+            put_unstructured(r, m->hdr[r->hidx].name, m->hdr[r->hidx].value);
+            r->hidx++;
+            return 0;
+        }
+        r->hidx = 0;
+        break;
+    case 8:
+        puts_(r, "MIME-Version: 1.0\r\n");
+        break;
+    case 9:
         put_content_headers(r, root);
         puts_(r, "\r\n");
         break;
@@ -628,10 +747,10 @@ static int top_header_step(uavmail__mime_reader *r, const node *root)
 /* ---- content ----------------------------------------------------------------------------- */
 
 /* Text as 7bit/8bit: only line ends change (to CRLF). */
-static int text_plain_step(uavmail__mime_reader *r)
+static int text_plain_step(uavmail__mime_reader *r, const node *nd)
 {
-    const char *t = r->m->text ? r->m->text : "";
-    size_t n = r->m->text ? r->m->text_len : 0;
+    size_t n;
+    const char *t = leaf_text(r, nd, &n);
     while (r->pos < n && pend_room(r) >= 2) {
         char c = t[r->pos++];
         if (r->skip_lf) {
@@ -650,62 +769,129 @@ static int text_plain_step(uavmail__mime_reader *r)
     return r->pos >= n;
 }
 
-static int text_qp_step(uavmail__mime_reader *r)
+static int text_qp_step(uavmail__mime_reader *r, const node *nd)
 {
-    const char *t = r->m->text ? r->m->text : "";
-    size_t n = r->m->text ? r->m->text_len : 0, w = 0;
+    size_t n, w = 0;
+    const char *t = leaf_text(r, nd, &n);
     r->pos += uavmail__qp_encode(r->pend + r->pend_len, pend_room(r), &w, t + r->pos, n - r->pos,
                                  1, &r->qp_state);
     r->pend_len += w;
     return r->pos >= n;
 }
 
-/* Fill r->raw from the attachment; returns bytes, or -1 on a read error. */
+/* Read up to @p n bytes of an attachment at r->pos; count, 0 at end, or <0. */
+static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, unsigned char *buf,
+                        size_t n)
+{
+    switch (a->source) {
+    case UAVMAIL__SRC_MEMORY:
+        if (n > a->len - r->pos)
+            n = a->len - r->pos;
+        memcpy(buf, a->data + r->pos, n);
+        return (long)n;
+    case UAVMAIL__SRC_FILE:
+        return uavmail__plat_file_read(r->file, buf, n);
+    case UAVMAIL__SRC_FD:
+        return uavmail__plat_fd_pread(a->fd, buf, n, r->pos);
+    default:
+        return a->cb(buf, n, r->pos, a->cb_user_data);
+    }
+}
+
+/* Fill r->raw with whole 57-byte lines until the end of the content, so the
+ * line layout is identical to a one-shot encoding whatever the read sizes.
+ * Returns the byte count or a negative error. */
 static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a)
 {
     size_t got = 0;
-    if (a->source == UAVMAIL__SRC_MEMORY) {
-        size_t n = a->len - r->pos < B64_CHUNK ? a->len - r->pos : B64_CHUNK;
-        memcpy(r->raw, a->data + r->pos, n);
-        r->pos += n;
-        return (long)n;
-    }
-    /* Whole 57-byte lines until end of file keep the line layout identical
-     * to a one-shot encoding whatever the read sizes are. */
     while (got < B64_CHUNK && !r->file_eof) {
-        long n = uavmail__plat_file_read(r->file, r->raw + got, B64_CHUNK - got);
+        long n = source_read(r, a, r->raw + got, B64_CHUNK - got);
         if (n < 0)
-            return -1;
+            return uavmail__err_set(&r->m->err,
+                                    a->source == UAVMAIL__SRC_CALLBACK ? UAVMAIL_ECALLBACK
+                                                                       : UAVMAIL_EFILE,
+                                    "attachment \"%s\": %s at byte %llu",
+                                    a->path ? a->path : a->filename,
+                                    a->source == UAVMAIL__SRC_CALLBACK ? "read callback failed"
+                                                                       : "read error",
+                                    (unsigned long long)r->pos);
         if (n == 0)
             r->file_eof = 1;
         got += (size_t)n;
+        r->pos += (size_t)n;
     }
+    if (a->source == UAVMAIL__SRC_CALLBACK && a->cb_size != UAVMAIL_SIZE_UNKNOWN &&
+        (r->pos > (uint64_t)a->cb_size || (r->file_eof && r->pos != (uint64_t)a->cb_size)))
+        return uavmail__err_set(&r->m->err, UAVMAIL_ECALLBACK,
+                                "attachment \"%s\": callback produced %llu bytes, %lld declared",
+                                a->filename, (unsigned long long)r->pos, (long long)a->cb_size);
     return (long)got;
+}
+
+static int open_source(uavmail__mime_reader *r, const uavmail__attachment *a)
+{
+    char why[128];
+    if (a->source != UAVMAIL__SRC_FILE || r->file != NULL)
+        return 0;
+    if (uavmail__plat_file_open(&r->file, &r->m->alloc, a->path, why, sizeof why) != 0)
+        return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "attachment \"%s\" cannot be opened: %s",
+                                a->path, why);
+    return 0;
 }
 
 static int attach_step(uavmail__mime_reader *r, const node *nd)
 {
     const uavmail__attachment *a = &r->m->att[nd->idx];
     long n;
-    if (a->source == UAVMAIL__SRC_FILE && r->file == NULL && !r->file_eof) {
-        char why[128];
-        if (uavmail__plat_file_open(&r->file, a->path, why, sizeof why) != 0)
-            return uavmail__err_set(&r->m->err, UAVMAIL_EFILE,
-                                    "attachment \"%s\" cannot be opened: %s", a->path, why);
-    }
+    int rc = open_source(r, a);
+    if (rc != 0)
+        return rc;
     n = fill_raw(r, a);
     if (n < 0)
-        return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "attachment \"%s\": read error",
-                                a->path);
+        return (int)n;
     if (n > 0) {
         r->pend_len += uavmail__b64_encode_lines(r->pend + r->pend_len, r->raw, (size_t)n);
         r->skip_delim_crlf = 1;
     }
-    if ((size_t)n < B64_CHUNK || (a->source == UAVMAIL__SRC_MEMORY && r->pos >= a->len)) {
+    if (r->file_eof) {
         uavmail__plat_file_close(r->file);
         r->file = NULL;
         return 1;
     }
+    return 0;
+}
+
+/* Size of an attachment's content without reading it. */
+static int source_size(uavmail__mime_reader *r, const uavmail__attachment *a, uint64_t *size)
+{
+    int64_t s;
+    switch (a->source) {
+    case UAVMAIL__SRC_MEMORY:
+        *size = a->len;
+        return 0;
+    case UAVMAIL__SRC_FD:
+        s = uavmail__plat_fd_size(a->fd);
+        break;
+    case UAVMAIL__SRC_CALLBACK:
+        if (a->cb_size == UAVMAIL_SIZE_UNKNOWN)
+            return uavmail__err_set(&r->m->err, UAVMAIL_ESTATE,
+                                    "attachment \"%s\" has no declared size", a->filename);
+        s = a->cb_size;
+        break;
+    default: {
+        int rc = open_source(r, a);
+        if (rc != 0)
+            return rc;
+        s = uavmail__plat_file_size(r->file);
+        uavmail__plat_file_close(r->file);
+        r->file = NULL;
+        break;
+    }
+    }
+    if (s < 0)
+        return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "attachment \"%s\": size unknown",
+                                a->path ? a->path : a->filename);
+    *size = (uint64_t)s;
     return 0;
 }
 
@@ -735,20 +921,33 @@ static int run_step(uavmail__mime_reader *r)
         return 1;
     case OP_DELIM:
     case OP_CLOSE:
-        if (!(r->skip_delim_crlf || (r->pc > 0 && r->ops[r->pc - 1].kind == OP_TOP)))
+        if (!(r->skip_delim_crlf || (r->pc > 0 && r->ops[r->pc - 1].kind == OP_TOP) ||
+              (r->pc > 0 && r->ops[r->pc - 1].kind == OP_HEADERS)))
             puts_(r, "\r\n");
         r->skip_delim_crlf = 0;
         puts_(r, "--");
         puts_(r, nd->boundary);
         puts_(r, o->kind == OP_CLOSE ? "--\r\n" : "\r\n");
+        if (o->kind == OP_CLOSE)
+            r->skip_delim_crlf = 1; /* a nested close already ends its line */
         return 1;
     case OP_CONTENT:
         if (nd->kind == N_ATTACH)
             return attach_step(r, nd);
-        return nd->enc == ENC_QP ? text_qp_step(r) : text_plain_step(r);
+        return nd->enc == ENC_QP ? text_qp_step(r, nd) : text_plain_step(r, nd);
     default:
         return 1;
     }
+}
+
+static int advance(uavmail__mime_reader *r)
+{
+    int rc = run_step(r);
+    if (rc == 1) {
+        r->pc++;
+        r->op_started = 0;
+    }
+    return rc < 0 ? rc : 0;
 }
 
 long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
@@ -768,14 +967,39 @@ long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
         if (r->pc >= r->nops)
             break;
         {
-            int rc = run_step(r);
+            int rc = advance(r);
             if (rc < 0)
                 return rc;
-            if (rc == 1) {
-                r->pc++;
-                r->op_started = 0;
-            }
         }
     }
     return (long)got;
+}
+
+int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size)
+{
+    uint64_t total = 0;
+    while (r->pc < r->nops) {
+        const op *o = &r->ops[r->pc];
+        const node *nd = &r->nodes[o->node];
+        if (o->kind == OP_CONTENT && nd->kind == N_ATTACH) {
+            uint64_t s = 0;
+            int rc = source_size(r, &r->m->att[nd->idx], &s);
+            if (rc != 0)
+                return rc;
+            total += uavmail__b64_lines_len((size_t)s);
+            r->skip_delim_crlf = s > 0;
+            r->pc++;
+            r->op_started = 0;
+            continue;
+        }
+        {
+            int rc = advance(r);
+            if (rc < 0)
+                return rc;
+        }
+        total += r->pend_len;
+        r->pend_len = r->pend_off = 0;
+    }
+    *size = total;
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define UAVMAIL_MIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "message_int.h"
 
@@ -21,6 +22,9 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *msg, u
 /* Next bytes of the message: count, 0 at the end, or a negative error
  * (described in the message's error detail). */
 long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap);
+/* Exact size of the whole rendering, without reading attachments; the
+ * reader is used up afterwards. */
+int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size);
 /* Whether the rendering contains 8-bit text (so BODY=8BITMIME applies). */
 int uavmail__mime_is_8bit(const uavmail__mime_reader *r);
 void uavmail__mime_reader_free(uavmail__mime_reader *r);

@@ -29,15 +29,21 @@ int uavmail__plat_fqdn(char *buf, size_t cap);
 /* Files, read sequentially (attachments, messages). */
 typedef struct uavmail__file uavmail__file;
 /* Open for reading; on failure returns -1 and writes a reason to @p why. */
-int uavmail__plat_file_open(uavmail__file **out, const char *path, char *why, size_t why_cap);
+int uavmail__plat_file_open(uavmail__file **out, const uavmail__alloc *a, const char *path,
+                            char *why, size_t why_cap);
 /* Read up to @p n bytes; returns the count (0 at end) or -1. */
 long uavmail__plat_file_read(uavmail__file *f, void *buf, size_t n);
 /* Size in bytes, or -1 if unknown. */
 int64_t uavmail__plat_file_size(uavmail__file *f);
 void uavmail__plat_file_close(uavmail__file *f);
+/* Positioned read from an application's descriptor: count, 0 at end, -1. */
+long uavmail__plat_fd_pread(int fd, void *buf, size_t n, uint64_t offset);
+/* Size of the file behind a descriptor, or -1. */
+int64_t uavmail__plat_fd_size(int fd);
 /* Write a whole file atomically (temp + fsync + rename). */
 typedef struct uavmail__wfile uavmail__wfile;
-int uavmail__plat_wfile_open(uavmail__wfile **out, const char *path, char *why, size_t why_cap);
+int uavmail__plat_wfile_open(uavmail__wfile **out, const uavmail__alloc *a, const char *path,
+                             char *why, size_t why_cap);
 int uavmail__plat_wfile_write(uavmail__wfile *f, const void *buf, size_t n);
 /* Commit (fsync + rename) when @p commit, else discard.  Returns 0 or -1. */
 int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t why_cap);

@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -122,6 +121,7 @@ int uavmail__plat_fqdn(char *buf, size_t cap)
 /* ---- files ---------------------------------------------------------------- */
 
 struct uavmail__file {
+    const uavmail__alloc *alloc;
     int fd;
 };
 
@@ -130,7 +130,8 @@ static void why_errno(char *why, size_t cap, int e)
     uavmail__strlcpy(why, strerror(e), cap);
 }
 
-int uavmail__plat_file_open(uavmail__file **out, const char *path, char *why, size_t why_cap)
+int uavmail__plat_file_open(uavmail__file **out, const uavmail__alloc *a, const char *path,
+                            char *why, size_t why_cap)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -144,12 +145,13 @@ int uavmail__plat_file_open(uavmail__file **out, const char *path, char *why, si
         close(fd);
         return -1;
     }
-    f = malloc(sizeof *f);
+    f = uavmail__malloc(a, sizeof *f);
     if (f == NULL) {
         close(fd);
         why_errno(why, why_cap, ENOMEM);
         return -1;
     }
+    f->alloc = a;
     f->fd = fd;
     *out = f;
     return 0;
@@ -178,23 +180,55 @@ void uavmail__plat_file_close(uavmail__file *f)
     if (f == NULL)
         return;
     close(f->fd);
-    free(f);
+    uavmail__free(f->alloc, f);
+}
+
+long uavmail__plat_fd_pread(int fd, void *buf, size_t n, uint64_t offset)
+{
+    for (;;) {
+        ssize_t r = pread(fd, buf, n, (off_t)offset);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return (long)r;
+    }
+}
+
+int64_t uavmail__plat_fd_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    return (int64_t)st.st_size;
 }
 
 struct uavmail__wfile {
+    const uavmail__alloc *alloc;
     int fd;
     char *path;
     char *tmp;
 };
 
-int uavmail__plat_wfile_open(uavmail__wfile **out, const char *path, char *why, size_t why_cap)
+static void wfile_free(uavmail__wfile *f)
 {
-    uavmail__wfile *f = calloc(1, sizeof *f);
+    uavmail__free(f->alloc, f->tmp);
+    uavmail__free(f->alloc, f->path);
+    uavmail__free(f->alloc, f);
+}
+
+int uavmail__plat_wfile_open(uavmail__wfile **out, const uavmail__alloc *a, const char *path,
+                             char *why, size_t why_cap)
+{
+    uavmail__wfile *f = uavmail__calloc(a, 1, sizeof *f);
     size_t n = strlen(path);
-    if (f == NULL || (f->path = strdup(path)) == NULL || (f->tmp = malloc(n + 16)) == NULL) {
-        if (f)
-            free(f->path);
-        free(f);
+    if (f == NULL) {
+        why_errno(why, why_cap, ENOMEM);
+        return -1;
+    }
+    f->alloc = a;
+    f->path = uavmail__strdup(a, path);
+    f->tmp = uavmail__malloc(a, n + 16);
+    if (f->path == NULL || f->tmp == NULL) {
+        wfile_free(f);
         why_errno(why, why_cap, ENOMEM);
         return -1;
     }
@@ -202,9 +236,7 @@ int uavmail__plat_wfile_open(uavmail__wfile **out, const char *path, char *why, 
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f->fd < 0) {
         why_errno(why, why_cap, errno);
-        free(f->tmp);
-        free(f->path);
-        free(f);
+        wfile_free(f);
         return -1;
     }
     *out = f;
@@ -244,17 +276,23 @@ int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t w
     }
     if (!commit || rc != 0)
         unlink(f->tmp);
-    free(f->tmp);
-    free(f->path);
-    free(f);
+    wfile_free(f);
     return rc;
 }
 
 /* ---- TCP transport ----------------------------------------------------------- */
 
-typedef struct tcp_conn {
-    int fd;
-} tcp_conn;
+/* The connection pointer carries the descriptor (+1, so it is never NULL):
+ * the built-in transport allocates nothing. */
+static void *fd_to_conn(int fd)
+{
+    return (void *)((uintptr_t)fd + 1);
+}
+
+static int conn_to_fd(void *conn)
+{
+    return (int)((uintptr_t)conn - 1);
+}
 
 static int wait_fd(int fd, short events, unsigned timeout_ms)
 {
@@ -314,7 +352,6 @@ static int tcp_connect(void **conn, const char *host, unsigned port, unsigned ti
     struct addrinfo hints, *res = NULL, *ai;
     char service[16];
     int rc = UAVMAIL_ECONNECT, fd = -1;
-    tcp_conn *c;
     (void)ud;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -331,29 +368,23 @@ static int tcp_connect(void **conn, const char *host, unsigned port, unsigned ti
     freeaddrinfo(res);
     if (rc != 0)
         return rc;
-    c = malloc(sizeof *c);
-    if (c == NULL) {
-        close(fd);
-        return UAVMAIL_ENOMEM;
-    }
-    c->fd = fd;
-    *conn = c;
+    *conn = fd_to_conn(fd);
     return 0;
 }
 
 static long tcp_send(void *conn, const unsigned char *buf, size_t len, unsigned timeout_ms,
                      void *ud)
 {
-    tcp_conn *c = conn;
+    int fd = conn_to_fd(conn);
     (void)ud;
     for (;;) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0)
             return (long)n;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = wait_fd(c->fd, POLLOUT, timeout_ms);
+            int rc = wait_fd(fd, POLLOUT, timeout_ms);
             if (rc != 0)
                 return rc;
             continue;
@@ -364,16 +395,16 @@ static long tcp_send(void *conn, const unsigned char *buf, size_t len, unsigned 
 
 static long tcp_recv(void *conn, unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
 {
-    tcp_conn *c = conn;
+    int fd = conn_to_fd(conn);
     (void)ud;
     for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
+        ssize_t n = recv(fd, buf, len, 0);
         if (n >= 0)
             return (long)n;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = wait_fd(c->fd, POLLIN, timeout_ms);
+            int rc = wait_fd(fd, POLLIN, timeout_ms);
             if (rc != 0)
                 return rc;
             continue;
@@ -384,22 +415,18 @@ static long tcp_recv(void *conn, unsigned char *buf, size_t len, unsigned timeou
 
 static void tcp_close(void *conn, void *ud)
 {
-    tcp_conn *c = conn;
     (void)ud;
-    if (c == NULL)
-        return;
-    close(c->fd);
-    free(c);
+    if (conn != NULL)
+        close(conn_to_fd(conn));
 }
 
 static int tcp_local_address(void *conn, char *buf, size_t cap, void *ud)
 {
-    tcp_conn *c = conn;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN];
     (void)ud;
-    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+    if (getsockname(conn_to_fd(conn), (struct sockaddr *)&ss, &len) != 0)
         return -1;
     if (ss.ss_family == AF_INET) {
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);

@@ -8,6 +8,7 @@
 #define UAVMAIL_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Export macro: every public declaration carries it; the library itself is
  * built with hidden visibility, so nothing else leaves the shared object. */

@@ -133,6 +133,137 @@ UAVMAIL_EXTERN int uavmail_message_attach_memory(uavmail_message *msg, const voi
                                                  const char *filename);
 
 /**
+ * Set the Reply-To address.
+ * @param msg the message.
+ * @param address addr-spec (copied).
+ * @param display_name UTF-8 display name or NULL (copied).
+ * @return 0, UAVMAIL_EADDRESS, UAVMAIL_EHEADER, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_reply_to(uavmail_message *msg, const char *address,
+                                                const char *display_name);
+
+/**
+ * Add a custom header field such as "X-Vehicle-Id".  Fields the library
+ * writes itself (From, To, Cc, Bcc, Reply-To, Subject, Date, Message-ID,
+ * MIME-Version, Content-*) are refused: use their setters.
+ * @param msg the message.
+ * @param name field name: printable ASCII without ':' or space, at most 76 bytes (copied).
+ * @param value UTF-8 value without CR, LF or NUL (copied; encoded and folded as needed).
+ * @return 0, UAVMAIL_EHEADER (the detail names the field), UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_add_header(uavmail_message *msg, const char *name,
+                                              const char *value);
+
+/**
+ * Set the HTML body.  With a text body too, both go in multipart/alternative;
+ * inline parts (uavmail_message_add_inline_*) go with the HTML in
+ * multipart/related.
+ * @param msg the message.
+ * @param html UTF-8 HTML (copied).
+ * @param len length in bytes.
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EENCODING or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_html(uavmail_message *msg, const char *html, size_t len);
+
+/**
+ * Attach the content of an open file descriptor, read with positioned reads
+ * from offset 0 while rendering (the descriptor's own offset is untouched;
+ * it must stay open, and is not closed, until the message is freed).
+ * @param msg the message.
+ * @param fd a readable, seekable descriptor.
+ * @param content_type media type, or NULL to guess from @p filename.
+ * @param filename name shown to the recipient (required).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EHEADER, UAVMAIL_EFILE or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_attach_fd(uavmail_message *msg, int fd,
+                                             const char *content_type, const char *filename);
+
+/**
+ * Reads attachment content for the library: copy up to @p cap bytes starting
+ * at byte @p offset of the content into @p buf.  Offsets only grow within
+ * one rendering; a new rendering (e.g. a retry) starts again at 0.
+ * Called on the thread that renders or sends the message.
+ * @return bytes copied (0 at the end), or a negative value on error.
+ */
+typedef long (*uavmail_read_cb)(void *buf, size_t cap, uint64_t offset, void *user_data);
+
+/** Size to pass for content whose length is not known in advance.  @since 0.1.0 */
+#define UAVMAIL_SIZE_UNKNOWN ((int64_t)-1)
+
+/**
+ * Attach content produced by a callback, streamed in constant memory.
+ * @param msg the message.
+ * @param read_cb supplies the bytes.
+ * @param size content length, or UAVMAIL_SIZE_UNKNOWN (then uavmail_message_size()
+ *        cannot answer and the SMTP SIZE parameter is omitted).
+ * @param content_type media type, or NULL to guess from @p filename.
+ * @param filename name shown to the recipient (required).
+ * @param user_data passed to @p read_cb.
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EHEADER or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_attach_callback(uavmail_message *msg, uavmail_read_cb read_cb,
+                                                   int64_t size, const char *content_type,
+                                                   const char *filename, void *user_data);
+
+/**
+ * Add an inline part from a file, referenced from the HTML body as
+ * "cid:CONTENT_ID" (e.g. a low-resolution preview image).
+ * @param msg the message.
+ * @param path file path (copied; read while rendering).
+ * @param content_type media type, or NULL to guess from the extension.
+ * @param content_id identifier without angle brackets, e.g. "preview@uav7" (copied).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EHEADER or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_add_inline_file(uavmail_message *msg, const char *path,
+                                                   const char *content_type,
+                                                   const char *content_id);
+
+/**
+ * Add an inline part from memory (copied); see uavmail_message_add_inline_file().
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_add_inline_memory(uavmail_message *msg, const void *data,
+                                                     size_t len, const char *content_type,
+                                                     const char *content_id);
+
+/** Rendering flags.  @since 0.1.0 */
+enum uavmail_render_flags {
+    UAVMAIL_RENDER_8BIT = 1 /**< the transport carries 8-bit text (8BITMIME): no QP for UTF-8 text */
+};
+
+/**
+ * Exact size in bytes of the rendered message, computed without reading any
+ * attachment (callers budget against provider limits and the server's SIZE).
+ * @param msg the message.
+ * @param flags enum uavmail_render_flags.
+ * @param size receives the size.
+ * @return 0, UAVMAIL_EFILE (an attachment cannot be examined), UAVMAIL_ESTATE
+ *         (a callback attachment of unknown size) or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_size(uavmail_message *msg, unsigned flags, uint64_t *size);
+
+/**
+ * Render the message into a caller's buffer.
+ * @param msg the message.
+ * @param flags enum uavmail_render_flags.
+ * @param buf destination, or NULL to ask for the size.
+ * @param cap capacity of @p buf.
+ * @param len receives the rendered length (or the needed length).
+ * @return 0, UAVMAIL_ETOOBIG when @p cap is too small (*len says how much is
+ *         needed), UAVMAIL_EFILE or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_render(uavmail_message *msg, unsigned flags, void *buf,
+                                          size_t cap, size_t *len);
+
+/**
  * Validate the message without sending it: a From and at least one
  * recipient are present and every attachment can be opened.  Fixes the
  * Date and Message-ID on first use so later renderings are identical.
@@ -144,7 +275,8 @@ UAVMAIL_EXTERN int uavmail_message_attach_memory(uavmail_message *msg, const voi
 UAVMAIL_EXTERN int uavmail_message_check(uavmail_message *msg);
 
 /**
- * Render the message as an RFC 5322 file (.eml, CRLF line ends), 7-bit clean.
+ * Render the message as an RFC 5322 file (.eml, CRLF line ends), 7-bit
+ * clean unless an address needs SMTPUTF8.
  * @param msg the message.
  * @param path output path; written through a temporary file and renamed.
  * @return 0, or UAVMAIL_EINVAL, UAVMAIL_EFILE, UAVMAIL_ENOMEM.

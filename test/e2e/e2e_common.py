@@ -78,6 +78,7 @@ def make_files(tmp):
     """Attachments that exercise the encoders: random binary, every byte
     value, CSV with dot lines, an empty file."""
     tmp = Path(tmp)
+    tmp.mkdir(parents=True, exist_ok=True)
     files = {}
     files["flight.bin"] = os.urandom(1 << 20)
     files["allbytes.dat"] = bytes(range(256)) * 64

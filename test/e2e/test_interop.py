@@ -1,1 +1,84 @@
-import sys; sys.exit(77)
+#!/usr/bin/python3
+"""Interop: the uavmail CLI against real Postfix + Dovecot SASL on loopback
+(submission with STARTTLS required and AUTH only after TLS; smtps with
+implicit TLS).  Needs root; exits 77 (skipped) otherwise."""
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from e2e_common import (PASSWORD, USER, assert_no_secret, check_delivered, make_files, pki,
+                        run_cli, send_args)
+
+if os.geteuid() != 0 or not shutil.which("postfix", path="/usr/sbin:/usr/bin") or \
+        not os.path.exists("/usr/sbin/dovecot"):
+    print("interop needs root, postfix and dovecot-core; skipped")
+    sys.exit(77)
+
+from postfix_fixture import PostfixFixture  # noqa: E402
+
+
+class Postfix(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = pki()
+        cls.tmp = tempfile.mkdtemp(prefix="uavmail-pf-", dir="/tmp")
+        os.chmod(cls.tmp, 0o755)
+        cls.files = make_files(os.path.join(cls.tmp, "files"))
+        cls.pf = PostfixFixture(os.path.join(cls.tmp, "pf"), cls.pki["server_chain"],
+                                cls.pki["server_key"], user=USER, password=PASSWORD,
+                                domain="example.test")
+        cls.pf.__enter__()
+        cls.delivered = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pf.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def send_and_fetch(self, port, security):
+        extra = ["--body", "Flight 0042 landed.\r\n.\r\n", "--trace"]
+        for path in self.files:
+            extra += ["--attach", path]
+        r = run_cli(send_args(port, security, self.pki["ca"], extra))
+        self.assertEqual(r.returncode, 0, r.stderr + self.pf.log_text()[-3000:])
+        assert_no_secret(self, r.stdout, r.stderr)
+        type(self).delivered += 1
+        paths = self.pf.wait_for_messages(self.delivered, timeout=30)
+        return check_delivered(self, Path(paths[-1]).read_bytes().replace(b"\r\n", b"\n")
+                               .replace(b"\n", b"\r\n"), self.files), r
+
+    def test_starttls_submission_1mb_attachment(self):
+        msg, r = self.send_and_fetch(self.pf.submission_port, "starttls")
+        self.assertIn("C: STARTTLS", r.stderr)
+        self.assertIn("C: AUTH PLAIN <redacted>", r.stderr)
+        # A-02: AUTH was not offered before STARTTLS, and not used before it.
+        self.assertLess(r.stderr.index("C: STARTTLS"), r.stderr.index("C: AUTH"))
+        self.assertEqual(msg["Subject"], "Flight report")
+
+    def test_implicit_tls_smtps_1mb_attachment(self):
+        msg, r = self.send_and_fetch(self.pf.smtps_port, "tls")
+        self.assertNotIn("C: STARTTLS", r.stderr)
+        self.assertIn("TLS established", r.stderr)
+
+    def test_wrong_password_exit_69(self):
+        r = run_cli(send_args(self.pf.submission_port, "starttls", self.pki["ca"], ["--body", "x"]),
+                    password="not the password")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("535", r.stderr)
+        self.assertIn("5.7.8", r.stderr)
+        self.assertIn("hint:", r.stderr)
+        self.assertNotIn("not the password", r.stdout + r.stderr)
+
+    def test_wrong_ca_fails_before_auth(self):
+        r = run_cli(send_args(self.pf.smtps_port, "tls", self.pki["other_ca"], ["--body", "x",
+                                                                                "--trace"]))
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("not a trusted CA", r.stderr)
+        self.assertNotIn("C: AUTH", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
