@@ -34,7 +34,11 @@ static void usage(FILE *f)
             "                    [--cafile FILE] [--capath DIR] [--user USER --password-env VAR]\n"
             "                    --from ADDR --to ADDR [--to ADDR ...] [--cc ADDR] [--bcc ADDR]\n"
             "                    --subject TEXT (--body TEXT | --body-file FILE)\n"
-            "                    [--attach FILE ...] [--helo NAME] [--timeout SECONDS] [--trace]\n"
+            "                    [--html-file FILE] [--attach FILE[;type=T][;name=N] ...]\n"
+            "                    [--inline FILE;cid=ID ...] [--header 'Name: value' ...]\n"
+            "                    [--reply-to ADDR] [--helo NAME] [--timeout SECONDS] [--trace]\n"
+            "                    [--output FILE.eml  (write the message instead of sending)]\n"
+            "Addresses may be given as \"Display Name <user@example.com>\".\n"
             "       uavmail version\n"
             "\n"
             "Passwords are never taken from the command line (they would show in ps):\n"
@@ -122,7 +126,7 @@ static void trace_stderr(int dir, const char *line, size_t len, void *ud)
 enum {
     O_SERVER = 1, O_PORT, O_SECURITY, O_CAFILE, O_CAPATH, O_USER, O_PASSWORD_ENV, O_PASSWORD,
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
-    O_TRACE, O_HELP, O_OUTPUT
+    O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO
 };
 
 static const cli_opt send_opts[] = {
@@ -133,7 +137,8 @@ static const cli_opt send_opts[] = {
     {"bcc", 1, O_BCC},           {"subject", 1, O_SUBJECT},   {"body", 1, O_BODY},
     {"body-file", 1, O_BODY_FILE}, {"attach", 1, O_ATTACH},   {"helo", 1, O_HELO},
     {"timeout", 1, O_TIMEOUT},   {"trace", 0, O_TRACE},       {"help", 0, O_HELP},
-    {"h", 0, O_HELP},            {"output", 1, O_OUTPUT},
+    {"h", 0, O_HELP},            {"output", 1, O_OUTPUT},     {"html-file", 1, O_HTML_FILE},
+    {"inline", 1, O_INLINE},     {"header", 1, O_HEADER},     {"reply-to", 1, O_REPLY_TO},
     {NULL, 0, 0},
 };
 
@@ -147,8 +152,12 @@ typedef struct send_args {
     const char *rcpt[MAX_LIST];
     int rcpt_kind[MAX_LIST];
     size_t nrcpt;
-    const char *attach[MAX_LIST];
+    const char *attach[MAX_LIST]; /* FILE[;type=T][;name=N] or FILE;cid=ID when inline */
+    int attach_inline[MAX_LIST];
     size_t nattach;
+    const char *header[MAX_LIST];
+    size_t nheader;
+    const char *html_file, *reply_to;
 } send_args;
 
 static int password_from_env(char *buf, size_t cap, size_t *len, void *ud)
@@ -234,10 +243,19 @@ static int parse_send(int argc, char **argv, send_args *a)
         case O_BODY: a->body = arg; break;
         case O_BODY_FILE: a->body_file = arg; break;
         case O_ATTACH:
+        case O_INLINE:
             if (a->nattach == MAX_LIST)
                 return usage_error("too many attachments (at most 256)", NULL);
+            a->attach_inline[a->nattach] = id == O_INLINE;
             a->attach[a->nattach++] = arg;
             break;
+        case O_HEADER:
+            if (a->nheader == MAX_LIST)
+                return usage_error("too many headers (at most 256)", NULL);
+            a->header[a->nheader++] = arg;
+            break;
+        case O_HTML_FILE: a->html_file = arg; break;
+        case O_REPLY_TO: a->reply_to = arg; break;
         case O_HELO: a->helo = arg; break;
         case O_TIMEOUT:
             if (parse_uint(arg, 86400, &a->timeout_s) != 0)
@@ -268,36 +286,143 @@ static int parse_send(int argc, char **argv, send_args *a)
     return 0;
 }
 
+/* Split "Display Name <addr@example.com>" into its parts (in place). */
+static const char *split_mailbox(char *spec, const char **name)
+{
+    size_t n = strlen(spec);
+    char *lt = strrchr(spec, '<'), *addr, *end;
+    *name = NULL;
+    if (lt == NULL || n == 0 || spec[n - 1] != '>')
+        return spec;
+    addr = lt + 1;
+    spec[n - 1] = '\0';
+    end = lt;
+    while (end > spec && end[-1] == ' ')
+        end--;
+    *end = '\0';
+    if (spec[0] == '"' && end > spec + 1 && end[-1] == '"') {
+        end[-1] = '\0';
+        spec++;
+    }
+    *name = spec[0] ? spec : NULL;
+    return addr;
+}
+
+/* Peel ";key=value" options off the end of an attachment spec. */
+static int attach_spec(char *spec, const char **type, const char **name, const char **cid)
+{
+    char *semi;
+    *type = *name = *cid = NULL;
+    while ((semi = strrchr(spec, ';')) != NULL) {
+        char *kv = semi + 1;
+        if (strncmp(kv, "type=", 5) == 0)
+            *type = kv + 5;
+        else if (strncmp(kv, "name=", 5) == 0)
+            *name = kv + 5;
+        else if (strncmp(kv, "cid=", 4) == 0)
+            *cid = kv + 4;
+        else
+            break; /* part of the file name */
+        *semi = '\0';
+    }
+    return 0;
+}
+
+static int add_mailbox(uavmail_message *m, int kind, const char *spec, int is_from)
+{
+    char buf[1024];
+    const char *name, *addr;
+    if (strlen(spec) >= sizeof buf)
+        return uavmail_message_add_recipient(m, kind, spec, NULL); /* reports the length */
+    strcpy(buf, spec);
+    addr = split_mailbox(buf, &name);
+    if (is_from == 1)
+        return uavmail_message_set_from(m, addr, name);
+    if (is_from == 2)
+        return uavmail_message_set_reply_to(m, addr, name);
+    return uavmail_message_add_recipient(m, kind, addr, name);
+}
+
+static int add_parts(const send_args *a, uavmail_message *m)
+{
+    size_t i;
+    int rc = 0;
+    for (i = 0; rc == 0 && i < a->nattach; i++) {
+        char spec[4096];
+        const char *type, *name, *cid;
+        if (strlen(a->attach[i]) >= sizeof spec) {
+            fprintf(stderr, "%s: attachment argument too long\n", prog);
+            return UAVMAIL_EINVAL;
+        }
+        strcpy(spec, a->attach[i]);
+        attach_spec(spec, &type, &name, &cid);
+        if (a->attach_inline[i]) {
+            if (cid == NULL) {
+                fprintf(stderr, "%s: --inline needs FILE;cid=ID\n", prog);
+                return UAVMAIL_EINVAL;
+            }
+            rc = uavmail_message_add_inline_file(m, spec, type, cid);
+        } else {
+            rc = uavmail_message_attach_file(m, spec, type, name);
+        }
+    }
+    for (i = 0; rc == 0 && i < a->nheader; i++) {
+        char h[2048];
+        char *colon, *v;
+        if (strlen(a->header[i]) >= sizeof h || strchr(a->header[i], ':') == NULL) {
+            fprintf(stderr, "%s: --header needs 'Name: value'\n", prog);
+            return UAVMAIL_EINVAL;
+        }
+        strcpy(h, a->header[i]);
+        colon = strchr(h, ':');
+        *colon = '\0';
+        for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+            ;
+        rc = uavmail_message_add_header(m, h, v);
+    }
+    return rc;
+}
+
+static int set_body_file(uavmail_message *m, const char *path, int html)
+{
+    size_t len = 0;
+    char *body = read_file(path, &len);
+    int rc;
+    if (body == NULL) {
+        fprintf(stderr, "%s: cannot read %s file \"%s\": %s\n", prog, html ? "HTML" : "body",
+                path, strerror(errno));
+        return -1;
+    }
+    rc = html ? uavmail_message_set_html(m, body, len) : uavmail_message_set_text(m, body, len);
+    free(body);
+    return rc;
+}
+
 static int build_message(const send_args *a, uavmail_message **out)
 {
     uavmail_message *m;
-    size_t i, blen = 0;
-    char *body = NULL;
+    size_t i;
     int rc = uavmail_message_new(&m, NULL);
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", prog, uavmail_strerror(rc));
         return EX_SOFTWARE_;
     }
     *out = m;
-    rc = uavmail_message_set_from(m, a->from, NULL);
+    rc = add_mailbox(m, 0, a->from, 1);
     for (i = 0; rc == 0 && i < a->nrcpt; i++)
-        rc = uavmail_message_add_recipient(m, a->rcpt_kind[i], a->rcpt[i], NULL);
+        rc = add_mailbox(m, a->rcpt_kind[i], a->rcpt[i], 0);
+    if (rc == 0 && a->reply_to != NULL)
+        rc = add_mailbox(m, 0, a->reply_to, 2);
     if (rc == 0 && a->subject != NULL)
         rc = uavmail_message_set_subject(m, a->subject);
-    if (rc == 0 && a->body_file != NULL) {
-        body = read_file(a->body_file, &blen);
-        if (body == NULL) {
-            fprintf(stderr, "%s: cannot read body file \"%s\": %s\n", prog, a->body_file,
-                    strerror(errno));
-            return EX_NOINPUT_;
-        }
-        rc = uavmail_message_set_text(m, body, blen);
-        free(body);
-    } else if (rc == 0 && a->body != NULL) {
+    if (rc == 0 && a->body_file != NULL && (rc = set_body_file(m, a->body_file, 0)) == -1)
+        return EX_NOINPUT_;
+    if (rc == 0 && a->body != NULL)
         rc = uavmail_message_set_text(m, a->body, strlen(a->body));
-    }
-    for (i = 0; rc == 0 && i < a->nattach; i++)
-        rc = uavmail_message_attach_file(m, a->attach[i], NULL, NULL);
+    if (rc == 0 && a->html_file != NULL && (rc = set_body_file(m, a->html_file, 1)) == -1)
+        return EX_NOINPUT_;
+    if (rc == 0)
+        rc = add_parts(a, m);
     if (rc == 0)
         rc = uavmail_message_check(m);
     if (rc != 0) {

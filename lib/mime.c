@@ -19,7 +19,7 @@
 #define B64_CHUNK ((PEND_SIZE / 78) * UAVMAIL_B64_LINE_BYTES)
 
 enum node_kind { N_MULTI, N_TEXT, N_HTML, N_ATTACH };
-enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE };
+enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE, OP_END };
 enum text_enc { ENC_7BIT, ENC_8BIT, ENC_QP, ENC_BASE64 };
 
 typedef struct node {
@@ -321,27 +321,37 @@ static void put_mailbox(uavmail__mime_reader *r, const uavmail__mbox *mb, size_t
     puts_(r, ">");
 }
 
-/* A MIME parameter: name="value" for short plain ASCII; otherwise a quoted
- * ASCII fallback that many clients still read, followed by the RFC 2231
- * form name*=UTF-8''... split into continuations of at most 60 characters
- * so lines stay short (D-09). */
+/* A MIME parameter: name="value" for short plain ASCII.  Otherwise first
+ * the widely read fallback -- RFC 2047 encoded words inside the quotes, as
+ * Gmail, Outlook and Thunderbird write and read them -- then the standard
+ * RFC 2231 form name*=UTF-8''... split into continuations of at most 60
+ * characters so lines stay short (D-09). */
 static void put_param(uavmail__mime_reader *r, const char *name, const char *value)
 {
     const unsigned char *p;
     int plain = !needs_encoding(value) && strlen(value) <= 60;
+    int ascii = !needs_encoding(value);
     char seg[80];
     size_t sl = 0;
     unsigned part = 0;
     puts_(r, ";\r\n\t");
     puts_(r, name);
     puts_(r, "=\"");
-    for (p = (const unsigned char *)value; *p; p++) {
-        char c = (char)*p;
-        if (*p >= 0x80 || *p < 0x20)
-            c = '_';
-        if (c == '"' || c == '\\')
-            puts_(r, "\\");
-        put(r, &c, 1);
+    if (ascii) {
+        for (p = (const unsigned char *)value; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                puts_(r, "\\");
+            put(r, (const char *)p, 1);
+        }
+    } else {
+        char words[PEND_SIZE / 4];
+        size_t n = uavmail__hdr_encode_words(words, sizeof words, value, 0), i, o = 0;
+        for (i = 0; i < n; i++) { /* one line: folds become plain spaces */
+            if (words[i] == '\r' || words[i] == '\n')
+                continue;
+            words[o++] = words[i];
+        }
+        put(r, words, o);
     }
     puts_(r, "\"");
     if (plain)
@@ -535,6 +545,8 @@ static int build(uavmail__mime_reader *r)
                 r->kids[k++] = add_leaf(r, N_ATTACH, i);
     }
     emit_tree(r, root, 1);
+    if (r->nodes[root].kind != N_MULTI)
+        emit_op(r, OP_END, root); /* a single-part body still ends with CRLF */
     return 0;
 }
 
@@ -935,6 +947,13 @@ static int run_step(uavmail__mime_reader *r)
         if (nd->kind == N_ATTACH)
             return attach_step(r, nd);
         return nd->enc == ENC_QP ? text_qp_step(r, nd) : text_plain_step(r, nd);
+    case OP_END: {
+        size_t n;
+        const char *t = leaf_text(r, nd, &n);
+        if (n == 0 || (t[n - 1] != '\n' && t[n - 1] != '\r'))
+            puts_(r, "\r\n");
+        return 1;
+    }
     default:
         return 1;
     }

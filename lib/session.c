@@ -460,7 +460,7 @@ int uavmail_session_send(uavmail_session *s, uavmail_message *m)
 {
     uavmail__mime_reader *r = NULL;
     uavmail__envelope env;
-    int rc, result = 0;
+    int rc, result = 0, eight;
     if (s == NULL || m == NULL)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&s->err);
@@ -477,13 +477,17 @@ int uavmail_session_send(uavmail_session *s, uavmail_message *m)
         if (rc != 0)
             return rc;
     }
-    rc = uavmail__mime_reader_new(
-        &r, m, uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME) ? UAVMAIL__MIME_8BIT : 0);
+    eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
+    memset(&env, 0, sizeof env);
+    /* SIZE= declaration (RFC 1870); unknown sizes are simply not declared. */
+    if (uavmail_message_size(m, eight ? UAVMAIL_RENDER_8BIT : 0, &env.size) != 0)
+        env.size = 0;
+    rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
     if (rc != 0) {
         uavmail__err_copy(&s->err, &m->err);
         return rc;
     }
-    memset(&env, 0, sizeof env);
+    env.smtputf8 = uavmail__message_needs_utf8(m);
     env.from = m->from.addr;
     env.rcpt = (const char *const *)s->res_addr;
     env.nrcpt = s->nresults;

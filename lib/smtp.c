@@ -249,6 +249,8 @@ static void emit_tx(uavmail__smtp *e)
                                   (unsigned long long)e->env->size);
             if (e->env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
                 strcat(extra, " BODY=8BITMIME");
+            if (e->env->smtputf8)
+                strcat(extra, " SMTPUTF8");
             uavmail__snprintf(line, sizeof line, "MAIL FROM:<%s>%s", e->env->from, extra);
         } else if (e->tx_sent <= n) {
             uavmail__snprintf(line, sizeof line, "RCPT TO:<%s>", e->env->rcpt[e->tx_sent - 1]);
@@ -837,6 +839,10 @@ int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
                                 "bytes (SIZE)",
                                 (unsigned long long)env->size,
                                 (unsigned long long)e->size_limit);
+    if (env->smtputf8 && !(e->caps & UAVMAIL__CAP_SMTPUTF8))
+        return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
+                                "an address of this message has non-ASCII characters, which "
+                                "needs SMTPUTF8, and the server does not offer it");
     e->env = env;
     e->results = results;
     for (i = 0; i < env->nrcpt; i++)

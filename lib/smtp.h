@@ -70,6 +70,7 @@ typedef struct uavmail__envelope {
     const char *const *rcpt;       /* forward-paths without brackets */
     size_t nrcpt;
     int body_8bit;                 /* BODY=8BITMIME wanted */
+    int smtputf8;                  /* an address needs SMTPUTF8 (RFC 6531) */
     uint64_t size;                 /* SIZE= estimate, 0 if unknown */
 } uavmail__envelope;
 
