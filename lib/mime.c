@@ -379,6 +379,20 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
     }
 }
 
+size_t uavmail__mime_param(char *out, size_t cap, const char *name, const char *value)
+{
+    /* Encoder entry point for the golden tests (host only: it puts a whole
+     * reader, ~9 KiB, on the stack) holding the buffer the writers use. */
+    uavmail__mime_reader r;
+    size_t n;
+    r.pend_len = 0;
+    put_param(&r, name, value);
+    n = r.pend_len < cap - 1 ? r.pend_len : cap - 1;
+    memcpy(out, r.pend, n);
+    out[n] = '\0';
+    return n;
+}
+
 /* ---- analysis ------------------------------------------------------------------ */
 
 static int choose_text_encoding(const char *t, size_t n, unsigned flags)

@@ -40,6 +40,9 @@ size_t uavmail__qp_encode(char *out, size_t cap, size_t *written, const char *in
  * no line exceeds 78 columns given @p col already used.  Returns the length
  * written (without NUL) or 0 if @p cap is too small. */
 size_t uavmail__hdr_encode_words(char *out, size_t cap, const char *utf8, size_t col);
+/* A MIME parameter as written in headers (";" CRLF TAB name=...); for tests.
+ * Not thread-safe. */
+size_t uavmail__mime_param(char *out, size_t cap, const char *name, const char *value);
 /* Guess a media type from a file name's extension. */
 const char *uavmail__mime_guess_type(const char *filename);
 
