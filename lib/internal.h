@@ -66,7 +66,8 @@ struct uavmail_error_detail {
 void uavmail__err_clear(uavmail_error_detail *e);
 /* Set code and message; keeps nothing else.  Returns @p code. */
 int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
-int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap);
+int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap)
+    UAVMAIL__PRINTF(3, 0);
 void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...) UAVMAIL__PRINTF(2, 3);
 /* Record a server reply (code, enhanced status, text) in the detail. */
 void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
