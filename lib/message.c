@@ -120,8 +120,12 @@ static int set_mbox(uavmail_message *m, uavmail__mbox *b, const char *what, cons
     char *a2, *n2 = NULL;
     if (uavmail__address_check(addr, what, &m->err, NULL) != 0)
         return UAVMAIL_EADDRESS;
-    if (name != NULL && check_header_value(m, what, name, NAME_MAX_) != 0)
-        return m->err.code;
+    if (name != NULL) {
+        char label[64];
+        uavmail__snprintf(label, sizeof label, "%s display name", what);
+        if (check_header_value(m, label, name, NAME_MAX_) != 0)
+            return m->err.code;
+    }
     a2 = uavmail__strdup(&m->alloc, addr);
     if (name != NULL)
         n2 = uavmail__strdup(&m->alloc, name);
