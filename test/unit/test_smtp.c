@@ -533,6 +533,32 @@ static void p11_size_enforced(void)
     free(h);
 }
 
+static void smtputf8_when_needed(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    h->rcpt[0] = "j\xC3\xBCrgen@example.com";
+    h->env.smtputf8 = 1;
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250 8BITMIME\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    /* Not offered: refused locally, nothing written. */
+    CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_EADDRESS);
+    CHECK(strstr(h->err.message, "SMTPUTF8") != NULL);
+    CHECK_INT(h->out_len, 0);
+    free(h);
+    h = h_new(UAVMAIL__SEC_TLS, NULL);
+    h->rcpt[0] = "j\xC3\xBCrgen@example.com";
+    h->env.smtputf8 = 1;
+    h->env.body_8bit = 1;
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250-hi\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n");
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com> BODY=8BITMIME SMTPUTF8\r\n");
+    free(h);
+}
+
 static void p13_extra_replies_are_an_error(void)
 {
     harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
@@ -703,6 +729,7 @@ static const tt_test tests[] = {
     TT(p10_nobody_accepted_no_data),
     TT(p10_pipelined_nobody_accepted),
     TT(p11_size_enforced),
+    TT(smtputf8_when_needed),
     TT(p13_extra_replies_are_an_error),
     TT(p14_quit_reply_ignored),
     TT(d01_smuggling_sequences),
