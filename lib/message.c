@@ -83,6 +83,8 @@ void uavmail_message_free(uavmail_message *m)
     uavmail__free(&m->alloc, m->subject);
     uavmail__free(&m->alloc, m->text);
     uavmail__free(&m->alloc, m->msgid_domain);
+    uavmail__free(&m->alloc, m->prepared);
+    uavmail__free(&m->alloc, m->dsn_envid);
     uavmail__free(&m->alloc, m);
 }
 
@@ -481,6 +483,52 @@ int uavmail_message_attach_callback(uavmail_message *m, uavmail_read_cb read_cb,
     return add_attachment(m, &a, content_type, filename, NULL);
 }
 
+int uavmail_message_set_dsn(uavmail_message *m, unsigned notify, int ret, const char *envid)
+{
+    char *e = NULL;
+    if (m == NULL || (notify & ~15u) != 0 ||
+        ((notify & UAVMAIL_DSN_NEVER) && notify != UAVMAIL_DSN_NEVER) ||
+        ret < UAVMAIL_DSN_RET_DEFAULT || ret > UAVMAIL_DSN_RET_HDRS)
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (envid != NULL) {
+        const char *p;
+        if (strlen(envid) > 100)
+            return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "DSN envelope id is too long");
+        for (p = envid; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+                return uavmail__err_set(&m->err, UAVMAIL_EINVAL,
+                                        "DSN envelope id must be printable ASCII");
+        e = uavmail__strdup(&m->alloc, envid);
+        if (e == NULL)
+            return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    }
+    uavmail__free(&m->alloc, m->dsn_envid);
+    m->dsn_envid = e;
+    m->dsn_notify = notify;
+    m->dsn_ret = ret;
+    return 0;
+}
+
+int uavmail_message_set_prepared_file(uavmail_message *m, const char *path)
+{
+    uavmail__file *f;
+    char why[128], *p;
+    if (m == NULL || path == NULL || path[0] == '\0')
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&m->err);
+    if (uavmail__plat_file_open(&f, &m->alloc, path, why, sizeof why) != 0)
+        return uavmail__err_set(&m->err, UAVMAIL_EFILE, "message file \"%s\" cannot be opened: %s",
+                                path, why);
+    uavmail__plat_file_close(f);
+    p = uavmail__strdup(&m->alloc, path);
+    if (p == NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory");
+    uavmail__free(&m->alloc, m->prepared);
+    m->prepared = p;
+    return 0;
+}
+
 int uavmail__message_freeze(uavmail_message *m)
 {
     unsigned char rnd[12];
@@ -522,6 +570,14 @@ int uavmail_message_check(uavmail_message *m)
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "message has no From address");
     if (m->nrcpt == 0)
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "message has no recipients");
+    if (m->prepared != NULL) {
+        uavmail__file *f;
+        char why[128];
+        if (uavmail__plat_file_open(&f, &m->alloc, m->prepared, why, sizeof why) != 0)
+            return uavmail__err_set(&m->err, UAVMAIL_EFILE,
+                                    "message file \"%s\" cannot be opened: %s", m->prepared, why);
+        uavmail__plat_file_close(f);
+    }
     for (i = 0; i < m->natt; i++) {
         uavmail__file *f;
         char why[128];
@@ -587,19 +643,22 @@ int uavmail_message_render(uavmail_message *m, unsigned flags, void *buf, size_t
         return UAVMAIL_EINVAL;
     rc = uavmail_message_check(m);
     if (rc == 0)
-        rc = uavmail_message_size(m, flags, &need);
+        rc = uavmail__mime_reader_new(&r, m, mime_flags(flags));
     if (rc != 0)
         return rc;
-    if (need > SIZE_MAX)
-        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG, "message too large for memory");
-    *len = (size_t)need;
-    if (need > cap)
-        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG,
-                                "buffer of %zu bytes is too small for the message (%zu bytes)",
-                                cap, (size_t)need);
-    rc = uavmail__mime_reader_new(&r, m, mime_flags(flags));
-    if (rc != 0)
+    rc = uavmail__mime_measure(r, &need);
+    if (rc == 0 && need > SIZE_MAX)
+        rc = uavmail__err_set(&m->err, UAVMAIL_ETOOBIG, "message too large for memory");
+    if (rc == 0 && need > cap) {
+        *len = (size_t)need;
+        rc = uavmail__err_set(&m->err, UAVMAIL_ETOOBIG,
+                              "buffer of %zu bytes is too small for the message (%zu bytes)",
+                              cap, (size_t)need);
+    }
+    if (rc != 0) {
+        uavmail__mime_reader_free(r);
         return rc;
+    }
     while ((n = uavmail__mime_read(r, (char *)buf + got, cap - got)) > 0)
         got += (size_t)n;
     uavmail__mime_reader_free(r);
@@ -624,7 +683,7 @@ int uavmail_message_write_file(uavmail_message *m, const char *path)
     rc = uavmail__mime_reader_new(&r, m, 0);
     if (rc != 0)
         return rc;
-    if (uavmail__plat_wfile_open(&f, &m->alloc, path, why, sizeof why) != 0) {
+    if (uavmail__plat_wfile_open(&f, &m->alloc, path, 0, why, sizeof why) != 0) {
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_EFILE, "cannot write \"%s\": %s", path, why);
     }

@@ -51,6 +51,10 @@ struct uavmail_message {
     uavmail__attachment *att;
     size_t natt, att_cap;
     char *msgid_domain;
+    char *prepared;        /* path of a prepared RFC 5322 message, or NULL */
+    unsigned dsn_notify;   /* enum uavmail_dsn_notify */
+    int dsn_ret;
+    char *dsn_envid;
     /* Fixed on first check/render so every rendering is identical. */
     int frozen;
     int64_t date;

@@ -19,7 +19,7 @@
 #define B64_CHUNK ((PEND_SIZE / 78) * UAVMAIL_B64_LINE_BYTES)
 
 enum node_kind { N_MULTI, N_TEXT, N_HTML, N_ATTACH };
-enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE, OP_END };
+enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE, OP_END, OP_PREPARED };
 enum text_enc { ENC_7BIT, ENC_8BIT, ENC_QP, ENC_BASE64 };
 
 typedef struct node {
@@ -56,7 +56,13 @@ struct uavmail__mime_reader {
     uavmail__file *file;
     int file_eof;
     int skip_delim_crlf; /* last base64 content ended with its own CRLF */
-    int measuring;       /* computing the size: attachments are not read */
+    int measured;        /* att_size holds the sizes to send */
+    /* Prepared-message filter state (OP_PREPARED). */
+    int in_headers, dropping;
+    char hold[4];
+    size_t nhold;
+    uint64_t prepared_size;
+    uint64_t *att_size;  /* sizes fixed by uavmail__mime_measure (NULL before) */
     int is_8bit;
     unsigned char *raw; /* B64_CHUNK bytes */
     char pend[PEND_SIZE];
@@ -523,6 +529,10 @@ static int build(uavmail__mime_reader *r)
     size_t i, ninl = 0, natt = 0, text = 0, html = 0, htmlpart = 0, body, root, k;
     int has_text = m->text != NULL || m->html == NULL, has_html = m->html != NULL;
     int inl_in_mixed;
+    if (m->prepared != NULL) {
+        emit_op(r, OP_PREPARED, 0);
+        return 0;
+    }
     for (i = 0; i < m->natt; i++)
         m->att[i].is_inline ? ninl++ : natt++;
     inl_in_mixed = !has_html && ninl > 0;
@@ -580,7 +590,9 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
     r->kids = uavmail__calloc(&m->alloc, maxnodes, sizeof *r->kids);
     r->ops = uavmail__calloc(&m->alloc, maxnodes * 4 + 4, sizeof *r->ops);
     r->raw = uavmail__malloc(&m->alloc, B64_CHUNK);
-    if (r->nodes == NULL || r->kids == NULL || r->ops == NULL || r->raw == NULL) {
+    r->att_size = uavmail__calloc(&m->alloc, m->natt + 1, sizeof *r->att_size);
+    if (r->nodes == NULL || r->kids == NULL || r->ops == NULL || r->raw == NULL ||
+        r->att_size == NULL) {
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory rendering the message");
     }
@@ -603,6 +615,7 @@ void uavmail__mime_reader_free(uavmail__mime_reader *r)
     uavmail__free(a, r->kids);
     uavmail__free(a, r->ops);
     uavmail__free(a, r->raw);
+    uavmail__free(a, r->att_size);
     uavmail__free(a, r);
 }
 
@@ -827,11 +840,30 @@ static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, u
 /* Fill r->raw with whole 57-byte lines until the end of the content, so the
  * line layout is identical to a one-shot encoding whatever the read sizes.
  * Returns the byte count or a negative error. */
-static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a)
+static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size_t idx)
 {
     size_t got = 0;
+    /* After measuring, files and descriptors are sent exactly as long as
+     * they were measured (a log still growing is sent as of that moment),
+     * so SIZE and BDAT lengths always match the bytes sent. */
+    int fixed = r->measured && (a->source == UAVMAIL__SRC_FILE || a->source == UAVMAIL__SRC_FD);
     while (got < B64_CHUNK && !r->file_eof) {
-        long n = source_read(r, a, r->raw + got, B64_CHUNK - got);
+        size_t want = B64_CHUNK - got;
+        long n;
+        if (fixed && r->att_size[idx] - r->pos < want)
+            want = (size_t)(r->att_size[idx] - r->pos);
+        if (fixed && want == 0) {
+            r->file_eof = 1;
+            break;
+        }
+        n = source_read(r, a, r->raw + got, want);
+        if (fixed && n == 0)
+            return uavmail__err_set(&r->m->err, UAVMAIL_EFILE,
+                                    "attachment \"%s\" shrank while being sent (%llu of %llu "
+                                    "bytes)",
+                                    a->path ? a->path : a->filename,
+                                    (unsigned long long)r->pos,
+                                    (unsigned long long)r->att_size[idx]);
         if (n < 0)
             return uavmail__err_set(&r->m->err,
                                     a->source == UAVMAIL__SRC_CALLBACK ? UAVMAIL_ECALLBACK
@@ -872,7 +904,7 @@ static int attach_step(uavmail__mime_reader *r, const node *nd)
     int rc = open_source(r, a);
     if (rc != 0)
         return rc;
-    n = fill_raw(r, a);
+    n = fill_raw(r, a, nd->idx);
     if (n < 0)
         return (int)n;
     if (n > 0) {
@@ -921,6 +953,100 @@ static int source_size(uavmail__mime_reader *r, const uavmail__attachment *a, ui
     return 0;
 }
 
+/* ---- prepared messages -------------------------------------------------------------- */
+
+static void prep_put(uavmail__mime_reader *r, char c)
+{
+    r->pend[r->pend_len++] = c;
+    if ((unsigned char)c >= 0x80)
+        r->is_8bit = 1;
+}
+
+/* Decide about a header line once its first bytes are known: a Bcc field
+ * (D-10) and its continuation lines are dropped; others pass. */
+static void prep_flush_hold(uavmail__mime_reader *r)
+{
+    size_t i;
+    int cont = r->nhold > 0 && (r->hold[0] == ' ' || r->hold[0] == '\t');
+    if (!cont)
+        r->dropping = r->nhold == 4 && uavmail__ascii_ncasecmp(r->hold, "bcc:", 4) == 0;
+    if (!r->dropping)
+        for (i = 0; i < r->nhold; i++)
+            prep_put(r, r->hold[i]);
+    r->nhold = (size_t)-1; /* decided for this line */
+}
+
+/* Copy a prepared message: CR, LF and CRLF become CRLF; Bcc removed. */
+static void prep_filter(uavmail__mime_reader *r, const unsigned char *in, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = (char)in[i];
+        if (r->skip_lf) {
+            r->skip_lf = 0;
+            if (c == '\n')
+                continue;
+        }
+        if (c == '\r' || c == '\n') {
+            r->skip_lf = c == '\r';
+            if (r->in_headers) {
+                if (r->nhold == 0) {
+                    r->in_headers = 0; /* the empty line ends the header */
+                    r->dropping = 0;
+                } else if (r->nhold != (size_t)-1) {
+                    prep_flush_hold(r);
+                }
+                r->nhold = 0;
+                if (r->dropping)
+                    continue;
+            }
+            prep_put(r, '\r');
+            prep_put(r, '\n');
+            continue;
+        }
+        if (r->in_headers && r->nhold != (size_t)-1) {
+            r->hold[r->nhold++] = c;
+            if (r->nhold == 4 || c == ':' || c == ' ' || c == '\t')
+                prep_flush_hold(r);
+            continue;
+        }
+        if (!(r->in_headers && r->dropping))
+            prep_put(r, c);
+    }
+}
+
+static int prepared_step(uavmail__mime_reader *r)
+{
+    long n;
+    size_t want = pend_room(r) / 2; /* every input byte gives at most two */
+    char why[128];
+    if (r->file == NULL && !r->file_eof) {
+        if (uavmail__plat_file_open(&r->file, &r->m->alloc, r->m->prepared, why, sizeof why) != 0)
+            return uavmail__err_set(&r->m->err, UAVMAIL_EFILE,
+                                    "message file \"%s\" cannot be opened: %s", r->m->prepared,
+                                    why);
+        r->in_headers = 1;
+        r->dropping = 0;
+        r->nhold = 0;
+    }
+    if (want > B64_CHUNK)
+        want = B64_CHUNK;
+    n = uavmail__plat_file_read(r->file, r->raw, want);
+    if (n < 0)
+        return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "message file \"%s\": read error",
+                                r->m->prepared);
+    prep_filter(r, r->raw, (size_t)n);
+    if (n == 0) {
+        if (r->in_headers && r->nhold != 0 && r->nhold != (size_t)-1)
+            prep_flush_hold(r);
+        uavmail__plat_file_close(r->file);
+        r->file = NULL;
+        r->file_eof = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Run one step of the program.  Returns 1 if the current op finished,
  * 0 if it needs more steps, or a negative error. */
 static int run_step(uavmail__mime_reader *r)
@@ -961,6 +1087,8 @@ static int run_step(uavmail__mime_reader *r)
         if (nd->kind == N_ATTACH)
             return attach_step(r, nd);
         return nd->enc == ENC_QP ? text_qp_step(r, nd) : text_plain_step(r, nd);
+    case OP_PREPARED:
+        return prepared_step(r);
     case OP_END: {
         size_t n;
         const char *t = leaf_text(r, nd, &n);
@@ -1019,6 +1147,7 @@ int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size)
             int rc = source_size(r, &r->m->att[nd->idx], &s);
             if (rc != 0)
                 return rc;
+            r->att_size[nd->idx] = s;
             total += uavmail__b64_lines_len((size_t)s);
             r->skip_delim_crlf = s > 0;
             r->pc++;
@@ -1034,5 +1163,10 @@ int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size)
         r->pend_len = r->pend_off = 0;
     }
     *size = total;
+    /* Rewind: the same reader now renders exactly what was measured. */
+    r->measured = 1;
+    r->pc = 0;
+    r->op_started = 0;
+    r->skip_delim_crlf = 0;
     return 0;
 }

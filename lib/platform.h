@@ -40,10 +40,11 @@ void uavmail__plat_file_close(uavmail__file *f);
 long uavmail__plat_fd_pread(int fd, void *buf, size_t n, uint64_t offset);
 /* Size of the file behind a descriptor, or -1. */
 int64_t uavmail__plat_fd_size(int fd);
-/* Write a whole file atomically (temp + fsync + rename). */
+/* Write a whole file atomically (temp + fsync + rename); @p private_mode
+ * creates it readable by the owner only. */
 typedef struct uavmail__wfile uavmail__wfile;
 int uavmail__plat_wfile_open(uavmail__wfile **out, const uavmail__alloc *a, const char *path,
-                             char *why, size_t why_cap);
+                             int private_mode, char *why, size_t why_cap);
 int uavmail__plat_wfile_write(uavmail__wfile *f, const void *buf, size_t n);
 /* Commit (fsync + rename) when @p commit, else discard.  Returns 0 or -1. */
 int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t why_cap);

@@ -216,7 +216,7 @@ static void wfile_free(uavmail__wfile *f)
 }
 
 int uavmail__plat_wfile_open(uavmail__wfile **out, const uavmail__alloc *a, const char *path,
-                             char *why, size_t why_cap)
+                             int private_mode, char *why, size_t why_cap)
 {
     uavmail__wfile *f = uavmail__calloc(a, 1, sizeof *f);
     size_t n = strlen(path);
@@ -233,7 +233,7 @@ int uavmail__plat_wfile_open(uavmail__wfile **out, const uavmail__alloc *a, cons
         return -1;
     }
     snprintf(f->tmp, n + 16, "%s.tmp%05u", path, (unsigned)getpid() % 100000u);
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_mode ? 0600 : 0644);
     if (f->fd < 0) {
         why_errno(why, why_cap, errno);
         wfile_free(f);

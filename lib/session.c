@@ -20,7 +20,7 @@ struct uavmail_session {
     char *host;
     unsigned port;
     int security;
-    char *cafile, *capath, *username, *helo_name;
+    char *cafile, *capath, *username, *helo_name, *tls_session_file;
     uavmail_password_cb password_cb;
     void *password_user_data;
     unsigned connect_timeout_ms;
@@ -134,6 +134,23 @@ static int validate(const uavmail_session_options *o, uavmail_error_detail *err)
     return 0;
 }
 
+/* Per-phase timeouts: explicit values (options v2), else the blanket
+ * command timeout, else the RFC values; the end-of-data wait is never
+ * shortened by the blanket value (P-07). */
+static void set_timeouts(uavmail__timeouts *t, const uavmail_session_options *o)
+{
+    unsigned all = o->command_timeout_ms;
+    int v2 = o->version >= 2;
+    t->greeting = v2 && o->timeout_greeting_ms ? o->timeout_greeting_ms : all;
+    t->mail = v2 && o->timeout_mail_ms ? o->timeout_mail_ms : all;
+    t->rcpt = v2 && o->timeout_rcpt_ms ? o->timeout_rcpt_ms : all;
+    t->data = v2 && o->timeout_data_ms ? o->timeout_data_ms : all;
+    t->block = v2 && o->timeout_block_ms ? o->timeout_block_ms : all;
+    t->data_end = v2 && o->timeout_data_end_ms ? o->timeout_data_end_ms
+                  : all > UAVMAIL_TIMEOUT_DATA_END_MS ? all
+                                                      : 0;
+}
+
 int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
 {
     uavmail__alloc a;
@@ -143,7 +160,7 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     if (out == NULL)
         return UAVMAIL_EINVAL;
     *out = NULL;
-    if (o == NULL || o->version != UAVMAIL_SESSION_OPTIONS_VERSION ||
+    if (o == NULL || o->version < 1 || o->version > UAVMAIL_SESSION_OPTIONS_VERSION ||
         uavmail__alloc_init(&a, o->allocator) != 0)
         return UAVMAIL_EINVAL;
     if (validate(o, &tmp) != 0)
@@ -167,7 +184,8 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     s->trace_user_data = o->trace_user_data;
     if (copy_opt(s, &s->host, o->host) || copy_opt(s, &s->cafile, o->cafile) ||
         copy_opt(s, &s->capath, o->capath) || copy_opt(s, &s->username, o->username) ||
-        copy_opt(s, &s->helo_name, o->helo_name)) {
+        copy_opt(s, &s->helo_name, o->helo_name) ||
+        (o->version >= 2 && copy_opt(s, &s->tls_session_file, o->tls_session_file))) {
         uavmail_session_free(s);
         return UAVMAIL_ENOMEM;
     }
@@ -179,7 +197,7 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     cfg.username = s->username;
     cfg.password_cb = s->password_cb;
     cfg.password_user_data = s->password_user_data;
-    cfg.command_timeout_ms = o->command_timeout_ms;
+    set_timeouts(&cfg.timeouts, o);
     cfg.trace_cb = s->trace_cb;
     cfg.trace_user_data = s->trace_user_data;
     uavmail__smtp_init(&s->engine, &cfg, &s->alloc, &s->err);
@@ -226,6 +244,7 @@ void uavmail_session_free(uavmail_session *s)
     uavmail__free(&s->alloc, s->capath);
     uavmail__free(&s->alloc, s->username);
     uavmail__free(&s->alloc, s->helo_name);
+    uavmail__free(&s->alloc, s->tls_session_file);
     {
         uavmail__alloc a = s->alloc;
         uavmail__zeroize(s, sizeof *s);
@@ -290,6 +309,9 @@ static int start_tls(uavmail_session *s)
         uavmail__tls_options to;
         to.cafile = s->cafile;
         to.capath = s->capath;
+        to.session_file = s->tls_session_file;
+        to.host = s->host;
+        to.port = s->port;
         rc = uavmail__tls_cfg_new(&s->tls_cfg, &s->alloc, &to, &s->err);
         if (rc != 0)
             return rc;
@@ -456,11 +478,70 @@ static int prepare_results(uavmail_session *s, const uavmail_message *m)
     return 0;
 }
 
-int uavmail_session_send(uavmail_session *s, uavmail_message *m)
+/* One transaction of @p m to the @p n recipients @p rcpt, results in @p res.
+ * @p final pipelines QUIT behind it.  Returns the transaction's result. */
+static int transaction(uavmail_session *s, uavmail_message *m, const char *const *rcpt,
+                       uavmail__rcpt_result *res, size_t n, int final)
 {
     uavmail__mime_reader *r = NULL;
     uavmail__envelope env;
-    int rc, result = 0, eight;
+    int rc, result = 0, eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
+    rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
+    memset(&env, 0, sizeof env);
+    /* The exact size (RFC 1870 SIZE=, and BDAT when CHUNKING is offered):
+     * the same reader then renders exactly these bytes. */
+    if (rc == 0) {
+        rc = uavmail__mime_measure(r, &env.size);
+        env.size_exact = rc == 0;
+        if (rc == UAVMAIL_ESTATE) { /* a callback of unknown size: no SIZE, no BDAT */
+            uavmail__mime_reader_free(r);
+            env.size = 0;
+            rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
+        }
+    }
+    if (rc != 0) {
+        uavmail__mime_reader_free(r);
+        uavmail__err_copy(&s->err, &m->err);
+        return rc;
+    }
+    if (uavmail__mime_is_8bit(r) && !eight && m->prepared != NULL) {
+        uavmail__mime_reader_free(r);
+        return uavmail__err_set(&s->err, UAVMAIL_EPERMFAIL,
+                                "the prepared message contains 8-bit data, but the server does "
+                                "not offer 8BITMIME (D-06)");
+    }
+    env.from = m->from.addr;
+    env.rcpt = rcpt;
+    env.nrcpt = n;
+    env.body_8bit = uavmail__mime_is_8bit(r);
+    env.smtputf8 = uavmail__message_needs_utf8(m);
+    env.quit_after = final;
+    env.dsn_notify = m->dsn_notify;
+    env.dsn_ret = m->dsn_ret;
+    env.dsn_envid = m->dsn_envid;
+    s->body_off = s->body_len = 0;
+    rc = uavmail__smtp_submit(&s->engine, &env, res);
+    if (rc == 0)
+        rc = run(s, r, m);
+    uavmail__mime_reader_free(r);
+    if (uavmail__smtp_tx_done(&s->engine, &result) && (rc == 0 || rc == result))
+        rc = result;
+    return rc;
+}
+
+/* 452 (and 552) to RCPT means "too many recipients for now": the others
+ * go in a new transaction (RFC 5321 4.5.3.1.10, P-10). */
+static int is_too_many(int code)
+{
+    return code == 452 || code == 552;
+}
+
+static int send_message(uavmail_session *s, uavmail_message *m, int final)
+{
+    const char **pending = NULL;
+    uavmail__rcpt_result *res = NULL;
+    size_t *map = NULL, i, n;
+    int rc, again;
     if (s == NULL || m == NULL)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&s->err);
@@ -477,31 +558,74 @@ int uavmail_session_send(uavmail_session *s, uavmail_message *m)
         if (rc != 0)
             return rc;
     }
-    eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
-    memset(&env, 0, sizeof env);
-    /* SIZE= declaration (RFC 1870); unknown sizes are simply not declared. */
-    if (uavmail_message_size(m, eight ? UAVMAIL_RENDER_8BIT : 0, &env.size) != 0)
-        env.size = 0;
-    rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
-    if (rc != 0) {
-        uavmail__err_copy(&s->err, &m->err);
-        return rc;
+    rc = transaction(s, m, (const char *const *)s->res_addr, s->results, s->nresults, final);
+    /* Recipients deferred with 452 get further transactions while the
+     * previous one made progress. */
+    for (again = 0; again < 100 && rc == UAVMAIL_ERECIPIENTS &&
+                    uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_IDLE;
+         again++) {
+        size_t accepted = 0;
+        n = 0;
+        for (i = 0; i < s->nresults; i++) {
+            if (is_too_many(s->results[i].code))
+                n++;
+            else if (s->results[i].code / 100 == 2)
+                accepted++;
+        }
+        if (n == 0 || accepted == 0)
+            break;
+        pending = uavmail__calloc(&s->alloc, n, sizeof *pending);
+        res = uavmail__calloc(&s->alloc, n, sizeof *res);
+        map = uavmail__calloc(&s->alloc, n, sizeof *map);
+        if (pending == NULL || res == NULL || map == NULL) {
+            rc = uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
+            break;
+        }
+        for (i = 0, n = 0; i < s->nresults; i++)
+            if (is_too_many(s->results[i].code)) {
+                map[n] = i;
+                pending[n++] = s->res_addr[i];
+            }
+        rc = transaction(s, m, pending, res, n, final);
+        for (i = 0; i < n; i++)
+            if (res[i].code != 0)
+                s->results[map[i]] = res[i];
+        uavmail__free(&s->alloc, pending);
+        uavmail__free(&s->alloc, res);
+        uavmail__free(&s->alloc, map);
+        pending = NULL;
+        res = NULL;
+        map = NULL;
+        if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
+            /* Recompute over all recipients. */
+            rc = 0;
+            for (i = 0; i < s->nresults; i++)
+                if (s->results[i].code / 100 != 2) {
+                    rc = UAVMAIL_ERECIPIENTS;
+                    break;
+                }
+        }
     }
-    env.smtputf8 = uavmail__message_needs_utf8(m);
-    env.from = m->from.addr;
-    env.rcpt = (const char *const *)s->res_addr;
-    env.nrcpt = s->nresults;
-    env.body_8bit = uavmail__mime_is_8bit(r);
-    s->body_off = s->body_len = 0;
-    rc = uavmail__smtp_submit(&s->engine, &env, s->results);
-    if (rc == 0)
-        rc = run(s, r, m);
-    uavmail__mime_reader_free(r);
-    if (uavmail__smtp_tx_done(&s->engine, &result) && rc == 0)
-        rc = result;
-    if (uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_FAILED)
-        disconnect(s);
+    uavmail__free(&s->alloc, pending);
+    uavmail__free(&s->alloc, res);
+    uavmail__free(&s->alloc, map);
+    if (final || uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_FAILED) {
+        if (final && uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_IDLE)
+            (void)uavmail_session_quit(s);
+        else if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE)
+            disconnect(s);
+    }
     return rc;
+}
+
+int uavmail_session_send(uavmail_session *s, uavmail_message *m)
+{
+    return send_message(s, m, 0);
+}
+
+int uavmail_session_send_final(uavmail_session *s, uavmail_message *m)
+{
+    return send_message(s, m, 1);
 }
 
 int uavmail_session_quit(uavmail_session *s)

@@ -102,17 +102,26 @@ static void note_reply(uavmail__smtp *e)
     uavmail__err_reply(e->err, e->rr.reply.code, enh, t);
 }
 
-/* Fail with the server's reply attached; 421 is "closing", 4xx temporary,
- * 5xx permanent unless @p code5 says otherwise. */
-static int fail_reply(uavmail__smtp *e, int code5, const char *what)
+/* Describe the server's reply as an error; 421 is "closing", 4xx
+ * temporary, 5xx permanent unless @p code5 says otherwise.  The session
+ * goes on (see fail_reply). */
+static int reply_error(uavmail__smtp *e, int code5, const char *what)
 {
     int c = e->rr.reply.code;
     int err = c == 421 ? UAVMAIL_ECLOSED : c / 100 == 4 ? UAVMAIL_ETEMPFAIL : code5;
     char enh[16];
     size_t skip;
     const char *t = reply_text(e, enh, &skip);
-    fail(e, err, "%s: server replied %d %.300s", what, c, t);
+    uavmail__err_set(e->err, err, "%s: server replied %d %.300s", what, c, t);
     uavmail__err_reply(e->err, c, enh, t);
+    return err;
+}
+
+/* The same, and the session is over. */
+static int fail_reply(uavmail__smtp *e, int code5, const char *what)
+{
+    int err = reply_error(e, code5, what);
+    e->state = S_FAILED;
     return err;
 }
 
@@ -161,25 +170,21 @@ int uavmail__smtp_has_cap(const uavmail__smtp *e, unsigned cap)
 
 unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
 {
-    /* RFC 5321 4.5.3.2; a configured value replaces all but the
-     * end-of-data wait, which never drops below 10 minutes' default. */
-    unsigned t;
+    /* RFC 5321 4.5.3.2 per phase unless configured (P-07). */
+    const uavmail__timeouts *t = &e->cfg.timeouts;
+    size_t n = e->env ? e->env->nrcpt : 0;
     switch (e->state) {
-    case S_GREETING: t = UAVMAIL_TIMEOUT_GREETING_MS; break;
+    case S_GREETING: return t->greeting ? t->greeting : UAVMAIL_TIMEOUT_GREETING_MS;
     case S_TX:
-        t = e->tx_sent > 0 && e->env != NULL && e->tx_sent == e->env->nrcpt + 2
-                ? UAVMAIL_TIMEOUT_DATA_MS
-                : UAVMAIL_TIMEOUT_MAIL_MS;
-        break;
-    case S_BODY: t = UAVMAIL_TIMEOUT_BLOCK_MS; break;
-    case S_DOT: t = UAVMAIL_TIMEOUT_DATA_END_MS; break;
-    default: t = UAVMAIL_TIMEOUT_MAIL_MS; break;
+        if (e->tx_replied == 0)
+            return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
+        if (e->tx_replied <= n)
+            return t->rcpt ? t->rcpt : UAVMAIL_TIMEOUT_RCPT_MS;
+        return t->data ? t->data : UAVMAIL_TIMEOUT_DATA_MS;
+    case S_BODY: return t->block ? t->block : UAVMAIL_TIMEOUT_BLOCK_MS;
+    case S_DOT: return t->data_end ? t->data_end : UAVMAIL_TIMEOUT_DATA_END_MS;
+    default: return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
     }
-    if (e->cfg.command_timeout_ms != 0 && e->state != S_DOT)
-        t = e->cfg.command_timeout_ms;
-    else if (e->cfg.command_timeout_ms != 0 && e->cfg.command_timeout_ms > t)
-        t = e->cfg.command_timeout_ms;
-    return t;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -220,9 +225,73 @@ static void send_helo(uavmail__smtp *e)
     e->state = S_HELO;
 }
 
+/* xtext (RFC 3461 4): "+" and "=" and anything outside '!'..'~' as +XX. */
+static void xtext(char *out, size_t cap, const char *in)
+{
+    size_t o = 0;
+    for (; *in && o + 4 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c < '!' || c > '~' || c == '+' || c == '=') {
+            uavmail__snprintf(out + o, cap - o, "+%02X", c);
+            o += 3;
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void mail_line(uavmail__smtp *e, char *line, size_t cap)
+{
+    const uavmail__envelope *env = e->env;
+    size_t n = (size_t)uavmail__snprintf(line, cap, "MAIL FROM:<%s>", env->from);
+    if (env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
+        n += (size_t)uavmail__snprintf(line + n, cap - n, " SIZE=%llu",
+                                       (unsigned long long)env->size);
+    if (env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
+        n += (size_t)uavmail__snprintf(line + n, cap - n, " BODY=8BITMIME");
+    if (env->smtputf8)
+        n += (size_t)uavmail__snprintf(line + n, cap - n, " SMTPUTF8");
+    if (e->caps & UAVMAIL__CAP_DSN) {
+        if (env->dsn_ret)
+            n += (size_t)uavmail__snprintf(line + n, cap - n, " RET=%s",
+                                           env->dsn_ret == 1 ? "FULL" : "HDRS");
+        if (env->dsn_envid != NULL) {
+            char x[200];
+            xtext(x, sizeof x, env->dsn_envid);
+            uavmail__snprintf(line + n, cap - n, " ENVID=%s", x);
+        }
+    }
+}
+
+static void rcpt_line(uavmail__smtp *e, char *line, size_t cap, const char *addr)
+{
+    const uavmail__envelope *env = e->env;
+    size_t n = (size_t)uavmail__snprintf(line, cap, "RCPT TO:<%s>", addr);
+    if ((e->caps & UAVMAIL__CAP_DSN) && env->dsn_notify != 0) {
+        char x[UAVMAIL_COMMAND_LINE_MAX];
+        if (env->dsn_notify & UAVMAIL__DSN_NEVER)
+            n += (size_t)uavmail__snprintf(line + n, cap - n, " NOTIFY=NEVER");
+        else
+            n += (size_t)uavmail__snprintf(
+                line + n, cap - n, " NOTIFY=%s%s%s",
+                (env->dsn_notify & UAVMAIL__DSN_SUCCESS) ? "SUCCESS" : "",
+                (env->dsn_notify & UAVMAIL__DSN_FAILURE)
+                    ? ((env->dsn_notify & UAVMAIL__DSN_SUCCESS) ? ",FAILURE" : "FAILURE")
+                    : "",
+                (env->dsn_notify & UAVMAIL__DSN_DELAY)
+                    ? ((env->dsn_notify & (UAVMAIL__DSN_SUCCESS | UAVMAIL__DSN_FAILURE))
+                           ? ",DELAY"
+                           : "DELAY")
+                    : "");
+        xtext(x, sizeof x, addr);
+        uavmail__snprintf(line + n, cap - n, " ORCPT=rfc822;%s", x);
+    }
+}
+
 /* Emit the transaction's commands that may go out now.  With PIPELINING
- * (RFC 2920) MAIL, every RCPT and DATA go in one batch; without it one
- * command at a time. */
+ * (RFC 2920) MAIL, every RCPT and DATA (or BDAT LAST with the message,
+ * RFC 3030) go in one batch; without it one command at a time. */
 static void emit_tx(uavmail__smtp *e)
 {
     size_t n = e->env->nrcpt;
@@ -242,27 +311,30 @@ static void emit_tx(uavmail__smtp *e)
         if (!pipelining && (e->tx_replied != e->tx_sent || (e->need_rset && e->rset_sent)))
             return;
         if (e->tx_sent == 0) {
-            char extra[96];
-            extra[0] = '\0';
-            if (e->env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
-                uavmail__snprintf(extra, sizeof extra, " SIZE=%llu",
-                                  (unsigned long long)e->env->size);
-            if (e->env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
-                strcat(extra, " BODY=8BITMIME");
-            if (e->env->smtputf8)
-                strcat(extra, " SMTPUTF8");
-            uavmail__snprintf(line, sizeof line, "MAIL FROM:<%s>%s", e->env->from, extra);
+            mail_line(e, line, sizeof line);
         } else if (e->tx_sent <= n) {
-            uavmail__snprintf(line, sizeof line, "RCPT TO:<%s>", e->env->rcpt[e->tx_sent - 1]);
+            rcpt_line(e, line, sizeof line, e->env->rcpt[e->tx_sent - 1]);
         } else {
             /* Without pipelining, DATA only when someone accepted (P-10). */
             if (!pipelining && e->accepted == 0)
                 return;
-            uavmail__strlcpy(line, "DATA", sizeof line);
+            if (e->bdat)
+                uavmail__snprintf(line, sizeof line, "BDAT %llu LAST",
+                                  (unsigned long long)e->env->size);
+            else
+                uavmail__strlcpy(line, "DATA", sizeof line);
         }
         if (put_cmd(e, line) < 0)
             return; /* buffer full: the rest follows once it drains */
         e->tx_sent++;
+        if (e->tx_sent == n + 2 && e->bdat) {
+            /* The chunk follows the command at once: no 354 to wait for. */
+            e->state = S_BODY;
+            e->bdat_left = e->env->size;
+            e->skip_lf = 0;
+            e->bol = 1;
+            return;
+        }
     }
 }
 
@@ -566,7 +638,7 @@ static void finish_tx(uavmail__smtp *e, int result)
     e->tx_result = result;
     e->tx_done = 1;
     if (e->state != S_FAILED && e->state != S_CLOSED)
-        e->state = S_IDLE;
+        e->state = e->quit_sent ? S_QUIT : S_IDLE;
 }
 
 static int tx_result_from_rcpts(uavmail__smtp *e)
@@ -600,10 +672,39 @@ static int all_rejected(uavmail__smtp *e)
     return temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL;
 }
 
+/* The reply that ends the transaction: after "." or to BDAT ... LAST. */
+static void on_final(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    if (e->data_refused) {
+        finish_tx(e, e->tx_result); /* MAIL failed: that is the result */
+        return;
+    }
+    if (e->accepted == 0) {
+        finish_tx(e, all_rejected(e));
+        return;
+    }
+    if (c / 100 == 2) {
+        finish_tx(e, tx_result_from_rcpts(e));
+        return;
+    }
+    finish_tx(e, reply_error(e, UAVMAIL_EPERMFAIL, "message refused after end of data"));
+}
+
+/* Switch to pushing the message (after 354, or right behind BDAT). */
+static void start_body(uavmail__smtp *e)
+{
+    e->state = S_BODY;
+    e->bol = 1;
+    e->skip_lf = 0;
+}
+
+/* Replies to MAIL (index 0), RCPT (1..n) and DATA/BDAT (n+1), matched by
+ * position: with PIPELINING they arrive in the order commands went out. */
 static void on_tx_reply(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
-    size_t n = e->env->nrcpt;
+    size_t n = e->env->nrcpt, idx = e->tx_replied;
     int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
 
     if (e->need_rset && e->rset_sent) {
@@ -617,91 +718,50 @@ static void on_tx_reply(uavmail__smtp *e)
         emit_tx(e);
         return;
     }
-    if (e->tx_replied == 0) { /* MAIL */
-        e->tx_replied++;
+    e->tx_replied++;
+    if (idx == 0) { /* MAIL */
         if (c / 100 != 2) {
-            fail_reply(e, UAVMAIL_EPERMFAIL, "sender rejected (MAIL FROM)");
-            e->state = S_TX; /* keep reading the pipelined replies */
-            e->tx_result = e->err->code;
-            if (!pipelining || e->tx_sent == 1) {
-                finish_tx(e, e->tx_result);
-                e->state = S_IDLE;
-            } else {
-                e->data_refused = 1;
-            }
-            return;
+            e->tx_result = reply_error(e, UAVMAIL_EPERMFAIL, "sender rejected (MAIL FROM)");
+            e->data_refused = 1;
+            if (!pipelining || e->tx_sent == 1)
+                finish_tx(e, e->tx_result); /* nothing else is outstanding */
+            return; /* pipelined: read the remaining replies first */
         }
-    } else if (e->tx_replied <= n) { /* RCPT */
-        record_rcpt(e, e->tx_replied - 1);
-        e->tx_replied++;
-        if (!pipelining && e->tx_replied == n + 1 && e->accepted == 0) {
+    } else if (idx <= n) { /* RCPT */
+        record_rcpt(e, idx - 1);
+        if (!pipelining && idx == n && e->accepted == 0 && !e->data_refused) {
             /* P-10: nobody accepted, no DATA; the transaction is abandoned. */
             e->need_rset = 1;
             finish_tx(e, all_rejected(e));
             return;
         }
+    } else if (e->bdat) {
+        on_final(e);
+        return;
     } else { /* DATA */
-        e->tx_replied++;
-        if (e->data_refused) {
-            /* MAIL failed in a pipelined batch: the result is already known. */
-            e->need_rset = c == 354;
-            if (c == 354) {
-                put_cmd(e, ".");
-                e->sent_dot = 1;
-                e->state = S_DOT;
-                return;
-            }
-            finish_tx(e, e->tx_result);
-            return;
-        }
-        if (c == 354 && e->accepted == 0) {
-            /* RFC 2920 3.1: DATA accepted although no RCPT was: end it empty. */
+        if (c == 354 && (e->data_refused || e->accepted == 0)) {
+            /* RFC 2920 3.1: DATA accepted although nothing can be: end it empty. */
             put_cmd(e, ".");
-            e->sent_dot = 1;
             e->state = S_DOT;
             return;
         }
         if (c == 354) {
-            e->state = S_BODY;
-            e->bol = 1;
-            e->skip_lf = 0;
+            start_body(e);
+            return;
+        }
+        if (e->data_refused) {
+            finish_tx(e, e->tx_result);
             return;
         }
         if (e->accepted == 0) {
-            e->need_rset = 0;
             finish_tx(e, all_rejected(e));
             return;
         }
         e->need_rset = 1;
-        {
-            int r = fail_reply(e, UAVMAIL_EPERMFAIL, "DATA refused");
-            e->state = S_IDLE;
-            finish_tx(e, r);
-        }
+        finish_tx(e, reply_error(e, UAVMAIL_EPERMFAIL, "DATA refused"));
         return;
     }
     emit_tx(e);
-}
-
-static void on_dot(uavmail__smtp *e)
-{
-    int c = e->rr.reply.code;
-    if (e->sent_dot && (e->data_refused || e->accepted == 0)) {
-        /* The empty message that closed a refused pipelined transaction. */
-        e->sent_dot = 0;
-        finish_tx(e, e->data_refused ? e->tx_result : all_rejected(e));
-        return;
-    }
-    if (c / 100 == 2) {
-        finish_tx(e, tx_result_from_rcpts(e));
-        return;
-    }
-    {
-        int r = fail_reply(e, UAVMAIL_EPERMFAIL, "message refused after end of data");
-        if (e->state == S_FAILED && r != UAVMAIL_ECLOSED)
-            e->state = S_IDLE;
-        finish_tx(e, r);
-    }
 }
 
 static void trace_reply(uavmail__smtp *e)
@@ -740,8 +800,16 @@ static void dispatch(uavmail__smtp *e, size_t extra)
     case S_HELO: on_helo(e); break;
     case S_STARTTLS: on_starttls(e, extra != 0); break;
     case S_AUTH: on_auth(e); break;
-    case S_TX: on_tx_reply(e); break;
-    case S_DOT: on_dot(e); break;
+    case S_TX:
+        on_tx_reply(e);
+        break;
+    case S_BODY: /* BDAT: MAIL/RCPT replies may arrive while the chunk goes out */
+    case S_DOT:
+        if (e->bdat || e->tx_replied < e->tx_sent)
+            on_tx_reply(e);
+        else
+            on_final(e);
+        break;
     case S_QUIT: e->state = S_CLOSED; break; /* P-14: any reply ends it */
     default:
         fail(e, UAVMAIL_EPROTOCOL, "unexpected reply %d from the server during %s",
@@ -757,6 +825,7 @@ static int expecting_reply(const uavmail__smtp *e)
     case S_DOT: case S_QUIT:
         return 1;
     case S_TX:
+    case S_BODY:
         return e->tx_replied < e->tx_sent || (e->need_rset && e->rset_sent);
     default:
         return 0;
@@ -854,7 +923,10 @@ int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
     e->tx_result = 0;
     e->tx_done = 0;
     e->data_refused = 0;
-    e->sent_dot = 0;
+    e->quit_sent = 0;
+    /* CHUNKING (RFC 3030): the whole message as one BDAT ... LAST chunk,
+     * pipelined with the envelope, when its exact size is known. */
+    e->bdat = (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
     e->state = S_TX;
     emit_tx(e);
     return 0;
@@ -870,6 +942,15 @@ int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result)
 
 /* ---- message body: CRLF normalisation and dot-stuffing ---------------------- */
 
+/* The message is out: pipeline QUIT behind it when this is the last one. */
+static void body_done(uavmail__smtp *e)
+{
+    e->state = S_DOT;
+    if (e->env->quit_after && (e->caps & UAVMAIL__CAP_PIPELINING) &&
+        put_cmd(e, "QUIT") == 0)
+        e->quit_sent = 1;
+}
+
 size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
@@ -878,6 +959,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
     while (p < end) {
         const char *lf, *cr, *q;
         size_t room = out_room(e), run;
+        int eol;
         if (e->skip_lf) {
             e->skip_lf = 0;
             if (*p == '\n') {
@@ -887,7 +969,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         }
         if (room < 4)
             break;
-        if (e->bol && *p == '.') {
+        if (e->bol && *p == '.' && !e->bdat) {
             e->out[e->out_len++] = '.'; /* D-03: stuff a leading dot */
             room--;
         }
@@ -896,22 +978,38 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         cr = memchr(p, '\r', (size_t)((lf ? lf : end) - p));
         q = cr ? cr : lf ? lf : end;
         run = (size_t)(q - p);
-        if (run > room - 2) {
+        if (run > room - 2)
             run = room - 2;
-            q = p + run;
+        eol = p + run < end && (p[run] == '\r' || p[run] == '\n');
+        if (e->bdat && run + (eol ? 2u : 0u) > e->bdat_left) {
+            /* More than the declared chunk: never send it (it would be read
+             * as commands).  The connection is dropped so the server
+             * discards the incomplete chunk. */
+            fail(e, UAVMAIL_EINTERNAL,
+                 "message is longer than its declared size; connection aborted");
+            return len;
         }
         memcpy(e->out + e->out_len, p, run);
         e->out_len += run;
+        e->bdat_left -= e->bdat ? run : 0;
         if (run > 0)
             e->bol = 0;
         p += run;
-        if (p < end && (*p == '\r' || *p == '\n')) {
+        if (eol) {
             /* Any of CR, LF or CRLF ends a line; it goes out as CRLF (D-01). */
             e->skip_lf = *p == '\r';
             e->out[e->out_len++] = '\r';
             e->out[e->out_len++] = '\n';
+            e->bdat_left -= e->bdat ? 2 : 0;
             e->bol = 1;
             p++;
+        }
+        if (e->bdat && e->bdat_left == 0) {
+            body_done(e);
+            if (p < end && !(e->skip_lf && end - p == 1 && *p == '\n'))
+                fail(e, UAVMAIL_EINTERNAL,
+                     "message is longer than its declared size; connection aborted");
+            return len;
         }
     }
     return (size_t)(p - data);
@@ -921,6 +1019,16 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
 {
     if (e->state != S_BODY)
         return;
+    if (e->bdat) {
+        if (e->bdat_left != 0) {
+            fail(e, UAVMAIL_EINTERNAL,
+                 "message is %llu bytes shorter than its declared size; connection aborted",
+                 (unsigned long long)e->bdat_left);
+            return;
+        }
+        body_done(e);
+        return;
+    }
     /* Room is guaranteed: WANT_BODY is only reported with half the buffer free. */
     if (!e->bol) {
         e->out[e->out_len++] = '\r';
@@ -929,7 +1037,7 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
     memcpy(e->out + e->out_len, ".\r\n", 3);
     e->out_len += 3;
     trace_str(e, UAVMAIL_TRACE_CLIENT, ".");
-    e->state = S_DOT;
+    body_done(e);
 }
 
 void uavmail__smtp_quit(uavmail__smtp *e)

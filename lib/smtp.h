@@ -53,17 +53,30 @@ enum {
     UAVMAIL__SEC_STARTTLS = 2  /* STARTTLS required before anything else */
 };
 
+/* Per-phase waits in ms; 0 selects the RFC 5321 4.5.3.2 value. */
+typedef struct uavmail__timeouts {
+    unsigned greeting, mail, rcpt, data, block, data_end;
+} uavmail__timeouts;
+
 typedef struct uavmail__smtp_config {
     const char *helo_name;         /* validated FQDN or address literal */
+    uavmail__timeouts timeouts;
     int security;                  /* UAVMAIL__SEC_* */
     const char *username;          /* NULL: no AUTH */
     uavmail_password_cb password_cb;
     void *password_user_data;
-    unsigned command_timeout_ms;   /* 0: RFC 5321 defaults per phase */
     int allow_lf_replies;          /* accept LF-only reply lines (default 0) */
     uavmail_trace_cb trace_cb;
     void *trace_user_data;
 } uavmail__smtp_config;
+
+/* DSN request (RFC 3461), used only when the server offers DSN. */
+enum {
+    UAVMAIL__DSN_SUCCESS = 1,
+    UAVMAIL__DSN_FAILURE = 2,
+    UAVMAIL__DSN_DELAY = 4,
+    UAVMAIL__DSN_NEVER = 8
+};
 
 typedef struct uavmail__envelope {
     const char *from;              /* reverse-path without brackets ("" for null) */
@@ -72,6 +85,11 @@ typedef struct uavmail__envelope {
     int body_8bit;                 /* BODY=8BITMIME wanted */
     int smtputf8;                  /* an address needs SMTPUTF8 (RFC 6531) */
     uint64_t size;                 /* SIZE= estimate, 0 if unknown */
+    int size_exact;                /* size is the exact byte count pushed: BDAT possible */
+    int quit_after;                /* last message: pipeline QUIT behind it */
+    unsigned dsn_notify;           /* UAVMAIL__DSN_* or 0 */
+    int dsn_ret;                   /* 0 none, 1 FULL, 2 HDRS */
+    const char *dsn_envid;         /* or NULL */
 } uavmail__envelope;
 
 typedef struct uavmail__rcpt_result {
@@ -116,6 +134,9 @@ struct uavmail__smtp {
     int tx_done;
     int data_refused;
     int sent_dot;
+    int bdat;                      /* body goes as one BDAT ... LAST chunk (RFC 3030) */
+    uint64_t bdat_left;            /* bytes of the chunk still to send */
+    int quit_sent;                 /* QUIT pipelined behind the message */
 
     /* Streaming dot-stuffer state (D-01..D-04). */
     int bol;                       /* at the beginning of a line */

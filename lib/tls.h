@@ -19,6 +19,9 @@ typedef struct uavmail__bio {
 typedef struct uavmail__tls_options {
     const char *cafile;   /* NULL: system bundle (unless capath is set) */
     const char *capath;
+    const char *session_file; /* persisted TLS session, or NULL */
+    const char *host;     /* the server (binds a resumable session to it) */
+    unsigned port;
 } uavmail__tls_options;
 
 /* Per-session TLS configuration: trust anchors, RNG, settings. */
@@ -43,6 +46,7 @@ long uavmail__tls_recv(uavmail__tls *t, unsigned char *buf, size_t len, unsigned
 /* Send close_notify (best effort) and free. */
 void uavmail__tls_close(uavmail__tls *t);
 const char *uavmail__tls_version(const uavmail__tls *t);
+
 const char *uavmail__tls_ciphersuite(const uavmail__tls *t);
 /* Name and version of the TLS library, e.g. "mbedTLS 2.28.3". */
 const char *uavmail__tls_library(void);

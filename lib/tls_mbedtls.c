@@ -21,7 +21,57 @@ struct uavmail__tls_cfg {
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt ca;
     mbedtls_ssl_config conf;
+    /* Session resumption: one session, bound to host, port and CA settings. */
+    mbedtls_ssl_session saved;
+    int have_saved;
+    char *session_file;
+    char key[600];
 };
+
+#define SESSION_MAGIC "uavmail-tls-session-1\n"
+
+/* Load a persisted session if it was made for the same server and trust. */
+static void session_load(uavmail__tls_cfg *c)
+{
+    uavmail__file *f;
+    char why[64];
+    unsigned char *buf;
+    size_t cap = 8192, n = 0, hdr = strlen(SESSION_MAGIC) + strlen(c->key) + 1;
+    long r;
+    if (uavmail__plat_file_open(&f, c->alloc, c->session_file, why, sizeof why) != 0)
+        return;
+    buf = uavmail__malloc(c->alloc, cap);
+    while (buf != NULL && n < cap && (r = uavmail__plat_file_read(f, buf + n, cap - n)) > 0)
+        n += (size_t)r;
+    uavmail__plat_file_close(f);
+    if (buf != NULL && n > hdr && memcmp(buf, SESSION_MAGIC, strlen(SESSION_MAGIC)) == 0 &&
+        memcmp(buf + strlen(SESSION_MAGIC), c->key, strlen(c->key)) == 0 &&
+        buf[hdr - 1] == '\n' &&
+        mbedtls_ssl_session_load(&c->saved, buf + hdr, n - hdr) == 0)
+        c->have_saved = 1;
+    if (buf != NULL)
+        uavmail__free_secret(c->alloc, buf, cap);
+}
+
+/* Persist the session (it holds the master secret: owner-only file). */
+static void session_store(uavmail__tls_cfg *c)
+{
+    uavmail__wfile *f;
+    char why[64];
+    size_t cap = 8192, n = 0, hdr = strlen(SESSION_MAGIC) + strlen(c->key) + 1;
+    unsigned char *buf = uavmail__malloc(c->alloc, cap);
+    if (buf == NULL)
+        return;
+    memcpy(buf, SESSION_MAGIC, strlen(SESSION_MAGIC));
+    memcpy(buf + strlen(SESSION_MAGIC), c->key, strlen(c->key));
+    buf[hdr - 1] = '\n';
+    if (mbedtls_ssl_session_save(&c->saved, buf + hdr, cap - hdr, &n) == 0 &&
+        uavmail__plat_wfile_open(&f, c->alloc, c->session_file, 1, why, sizeof why) == 0) {
+        int ok = uavmail__plat_wfile_write(f, buf, hdr + n) == 0;
+        uavmail__plat_wfile_close(f, ok, why, sizeof why);
+    }
+    uavmail__free_secret(c->alloc, buf, cap);
+}
 
 /* What the verify callback saw of the server's certificate. */
 typedef struct peer_info {
@@ -75,6 +125,18 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
     mbedtls_ctr_drbg_init(&c->drbg);
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_ssl_config_init(&c->conf);
+    mbedtls_ssl_session_init(&c->saved);
+    uavmail__snprintf(c->key, sizeof c->key, "%s:%u ca=%s capath=%s", opts->host ? opts->host : "",
+                      opts->port, opts->cafile ? opts->cafile : "(system)",
+                      opts->capath ? opts->capath : "");
+    if (opts->session_file != NULL) {
+        c->session_file = uavmail__strdup(a, opts->session_file);
+        if (c->session_file == NULL) {
+            uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory setting up TLS");
+            goto fail;
+        }
+        session_load(c);
+    }
 
     rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
                                (const unsigned char *)pers, sizeof pers - 1);
@@ -133,6 +195,8 @@ void uavmail__tls_cfg_free(uavmail__tls_cfg *c)
 {
     if (c == NULL)
         return;
+    mbedtls_ssl_session_free(&c->saved);
+    uavmail__free(c->alloc, c->session_file);
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_ctr_drbg_free(&c->drbg);
@@ -318,6 +382,8 @@ int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *
     }
     mbedtls_ssl_set_verify(&t->ssl, verify_cb, &t->peer);
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, NULL, bio_recv_timeout);
+    if (cfg->have_saved)
+        (void)mbedtls_ssl_set_session(&t->ssl, &cfg->saved); /* offer resumption */
     while ((rc = mbedtls_ssl_handshake(&t->ssl)) != 0) {
         if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
@@ -334,6 +400,12 @@ int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *
         uavmail__free(cfg->alloc, t);
         return rc;
     }
+    /* Keep the (verified) session for the next connection. */
+    mbedtls_ssl_session_free(&cfg->saved);
+    mbedtls_ssl_session_init(&cfg->saved);
+    cfg->have_saved = mbedtls_ssl_get_session(&t->ssl, &cfg->saved) == 0;
+    if (cfg->have_saved && cfg->session_file != NULL)
+        session_store(cfg);
     *out = t;
     return 0;
 }

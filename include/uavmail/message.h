@@ -232,6 +232,47 @@ UAVMAIL_EXTERN int uavmail_message_add_inline_memory(uavmail_message *msg, const
                                                      size_t len, const char *content_type,
                                                      const char *content_id);
 
+/** Delivery status notification requests (RFC 3461).  @since 0.1.0 */
+enum uavmail_dsn_notify {
+    UAVMAIL_DSN_SUCCESS = 1, /**< report delivery */
+    UAVMAIL_DSN_FAILURE = 2, /**< report failure */
+    UAVMAIL_DSN_DELAY = 4,   /**< report delays */
+    UAVMAIL_DSN_NEVER = 8    /**< never report (alone) */
+};
+
+/** What a DSN returns of the message.  @since 0.1.0 */
+enum uavmail_dsn_ret {
+    UAVMAIL_DSN_RET_DEFAULT = 0, /**< the server's choice */
+    UAVMAIL_DSN_RET_FULL = 1,    /**< the whole message */
+    UAVMAIL_DSN_RET_HDRS = 2     /**< the headers only */
+};
+
+/**
+ * Ask for delivery status notifications.  Used only when the server offers
+ * DSN; ORCPT is sent for every recipient.
+ * @param msg the message.
+ * @param notify enum uavmail_dsn_notify flags (NEVER alone), or 0 for none.
+ * @param ret enum uavmail_dsn_ret.
+ * @param envid envelope identifier (printable ASCII, at most 100 bytes; copied), or NULL.
+ * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_dsn(uavmail_message *msg, unsigned notify, int ret,
+                                           const char *envid);
+
+/**
+ * Use a complete, prepared RFC 5322 message from a file as the content
+ * (e.g. an .eml written earlier).  Line ends are normalised to CRLF and any
+ * Bcc header field is removed when it is sent; the From and recipients set
+ * on this handle are used only for the envelope, and the other setters no
+ * longer affect the content.
+ * @param msg the message.
+ * @param path the file (copied; read while sending; must stay readable).
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_message_set_prepared_file(uavmail_message *msg, const char *path);
+
 /** Rendering flags.  @since 0.1.0 */
 enum uavmail_render_flags {
     UAVMAIL_RENDER_8BIT = 1 /**< the transport carries 8-bit text (8BITMIME): no QP for UTF-8 text */

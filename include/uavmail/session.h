@@ -65,12 +65,28 @@ typedef struct uavmail_session_options {
     const uavmail_allocator *allocator; /**< NULL: the C library's allocator; copied */
     uavmail_trace_cb trace_cb;  /**< NULL: no trace */
     void *trace_user_data;
+    /* ---- version 2 (0.1.0) ---- */
+    /** Per-phase waits for the server (RFC 5321 4.5.3.2); 0 selects the RFC
+     *  value: greeting 5 min, MAIL 5 min, RCPT 5 min, DATA 2 min, each data
+     *  block 3 min, end of data 10 min.  command_timeout_ms, when set, is
+     *  used for every phase left at 0 except the end of data. */
+    unsigned timeout_greeting_ms;
+    unsigned timeout_mail_ms;
+    unsigned timeout_rcpt_ms;
+    unsigned timeout_data_ms;
+    unsigned timeout_block_ms;
+    unsigned timeout_data_end_ms;
+    /** File (created 0600) keeping the TLS session so that the next process
+     *  resumes it (one round trip less); NULL: resume only within this
+     *  handle.  A session is reused only for the same host, port and CA
+     *  settings. */
+    const char *tls_session_file;
 } uavmail_session_options;
 
-#define UAVMAIL_SESSION_OPTIONS_VERSION 1
+#define UAVMAIL_SESSION_OPTIONS_VERSION 2
 #define UAVMAIL_SESSION_OPTIONS_INIT \
     { UAVMAIL_SESSION_OPTIONS_VERSION, NULL, 0, UAVMAIL_SECURITY_AUTO, NULL, NULL, NULL, \
-      NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL }
+      NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
 
 /**
  * Initialise an options struct to its defaults.
@@ -107,6 +123,14 @@ UAVMAIL_EXTERN void uavmail_session_free(uavmail_session *session);
  * @since 0.1.0
  */
 UAVMAIL_EXTERN int uavmail_session_send(uavmail_session *session, uavmail_message *msg);
+
+/**
+ * Send one message that is the last on this connection: QUIT goes out in the
+ * same round trip when the server offers PIPELINING, and the connection is
+ * closed afterwards.  Otherwise as uavmail_session_send().
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_message *msg);
 
 /**
  * Say QUIT and close the connection, if one is open.

@@ -559,6 +559,132 @@ static void smtputf8_when_needed(void)
     free(h);
 }
 
+/* ---- CHUNKING, QUIT pipelining, DSN ------------------------------------------------------ */
+
+static harness *bdat_session(const char *caps)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, caps);
+    return h;
+}
+
+static void bdat_last_with_envelope(void)
+{
+    harness *h = bdat_session("250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    h->env.size = 12;
+    h->env.size_exact = 1;
+    submit(h, ".dot\r\nline\r\n");
+    /* One write: envelope, BDAT LAST and the message, not dot-stuffed. */
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nBDAT 12 LAST\r\n"
+         ".dot\r\nline\r\n");
+    S(h, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
+    CHECK_INT(result(h), 0);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    free(h);
+}
+
+static void bdat_with_quit_is_one_round_trip(void)
+{
+    harness *h = bdat_session("250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    h->env.size = 3;
+    h->env.size_exact = 1;
+    h->env.quit_after = 1;
+    submit(h, "x\r\n");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nBDAT 3 LAST\r\n"
+         "x\r\nQUIT\r\n");
+    S(h, "250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n");
+    CHECK_INT(result(h), 0);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    free(h);
+}
+
+static void data_with_quit_pipelined(void)
+{
+    harness *h = bdat_session("250-hi\r\n250 PIPELINING\r\n");
+    h->env.quit_after = 1;
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "x\r\n.\r\nQUIT\r\n");
+    S(h, "250 queued\r\n221 bye\r\n");
+    CHECK_INT(result(h), 0);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    free(h);
+}
+
+static void bdat_never_exceeds_declared_size(void)
+{
+    harness *h = bdat_session("250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    h->env.size = 4;
+    h->env.size_exact = 1;
+    submit(h, "abcd\r\nRSET\r\n");
+    pump(h);
+    /* Never more than the declared bytes: the surplus would be read as
+     * commands.  The session fails and the connection is dropped. */
+    h->out[h->out_len] = '\0';
+    CHECK(strstr(h->out, "RSET") == NULL);
+    CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EINTERNAL);
+    free(h);
+}
+
+static void bdat_all_recipients_rejected(void)
+{
+    harness *h = bdat_session("250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    h->env.size = 3;
+    h->env.size_exact = 1;
+    submit(h, "x\r\n");
+    pump(h);
+    S(h, "250 ok\r\n550 5.1.1 unknown\r\n554 5.5.1 no valid recipients\r\n");
+    CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
+    CHECK_INT(h->results[0].code, 550);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    free(h);
+}
+
+static void dsn_parameters(void)
+{
+    harness *h = bdat_session("250-hi\r\n250 DSN\r\n");
+    h->env.dsn_notify = UAVMAIL__DSN_SUCCESS | UAVMAIL__DSN_FAILURE;
+    h->env.dsn_ret = 2;
+    h->env.dsn_envid = "flight 42+x";
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com> RET=HDRS ENVID=flight+2042+2Bx\r\n");
+    S(h, "250 ok\r\n");
+    C(h, "RCPT TO:<ops@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ops@example.com\r\n");
+    free(h);
+    /* Not offered: no DSN parameters at all. */
+    h = bdat_session("250 hi\r\n");
+    h->env.dsn_notify = UAVMAIL__DSN_NEVER;
+    submit(h, "x");
+    C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    free(h);
+}
+
+static void p07_phase_timeouts(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 5u * 60 * 1000); /* greeting */
+    S(h, "220 hi\r\n");
+    C(h, EHLO);
+    S(h, "250 hi\r\n");
+    submit(h, "x");
+    pump(h);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 5u * 60 * 1000); /* MAIL */
+    S(h, "250 ok\r\n");
+    pump(h);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 5u * 60 * 1000); /* RCPT */
+    S(h, "250 ok\r\n");
+    pump(h);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 2u * 60 * 1000); /* DATA */
+    S(h, "354 go\r\n");
+    pump(h);
+    CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 10u * 60 * 1000); /* end of data >= 10 min */
+    free(h);
+}
+
 static void p13_extra_replies_are_an_error(void)
 {
     harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
@@ -730,6 +856,13 @@ static const tt_test tests[] = {
     TT(p10_pipelined_nobody_accepted),
     TT(p11_size_enforced),
     TT(smtputf8_when_needed),
+    TT(bdat_last_with_envelope),
+    TT(bdat_with_quit_is_one_round_trip),
+    TT(data_with_quit_pipelined),
+    TT(bdat_never_exceeds_declared_size),
+    TT(bdat_all_recipients_rejected),
+    TT(dsn_parameters),
+    TT(p07_phase_timeouts),
     TT(p13_extra_replies_are_an_error),
     TT(p14_quit_reply_ignored),
     TT(d01_smuggling_sequences),
