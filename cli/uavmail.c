@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /*
  * uavmail - command-line front end.
  *
@@ -13,6 +14,7 @@
 #include <uavmail/uavmail.h>
 
 #include "args.h"
+#include "envelope.h"
 
 #define EX_OK_ 0
 #define EX_USAGE_ 64
@@ -38,6 +40,11 @@ static void usage(FILE *f)
             "                    [--inline FILE;cid=ID ...] [--header 'Name: value' ...]\n"
             "                    [--reply-to ADDR] [--helo NAME] [--timeout SECONDS] [--trace]\n"
             "                    [--output FILE.eml  (write the message instead of sending)]\n"
+            "                    [--dsn success,failure,delay|never] [--tls-session-file FILE]\n"
+            "       uavmail send --server HOST ... (--from ADDR --to ADDR ... | -t)\n"
+            "                    --message FILE.eml [--message FILE.eml ...]\n"
+            "            prepared messages, all over one connection; -t takes the envelope\n"
+            "            from each message's From/To/Cc/Bcc (Bcc is not transmitted)\n"
             "Addresses may be given as \"Display Name <user@example.com>\".\n"
             "       uavmail version\n"
             "\n"
@@ -126,7 +133,8 @@ static void trace_stderr(int dir, const char *line, size_t len, void *ud)
 enum {
     O_SERVER = 1, O_PORT, O_SECURITY, O_CAFILE, O_CAPATH, O_USER, O_PASSWORD_ENV, O_PASSWORD,
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
-    O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO
+    O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
+    O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN
 };
 
 static const cli_opt send_opts[] = {
@@ -139,6 +147,8 @@ static const cli_opt send_opts[] = {
     {"timeout", 1, O_TIMEOUT},   {"trace", 0, O_TRACE},       {"help", 0, O_HELP},
     {"h", 0, O_HELP},            {"output", 1, O_OUTPUT},     {"html-file", 1, O_HTML_FILE},
     {"inline", 1, O_INLINE},     {"header", 1, O_HEADER},     {"reply-to", 1, O_REPLY_TO},
+    {"message", 1, O_MESSAGE},   {"t", 0, O_HEADERS_ENVELOPE},
+    {"tls-session-file", 1, O_TLS_SESSION_FILE},               {"dsn", 1, O_DSN},
     {NULL, 0, 0},
 };
 
@@ -157,7 +167,11 @@ typedef struct send_args {
     size_t nattach;
     const char *header[MAX_LIST];
     size_t nheader;
-    const char *html_file, *reply_to;
+    const char *html_file, *reply_to, *tls_session_file;
+    const char *message[MAX_LIST];
+    size_t nmessage;
+    int headers_envelope;
+    unsigned dsn;
 } send_args;
 
 static int password_from_env(char *buf, size_t cap, size_t *len, void *ud)
@@ -173,6 +187,28 @@ static int password_from_env(char *buf, size_t cap, size_t *len, void *ud)
     memcpy(buf, v, n);
     *len = n;
     return 0;
+}
+
+static int parse_dsn(const char *arg, unsigned *out)
+{
+    char buf[64], *tok, *save = NULL;
+    *out = 0;
+    if (strlen(arg) >= sizeof buf)
+        return -1;
+    strcpy(buf, arg);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "success") == 0)
+            *out |= UAVMAIL_DSN_SUCCESS;
+        else if (strcmp(tok, "failure") == 0)
+            *out |= UAVMAIL_DSN_FAILURE;
+        else if (strcmp(tok, "delay") == 0)
+            *out |= UAVMAIL_DSN_DELAY;
+        else if (strcmp(tok, "never") == 0)
+            *out |= UAVMAIL_DSN_NEVER;
+        else
+            return -1;
+    }
+    return (*out & UAVMAIL_DSN_NEVER) && *out != UAVMAIL_DSN_NEVER ? -1 : 0;
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
@@ -255,6 +291,17 @@ static int parse_send(int argc, char **argv, send_args *a)
             a->header[a->nheader++] = arg;
             break;
         case O_HTML_FILE: a->html_file = arg; break;
+        case O_MESSAGE:
+            if (a->nmessage == MAX_LIST)
+                return usage_error("too many messages (at most 256)", NULL);
+            a->message[a->nmessage++] = arg;
+            break;
+        case O_HEADERS_ENVELOPE: a->headers_envelope = 1; break;
+        case O_TLS_SESSION_FILE: a->tls_session_file = arg; break;
+        case O_DSN:
+            if (parse_dsn(arg, &a->dsn) != 0)
+                return usage_error("--dsn takes never or a list of success,failure,delay:", arg);
+            break;
         case O_REPLY_TO: a->reply_to = arg; break;
         case O_HELO: a->helo = arg; break;
         case O_TIMEOUT:
@@ -270,9 +317,15 @@ static int parse_send(int argc, char **argv, send_args *a)
         return usage_error(p.err, NULL);
     if (a->server == NULL && a->output == NULL)
         return usage_error("--server is required", NULL);
-    if (a->from == NULL)
+    if (a->nmessage > 0 && (a->subject || a->body || a->body_file || a->html_file ||
+                            a->nattach || a->nheader || a->output))
+        return usage_error("--message sends prepared messages: composing options do not apply",
+                           NULL);
+    if (a->headers_envelope && a->nmessage == 0)
+        return usage_error("-t takes the envelope from --message files", NULL);
+    if (a->from == NULL && !a->headers_envelope)
         return usage_error("--from is required", NULL);
-    if (a->nrcpt == 0)
+    if (a->nrcpt == 0 && !a->headers_envelope)
         return usage_error("at least one --to, --cc or --bcc is required", NULL);
     if (a->body != NULL && a->body_file != NULL)
         return usage_error("give either --body or --body-file, not both", NULL);
@@ -423,6 +476,8 @@ static int build_message(const send_args *a, uavmail_message **out)
         return EX_NOINPUT_;
     if (rc == 0)
         rc = add_parts(a, m);
+    if (rc == 0 && a->dsn)
+        rc = uavmail_message_set_dsn(m, a->dsn, UAVMAIL_DSN_RET_DEFAULT, NULL);
     if (rc == 0)
         rc = uavmail_message_check(m);
     if (rc != 0) {
@@ -432,72 +487,158 @@ static int build_message(const send_args *a, uavmail_message **out)
     return 0;
 }
 
-static int cmd_send(int argc, char **argv)
+/* Report per-recipient results; returns the number accepted. */
+static size_t report_recipients(uavmail_session *s)
 {
-    send_args a;
-    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    uavmail_session *s = NULL;
-    uavmail_message *m = NULL;
     size_t i, ok = 0;
-    int rc = parse_send(argc, argv, &a);
-    if (rc != 0)
-        return rc;
-    rc = build_message(&a, &m);
-    if (rc != 0) {
-        uavmail_message_free(m);
-        return rc;
+    for (i = 0; i < uavmail_session_recipient_count(s); i++) {
+        const char *addr, *reply;
+        int code;
+        uavmail_session_recipient(s, i, &addr, &code, &reply);
+        if (code / 100 == 2)
+            ok++;
+        else
+            fprintf(stderr, "%s: recipient <%s> rejected: %d %s\n", prog, addr, code, reply);
     }
-    if (a.output != NULL) {
-        rc = uavmail_message_write_file(m, a.output);
-        if (rc != 0)
-            report("cannot write message", rc, uavmail_message_last_error(m));
-        uavmail_message_free(m);
+    return ok;
+}
+
+/* A prepared message (--message FILE) with its envelope. */
+static int build_prepared(const send_args *a, const char *path, uavmail_message **out)
+{
+    uavmail_message *m;
+    envelope env;
+    char err[600];
+    size_t i;
+    int rc = uavmail_message_new(&m, NULL);
+    if (rc != 0)
+        return EX_SOFTWARE_;
+    *out = m;
+    rc = uavmail_message_set_prepared_file(m, path);
+    if (rc == 0 && a->headers_envelope) {
+        if (envelope_from_file(path, &env, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: -t: %s\n", prog, err);
+            return EX_DATAERR_;
+        }
+        rc = uavmail_message_set_from(m, a->from ? a->from : env.from, NULL);
+        for (i = 0; rc == 0 && i < env.nrcpt; i++)
+            rc = uavmail_message_add_recipient(m, UAVMAIL_BCC, env.rcpt[i], NULL);
+        envelope_free(&env);
+    } else if (rc == 0) {
+        rc = add_mailbox(m, 0, a->from, 1);
+    }
+    for (i = 0; rc == 0 && i < a->nrcpt; i++)
+        rc = add_mailbox(m, UAVMAIL_BCC, a->rcpt[i], 0); /* envelope only */
+    if (rc == 0 && a->dsn)
+        rc = uavmail_message_set_dsn(m, a->dsn, UAVMAIL_DSN_RET_DEFAULT, NULL);
+    if (rc == 0)
+        rc = uavmail_message_check(m);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s: ", prog, path);
+        report("invalid message", rc, uavmail_message_last_error(m));
         return exit_code_for(rc);
     }
-    o.host = a.server;
-    o.port = a.port;
-    o.security = a.security;
-    o.cafile = a.cafile;
-    o.capath = a.capath;
-    o.username = a.user;
-    o.password_cb = a.user ? password_from_env : NULL;
-    o.password_user_data = &a;
-    o.helo_name = a.helo;
-    o.command_timeout_ms = a.timeout_s * 1000u;
-    o.connect_timeout_ms = a.timeout_s * 1000u;
-    if (a.trace)
+    return 0;
+}
+
+static int session_from_args(send_args *a, uavmail_session **s)
+{
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    int rc;
+    o.host = a->server;
+    o.port = a->port;
+    o.security = a->security;
+    o.cafile = a->cafile;
+    o.capath = a->capath;
+    o.username = a->user;
+    o.password_cb = a->user ? password_from_env : NULL;
+    o.password_user_data = a;
+    o.helo_name = a->helo;
+    o.command_timeout_ms = a->timeout_s * 1000u;
+    o.connect_timeout_ms = a->timeout_s * 1000u;
+    o.tls_session_file = a->tls_session_file;
+    if (a->trace)
         o.trace_cb = trace_stderr;
-    rc = uavmail_session_new(&s, &o);
-    if (rc != 0) {
+    rc = uavmail_session_new(s, &o);
+    if (rc != 0)
         fprintf(stderr, "%s: %s\n", prog,
                 rc == UAVMAIL_ECONFIG
                     ? "configuration refused: security \"none\" is only for a loopback relay "
                       "without a password"
                     : uavmail_strerror(rc));
+    return rc;
+}
+
+/* Send one message; the last one says QUIT in the same round trip. */
+static int send_one(uavmail_session *s, uavmail_message *m, int last, const char *label)
+{
+    int rc = last ? uavmail_session_send_final(s, m) : uavmail_session_send(s, m);
+    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
+        size_t ok = report_recipients(s);
+        printf("%s: %s%saccepted for %zu of %zu recipient(s)\n", prog, label ? label : "message",
+               label ? " " : " ", ok, uavmail_session_recipient_count(s));
+    } else {
+        if (label)
+            fprintf(stderr, "%s: %s:\n", prog, label);
+        report("sending failed", rc, uavmail_session_last_error(s));
+    }
+    return rc;
+}
+
+/* Worse of two exit codes: a temporary failure beats success, a permanent
+ * one beats both. */
+static int worse(int a, int b)
+{
+    if (a == EX_OK_)
+        return b;
+    if (b == EX_OK_ || a == b)
+        return a;
+    return a == EX_TEMPFAIL_ ? b : a;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    send_args a;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    size_t i;
+    int rc = parse_send(argc, argv, &a), ex = EX_OK_;
+    if (rc != 0)
+        return rc;
+    if (a.nmessage == 0) {
+        rc = build_message(&a, &m);
+        if (rc == 0 && a.output != NULL) {
+            rc = uavmail_message_write_file(m, a.output);
+            if (rc != 0)
+                report("cannot write message", rc, uavmail_message_last_error(m));
+            rc = exit_code_for(rc);
+        }
+        if (rc != 0 || a.output != NULL) {
+            uavmail_message_free(m);
+            return rc;
+        }
+    }
+    rc = session_from_args(&a, &s);
+    if (rc != 0) {
         uavmail_message_free(m);
         return exit_code_for(rc);
     }
-    rc = uavmail_session_send(s, m);
-    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
-        for (i = 0; i < uavmail_session_recipient_count(s); i++) {
-            const char *addr, *reply;
-            int code;
-            uavmail_session_recipient(s, i, &addr, &code, &reply);
-            if (code / 100 == 2)
-                ok++;
-            else
-                fprintf(stderr, "%s: recipient <%s> rejected: %d %s\n", prog, addr, code, reply);
-        }
-        printf("%s: message accepted for %zu of %zu recipient(s)\n", prog, ok,
-               uavmail_session_recipient_count(s));
-    } else {
-        report("sending failed", rc, uavmail_session_last_error(s));
+    if (a.nmessage == 0) {
+        ex = exit_code_for(send_one(s, m, 1, NULL));
+        uavmail_message_free(m);
+    }
+    for (i = 0; i < a.nmessage; i++) {
+        int r = build_prepared(&a, a.message[i], &m);
+        if (r == 0)
+            r = exit_code_for(send_one(s, m, i + 1 == a.nmessage, a.message[i]));
+        uavmail_message_free(m);
+        m = NULL;
+        ex = worse(ex, r);
     }
     if (uavmail_session_quit(s) != 0 && a.trace)
         fprintf(stderr, "%s: note: QUIT was not answered cleanly\n", prog);
     uavmail_session_free(s);
-    uavmail_message_free(m);
-    return exit_code_for(rc);
+    return ex;
 }
 
 int main(int argc, char **argv)

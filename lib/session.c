@@ -323,8 +323,10 @@ static int start_tls(uavmail_session *s)
                               &s->err);
     if (rc != 0)
         return rc;
-    uavmail__snprintf(note, sizeof note, "TLS established: %s, %s, certificate verified",
-                      uavmail__tls_version(s->tls), uavmail__tls_ciphersuite(s->tls));
+    uavmail__snprintf(note, sizeof note, "TLS established: %s, %s, %s",
+                      uavmail__tls_version(s->tls), uavmail__tls_ciphersuite(s->tls),
+                      uavmail__tls_resumed(s->tls) ? "resumed session (verified earlier)"
+                                                   : "certificate verified");
     info(s, note);
     return 0;
 }

@@ -48,6 +48,8 @@ void uavmail__tls_close(uavmail__tls *t);
 const char *uavmail__tls_version(const uavmail__tls *t);
 
 const char *uavmail__tls_ciphersuite(const uavmail__tls *t);
+/* Whether the handshake resumed an earlier (verified) session. */
+int uavmail__tls_resumed(const uavmail__tls *t);
 /* Name and version of the TLS library, e.g. "mbedTLS 2.28.3". */
 const char *uavmail__tls_library(void);
 

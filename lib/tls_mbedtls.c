@@ -459,6 +459,12 @@ const char *uavmail__tls_version(const uavmail__tls *t)
     return mbedtls_ssl_get_version(&t->ssl);
 }
 
+int uavmail__tls_resumed(const uavmail__tls *t)
+{
+    /* A resumed handshake carries no certificate to verify. */
+    return !t->peer.seen;
+}
+
 const char *uavmail__tls_ciphersuite(const uavmail__tls *t)
 {
     return mbedtls_ssl_get_ciphersuite(&t->ssl);

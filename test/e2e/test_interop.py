@@ -63,6 +63,53 @@ class Postfix(unittest.TestCase):
         self.assertNotIn("C: STARTTLS", r.stderr)
         self.assertIn("TLS established", r.stderr)
 
+    def test_prepared_messages_one_connection_bdat(self):
+        # Three prepared messages, envelope from their headers (-t), one
+        # connection: envelope and BDAT LAST pipelined, QUIT behind the last.
+        paths = []
+        for i in range(3):
+            p = os.path.join(self.tmp, f"prep{i}.eml")
+            Path(p).write_bytes(
+                f"From: UAV 7 <uav7@example.test>\nTo: \"Ops, HQ\" <ops@example.test>\n"
+                f"Bcc: hidden@example.test\nSubject: prepared {i}\n\n.line {i}\r\nend\n".encode())
+            paths.append(p)
+        args = send_args(self.pf.submission_port, "starttls", self.pki["ca"], ["--trace", "-t"])
+        for flag in ("--from", "--to", "--subject"):
+            i = args.index(flag)
+            del args[i:i + 2]
+        for p in paths:
+            args += ["--message", p]
+        r = run_cli(args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count("* connected to"), 1)
+        self.assertEqual(r.stderr.count("C: BDAT "), 3)
+        self.assertNotIn("C: DATA", r.stderr)
+        self.assertLess(r.stderr.rindex("C: BDAT"), r.stderr.index("C: QUIT"))
+        type(self).delivered += 6  # ops and hidden, three times
+        got = [Path(p).read_bytes() for p in self.pf.wait_for_messages(self.delivered, 30)]
+        prepared = [g for g in got if b"Subject: prepared" in g]
+        self.assertEqual(len(prepared), 6)
+        for g in prepared:
+            self.assertNotIn(b"Bcc:", g)            # D-10
+            self.assertIn(b"\n.line ", g)            # not dot-stuffed by BDAT, CRLF-normalised
+
+    def test_tls_session_resumed_across_processes(self):
+        sess = os.path.join(self.tmp, "tls-session")
+        args = send_args(self.pf.submission_port, "starttls", self.pki["ca"],
+                         ["--body", "x", "--trace", "--tls-session-file", sess])
+        first = run_cli(args)
+        second = run_cli(args)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn("certificate verified", first.stderr)
+        self.assertIn("resumed session", second.stderr)
+        self.assertEqual(os.stat(sess).st_mode & 0o777, 0o600)
+        # A different CA setting never reuses the session (TLS-11).
+        third = run_cli(send_args(self.pf.submission_port, "starttls", self.pki["server_chain"],
+                                  ["--body", "x", "--trace", "--tls-session-file", sess]))
+        self.assertIn("certificate verified", third.stderr)
+        type(self).delivered += 3
+
     def test_wrong_password_exit_69(self):
         r = run_cli(send_args(self.pf.submission_port, "starttls", self.pki["ca"], ["--body", "x"]),
                     password="not the password")
