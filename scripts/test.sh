@@ -39,6 +39,31 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run asan build-asan --suite unit --suite e2e
 
+# libFuzzer runs (clang): each target for FUZZ_SECONDS on a copy of its corpus.
+if command -v clang >/dev/null 2>&1; then
+    echo "== fuzz (${FUZZ_SECONDS:-60} s per target)"
+    [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false \
+        > "$logs/setup-fuzz.txt" 2>&1 || status=1
+    ninja -C build-fuzz > "$logs/build-fuzz.txt" 2>&1 || { cat "$logs/build-fuzz.txt"; status=1; }
+    : > "$logs/fuzz.json"
+    for f in build-fuzz/test/fuzz/fuzz-*; do
+        [ -f "$f" ] && [ -x "$f" ] || continue
+        name=${f##*/fuzz-}
+        corpus=$(mktemp -d)
+        cp test/fuzz/corpus/"$name"/* "$corpus"/
+        if (cd "$logs" && "$top/$f" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 \
+                "$corpus" > "$logs/fuzz-$name.txt" 2>&1); then
+            result=OK
+        else
+            result=FAIL; status=1
+            tail -30 "$logs/fuzz-$name.txt"
+        fi
+        echo "  fuzz-$name $result ($(grep -o 'Done [0-9]* runs' "$logs/fuzz-$name.txt"))"
+        echo "{\"name\": \"fuzz-$name\", \"result\": \"$result\"}" >> "$logs/fuzz.json"
+        rm -rf "$corpus"
+    done
+fi
+
 /usr/bin/python3 - "$logs" <<'PY'
 import json, sys, pathlib
 p = f = s = 0

@@ -23,6 +23,13 @@ Model (one-way delay d = RTT/2):
     (shutdown(SHUT_WR)) d after it was read, and the other direction keeps
     flowing.  A reset or error on one side aborts the other side d later.
     The connection is closed once both directions have delivered their EOF.
+  * ACKs on the two loopback legs are immediate (TCP_QUICKACK after every
+    read), and the proxy's own writes are not delayed by Nagle.  An endpoint
+    that leaves Nagle on (Postfix does, e.g. NewSessionTicket then the 220
+    greeting over implicit TLS) therefore never waits for an ACK: on a real
+    link such a write would wait for the peer's ACK, up to one more RTT.
+    The emulated link has no loss, no bandwidth limit and ideal ACKs; it
+    counts the round trips a protocol exchange needs, not TCP's extras.
   * The per-direction backlog is bounded (BACKLOG_LIMIT): past it the proxy
     stops reading, so TCP flow control reaches the sender instead of the proxy
     buffering an unbounded amount.  The limit is far above what one RTT of
@@ -75,6 +82,23 @@ def _nodelay(writer):
             pass
 
 
+def _quickack(sock):
+    """ACK what was just read now rather than after the delayed-ACK timer.
+
+    The proxy is the peer both real endpoints talk to over loopback.  A
+    server that does not disable Nagle (Postfix after its TLS handshake, for
+    one: NewSessionTicket, then the 220 greeting) has its next small write
+    held until its previous one is ACKed; if the proxy delays that ACK (40 ms
+    here) the stall shows up in the measurement although it has nothing to
+    do with the emulated link.  Linux clears TCP_QUICKACK by itself, so it is
+    set again after every read."""
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except (OSError, AttributeError):
+            pass
+
+
 class _Pipe:
     """One direction of a proxied connection: src reader -> dst writer, each
     chunk delivered `delay` seconds after it was read."""
@@ -96,7 +120,7 @@ class _Pipe:
             self.room.clear()
         self.queue.put_nowait((deadline, item, size))
 
-    async def read_side(self, reader):
+    async def read_side(self, reader, sock=None):
         """Read chunks as they arrive and stamp each with its deadline."""
         try:
             while True:
@@ -106,6 +130,7 @@ class _Pipe:
                     self._put(_EOF)
                     return
                 self._put(chunk, len(chunk))
+                _quickack(sock)
         except (ConnectionError, OSError):
             self._put(_RESET)
         except asyncio.CancelledError:
@@ -221,13 +246,15 @@ class LatencyProxy:
 
         # Read the client from the start (bytes it sends during the hold are
         # stamped with the hold's end); its writer waits for `upstream`.
-        tasks = [asyncio.ensure_future(up_pipe.read_side(c_reader)),
+        tasks = [asyncio.ensure_future(up_pipe.read_side(
+                     c_reader, c_writer.get_extra_info("socket"))),
                  asyncio.ensure_future(up_pipe.write_side(upstream))]
         try:
             s_reader = await connect_upstream()
             if s_reader is None:
                 return
-            tasks.append(asyncio.ensure_future(down_pipe.read_side(s_reader)))
+            tasks.append(asyncio.ensure_future(down_pipe.read_side(
+                s_reader, upstream.result().get_extra_info("socket"))))
             tasks.append(asyncio.ensure_future(
                 down_pipe.write_side(client_done)))
             # Both writers finished = both directions delivered EOF or reset.
