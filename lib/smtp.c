@@ -172,10 +172,11 @@ unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
 {
     /* RFC 5321 4.5.3.2 per phase unless configured (P-07). */
     const uavmail__timeouts *t = &e->cfg.timeouts;
-    size_t n = e->env ? e->env->nrcpt : 0;
+    size_t n;
     switch (e->state) {
     case S_GREETING: return t->greeting ? t->greeting : UAVMAIL_TIMEOUT_GREETING_MS;
     case S_TX:
+        n = e->env ? e->env->nrcpt : 0;
         if (e->tx_replied == 0)
             return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
         if (e->tx_replied <= n)
@@ -637,6 +638,9 @@ static void finish_tx(uavmail__smtp *e, int result)
 {
     e->tx_result = result;
     e->tx_done = 1;
+    /* The caller's envelope and results may go away now. */
+    e->env = NULL;
+    e->results = NULL;
     if (e->state != S_FAILED && e->state != S_CLOSED)
         e->state = e->quit_sent ? S_QUIT : S_IDLE;
 }

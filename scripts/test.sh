@@ -3,7 +3,8 @@
 #   1. the normal build: unit, protocol, abi, e2e (aiosmtpd over TLS) and
 #      interop (real Postfix + Dovecot; needs root, skipped otherwise)
 #   2. unit and protocol suites under valgrind
-#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit, protocol, e2e
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit, protocol, e2e, fuzz corpora
+#   4. every libFuzzer target for FUZZ_SECONDS (default 60) when clang is available
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +38,7 @@ run valgrind build --suite unit \
 ninja -C build-asan > "$logs/build-asan.txt" 2>&1 || { cat "$logs/build-asan.txt"; status=1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run asan build-asan --suite unit --suite e2e
+    run asan build-asan --suite unit --suite e2e --suite fuzz
 
 # libFuzzer runs (clang): each target for FUZZ_SECONDS on a copy of its corpus.
 if command -v clang >/dev/null 2>&1; then
