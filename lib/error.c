@@ -37,6 +37,7 @@ const char *uavmail_strerror(int code)
     case UAVMAIL_ECALLBACK: return "aborted by a callback";
     case UAVMAIL_ECLOSED: return "server closed the session";
     case UAVMAIL_EINTERNAL: return "internal error";
+    case UAVMAIL_EAGAIN: return "in progress: call again when the descriptor is ready";
     default: return "unknown error";
     }
 }

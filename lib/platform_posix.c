@@ -346,6 +346,22 @@ static int try_connect(const struct addrinfo *ai, unsigned timeout_ms, int *out_
     return 0;
 }
 
+/* Finish a non-blocking connect started earlier (timeout 0 mode). */
+static int tcp_connect_finish(void *conn)
+{
+    int fd = conn_to_fd(conn), err = 0, one = 1;
+    socklen_t len = sizeof err;
+    struct pollfd pfd;
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    if (poll(&pfd, 1, 0) == 0)
+        return UAVMAIL_EAGAIN;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+        return UAVMAIL_ECONNECT; /* the library closes *conn */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return 0;
+}
+
 static int tcp_connect(void **conn, const char *host, unsigned port, unsigned timeout_ms,
                        void *ud)
 {
@@ -353,6 +369,8 @@ static int tcp_connect(void **conn, const char *host, unsigned port, unsigned ti
     char service[16];
     int rc = UAVMAIL_ECONNECT, fd = -1;
     (void)ud;
+    if (*conn != NULL)
+        return tcp_connect_finish(*conn);
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -360,6 +378,20 @@ static int tcp_connect(void **conn, const char *host, unsigned port, unsigned ti
     snprintf(service, sizeof service, "%u", port);
     if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL)
         return UAVMAIL_ERESOLVE;
+    if (timeout_ms == 0) {
+        /* Non-blocking: start with the first address; finish later. */
+        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    res->ai_protocol);
+        if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            close(fd);
+            fd = -1;
+        }
+        freeaddrinfo(res);
+        if (fd < 0)
+            return UAVMAIL_ECONNECT;
+        *conn = fd_to_conn(fd);
+        return UAVMAIL_EAGAIN;
+    }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         rc = try_connect(ai, timeout_ms, &fd);
         if (rc == 0)
@@ -440,8 +472,15 @@ static int tcp_local_address(void *conn, char *buf, size_t cap, void *ud)
     return 0;
 }
 
+static int tcp_fd(void *conn, void *ud)
+{
+    (void)ud;
+    return conn_to_fd(conn);
+}
+
 static const uavmail_transport tcp_transport = {
     UAVMAIL_TRANSPORT_VERSION, tcp_connect, tcp_send, tcp_recv, tcp_close, tcp_local_address, NULL,
+    tcp_fd,
 };
 
 const uavmail_transport *uavmail__plat_tcp_transport(void)

@@ -39,11 +39,36 @@ struct uavmail_session {
     char **res_addr;
     size_t nresults;
 
+    /* The operation in progress (blocking or stepped). */
+    int op;                   /* OP_* */
+    int phase;                /* PH_* */
+    int nb;                   /* non-blocking: transport calls never wait */
+    uavmail_message *msg;
+    int final;
+    int result;
+    int tx_active;
+    unsigned tx_rounds;
+    uavmail__mime_reader *reader;
+    uavmail__envelope env;
+    const char **pend_addr;   /* recipients of the current transaction */
+    uavmail__rcpt_result *pend_res;
+    size_t *pend_map;         /* their index in results */
+    size_t npend;
+    size_t write_len;         /* bytes offered to a write that said EAGAIN */
+    uint64_t wait_since;      /* non-blocking: when the current wait began */
+    unsigned wait_limit;
+
     uavmail__smtp engine;
     char inbuf[INBUF_SIZE];
     char body[BODYBUF_SIZE];
     size_t body_off, body_len;
 };
+
+enum { OP_NONE, OP_SEND, OP_QUIT };
+enum { PH_CONNECT, PH_TLS, PH_SMTP };
+
+static void end_operation(uavmail_session *s);
+static int run_blocking(uavmail_session *s, int op, uavmail_message *m, int final);
 
 int uavmail_session_options_init(uavmail_session_options *opts, unsigned version)
 {
@@ -127,7 +152,8 @@ static int validate(const uavmail_session_options *o, uavmail_error_detail *err)
                                     "a user name needs a password callback");
     }
     if (o->transport != NULL &&
-        (o->transport->version != UAVMAIL_TRANSPORT_VERSION || o->transport->connect_fn == NULL ||
+        (o->transport->version < 1 || o->transport->version > UAVMAIL_TRANSPORT_VERSION ||
+         o->transport->connect_fn == NULL ||
          o->transport->send_fn == NULL || o->transport->recv_fn == NULL ||
          o->transport->close_fn == NULL))
         return uavmail__err_set(err, UAVMAIL_EINVAL, "transport operations are incomplete");
@@ -179,7 +205,13 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     s->password_user_data = o->password_user_data;
     s->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
                                                   : UAVMAIL_TIMEOUT_CONNECT_MS;
-    s->transport = o->transport ? *o->transport : *uavmail__plat_tcp_transport();
+    s->transport = *uavmail__plat_tcp_transport();
+    if (o->transport != NULL) {
+        /* Copy only the fields of the caller's struct version. */
+        s->transport = *o->transport;
+        if (o->transport->version < 2)
+            s->transport.fd_fn = NULL;
+    }
     s->trace_cb = o->trace_cb;
     s->trace_user_data = o->trace_user_data;
     if (copy_opt(s, &s->host, o->host) || copy_opt(s, &s->cafile, o->cafile) ||
@@ -212,9 +244,15 @@ static void free_results(uavmail_session *s)
         uavmail__free(&s->alloc, s->res_addr[i]);
     uavmail__free(&s->alloc, s->res_addr);
     uavmail__free(&s->alloc, s->results);
+    uavmail__free(&s->alloc, s->pend_addr);
+    uavmail__free(&s->alloc, s->pend_res);
+    uavmail__free(&s->alloc, s->pend_map);
     s->res_addr = NULL;
     s->results = NULL;
-    s->nresults = 0;
+    s->pend_addr = NULL;
+    s->pend_res = NULL;
+    s->pend_map = NULL;
+    s->nresults = s->npend = 0;
 }
 
 static void disconnect(uavmail_session *s)
@@ -228,12 +266,15 @@ static void disconnect(uavmail_session *s)
         s->conn = NULL;
     }
     s->connected = 0;
+    s->phase = PH_CONNECT;
+    s->write_len = 0;
 }
 
 void uavmail_session_free(uavmail_session *s)
 {
     if (s == NULL)
         return;
+    end_operation(s); /* an abandoned stepped operation */
     if (s->connected)
         (void)uavmail_session_quit(s);
     disconnect(s);
@@ -259,10 +300,16 @@ const uavmail_error_detail *uavmail_session_last_error(const uavmail_session *s)
 
 /* ---- byte movement ------------------------------------------------------------ */
 
-static long bio_send(void *ctx, const unsigned char *buf, size_t len)
+/* In non-blocking mode every transport call gets timeout 0 ("do not wait"). */
+static unsigned io_timeout(const uavmail_session *s, unsigned ms)
+{
+    return s->nb ? 0 : ms;
+}
+
+static long bio_send(void *ctx, const unsigned char *buf, size_t len, unsigned timeout_ms)
 {
     uavmail_session *s = ctx;
-    return s->transport.send_fn(s->conn, buf, len, UAVMAIL_TIMEOUT_BLOCK_MS,
+    return s->transport.send_fn(s->conn, buf, len, timeout_ms ? timeout_ms : 0,
                                 s->transport.user_data);
 }
 
@@ -272,131 +319,61 @@ static long bio_recv(void *ctx, unsigned char *buf, size_t len, unsigned timeout
     return s->transport.recv_fn(s->conn, buf, len, timeout_ms, s->transport.user_data);
 }
 
-static int io_send(uavmail_session *s, const char *buf, size_t len)
-{
-    if (s->tls != NULL)
-        return uavmail__tls_send(s->tls, (const unsigned char *)buf, len, &s->err);
-    while (len > 0) {
-        long n = bio_send(s, (const unsigned char *)buf, len);
-        if (n <= 0)
-            return uavmail__err_set(&s->err, n == UAVMAIL_ETIMEOUT ? UAVMAIL_ETIMEOUT : UAVMAIL_EIO,
-                                    "sending to %s:%u failed during %s", s->host, s->port,
-                                    uavmail__smtp_phase(&s->engine));
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static long io_recv(uavmail_session *s, char *buf, size_t cap, unsigned timeout_ms)
+/* Bytes sent, UAVMAIL_EAGAIN (*want set), or an error. */
+static long io_send(uavmail_session *s, const char *buf, size_t len, int *want)
 {
     long n;
+    unsigned t = io_timeout(s, UAVMAIL_TIMEOUT_BLOCK_MS);
     if (s->tls != NULL)
-        return uavmail__tls_recv(s->tls, (unsigned char *)buf, cap, timeout_ms, &s->err);
-    n = bio_recv(s, (unsigned char *)buf, cap, timeout_ms);
+        return uavmail__tls_send(s->tls, (const unsigned char *)buf, len, t, want, &s->err);
+    n = bio_send(s, (const unsigned char *)buf, len, t);
+    if (n == UAVMAIL_ETIMEOUT && s->nb) {
+        *want = UAVMAIL_WANT_WRITE;
+        return UAVMAIL_EAGAIN;
+    }
+    if (n < 0)
+        return uavmail__err_set(&s->err, n == UAVMAIL_ETIMEOUT ? UAVMAIL_ETIMEOUT : UAVMAIL_EIO,
+                                "sending to %s:%u failed during %s", s->host, s->port,
+                                uavmail__smtp_phase(&s->engine));
+    return n;
+}
+
+/* Bytes received, 0 at end of stream, UAVMAIL_EAGAIN (*want set),
+ * UAVMAIL_ETIMEOUT (blocking mode: the phase timed out) or an error. */
+static long io_recv(uavmail_session *s, char *buf, size_t cap, unsigned timeout_ms, int *want)
+{
+    long n;
+    unsigned t = io_timeout(s, timeout_ms);
+    if (s->tls != NULL)
+        return uavmail__tls_recv(s->tls, (unsigned char *)buf, cap, t, want, &s->err);
+    n = bio_recv(s, (unsigned char *)buf, cap, t);
+    if (n == UAVMAIL_ETIMEOUT && s->nb) {
+        *want = UAVMAIL_WANT_READ;
+        return UAVMAIL_EAGAIN;
+    }
     if (n < 0 && n != UAVMAIL_ETIMEOUT)
         uavmail__err_set(&s->err, UAVMAIL_EIO, "receiving from %s:%u failed during %s",
                          s->host, s->port, uavmail__smtp_phase(&s->engine));
     return n;
 }
 
-static int start_tls(uavmail_session *s)
+/* Non-blocking: we are about to wait up to @p limit_ms for the peer.
+ * Returns UAVMAIL_EAGAIN, or UAVMAIL_ETIMEOUT once the limit has passed. */
+static int wait_for_peer(uavmail_session *s, unsigned limit_ms)
 {
-    uavmail__bio bio;
-    char note[160];
-    int rc;
-    if (s->tls_cfg == NULL) {
-        uavmail__tls_options to;
-        to.cafile = s->cafile;
-        to.capath = s->capath;
-        to.session_file = s->tls_session_file;
-        to.host = s->host;
-        to.port = s->port;
-        rc = uavmail__tls_cfg_new(&s->tls_cfg, &s->alloc, &to, &s->err);
-        if (rc != 0)
-            return rc;
-    }
-    bio.send = bio_send;
-    bio.recv = bio_recv;
-    bio.ctx = s;
-    rc = uavmail__tls_connect(&s->tls, s->tls_cfg, s->host, &bio, UAVMAIL_TIMEOUT_GREETING_MS,
-                              &s->err);
-    if (rc != 0)
-        return rc;
-    uavmail__snprintf(note, sizeof note, "TLS established: %s, %s, %s",
-                      uavmail__tls_version(s->tls), uavmail__tls_ciphersuite(s->tls),
-                      uavmail__tls_resumed(s->tls) ? "resumed session (verified earlier)"
-                                                   : "certificate verified");
-    info(s, note);
-    return 0;
+    uint64_t now = uavmail__plat_now_ms();
+    if (s->wait_since == 0)
+        s->wait_since = now;
+    s->wait_limit = limit_ms;
+    return now - s->wait_since >= limit_ms ? UAVMAIL_ETIMEOUT : UAVMAIL_EAGAIN;
 }
 
-/* Feed the engine with message bytes while it wants them. */
-static int push_body(uavmail_session *s, uavmail__mime_reader *r, uavmail_message *m)
+static void progress(uavmail_session *s)
 {
-    if (s->body_off == s->body_len) {
-        long n = r ? uavmail__mime_read(r, s->body, sizeof s->body) : 0;
-        if (n < 0) {
-            uavmail__err_copy(&s->err, &m->err);
-            return (int)n;
-        }
-        s->body_off = 0;
-        s->body_len = (size_t)n;
-        if (n == 0) {
-            uavmail__smtp_body_end(&s->engine);
-            return 0;
-        }
-    }
-    s->body_off += uavmail__smtp_body(&s->engine, s->body + s->body_off, s->body_len - s->body_off);
-    return 0;
+    s->wait_since = 0;
 }
 
-/* Run the engine until it is idle, closed or failed. */
-static int run(uavmail_session *s, uavmail__mime_reader *r, uavmail_message *m)
-{
-    for (;;) {
-        int rc = 0;
-        switch (uavmail__smtp_want(&s->engine)) {
-        case UAVMAIL__SMTP_WANT_WRITE: {
-            size_t len;
-            const char *out = uavmail__smtp_output(&s->engine, &len);
-            rc = io_send(s, out, len);
-            if (rc == 0)
-                uavmail__smtp_consume(&s->engine, len);
-            break;
-        }
-        case UAVMAIL__SMTP_WANT_READ: {
-            long n = io_recv(s, s->inbuf, sizeof s->inbuf, uavmail__smtp_timeout_ms(&s->engine));
-            if (n == UAVMAIL_ETIMEOUT)
-                return uavmail__smtp_timed_out(&s->engine);
-            if (n == 0)
-                rc = uavmail__smtp_eof(&s->engine);
-            else if (n < 0)
-                rc = (int)n;
-            else
-                rc = uavmail__smtp_feed(&s->engine, s->inbuf, (size_t)n);
-            break;
-        }
-        case UAVMAIL__SMTP_WANT_TLS:
-            rc = start_tls(s);
-            if (rc == 0)
-                uavmail__smtp_tls_started(&s->engine);
-            break;
-        case UAVMAIL__SMTP_WANT_BODY:
-            rc = push_body(s, r, m);
-            break;
-        case UAVMAIL__SMTP_IDLE:
-        case UAVMAIL__SMTP_CLOSED:
-            return 0;
-        default:
-            return s->err.code ? s->err.code : UAVMAIL_EINTERNAL;
-        }
-        if (rc != 0) {
-            uavmail__smtp_abort(&s->engine);
-            return s->err.code ? s->err.code : rc;
-        }
-    }
-}
+/* ---- connection phases ---------------------------------------------------------- */
 
 static void describe_connect_error(uavmail_session *s, int rc)
 {
@@ -421,18 +398,9 @@ static void describe_connect_error(uavmail_session *s, int rc)
     }
 }
 
-static int connect_session(uavmail_session *s)
+static void connected(uavmail_session *s)
 {
-    int rc;
     char note[320];
-    uavmail__smtp_reset(&s->engine);
-    rc = s->transport.connect_fn(&s->conn, s->host, s->port, s->connect_timeout_ms,
-                                 s->transport.user_data);
-    if (rc != 0) {
-        s->conn = NULL;
-        describe_connect_error(s, rc);
-        return s->err.code;
-    }
     s->connected = 1;
     if (s->helo_name != NULL)
         uavmail__strlcpy(s->ehlo_name, s->helo_name, sizeof s->ehlo_name);
@@ -447,21 +415,169 @@ static int connect_session(uavmail_session *s)
                       : s->security == UAVMAIL_SECURITY_STARTTLS ? "STARTTLS required"
                                                                  : "no TLS");
     info(s, note);
-    if (s->security == UAVMAIL_SECURITY_TLS) {
-        rc = start_tls(s);
-        if (rc != 0) {
-            disconnect(s);
+    uavmail__smtp_reset(&s->engine);
+    s->phase = s->security == UAVMAIL_SECURITY_TLS ? PH_TLS : PH_SMTP;
+}
+
+static int step_connect(uavmail_session *s, int *want)
+{
+    int rc = s->transport.connect_fn(&s->conn, s->host, s->port,
+                                     io_timeout(s, s->connect_timeout_ms),
+                                     s->transport.user_data);
+    if (rc == UAVMAIL_EAGAIN && s->nb && s->conn != NULL) {
+        *want = UAVMAIL_WANT_WRITE;
+        if (wait_for_peer(s, s->connect_timeout_ms) == UAVMAIL_EAGAIN)
+            return UAVMAIL_EAGAIN;
+        rc = UAVMAIL_ETIMEOUT;
+    }
+    if (rc != 0) {
+        if (s->conn != NULL)
+            s->transport.close_fn(s->conn, s->transport.user_data);
+        s->conn = NULL;
+        describe_connect_error(s, rc);
+        return s->err.code;
+    }
+    progress(s);
+    connected(s);
+    return 0;
+}
+
+static int step_tls(uavmail_session *s, int *want)
+{
+    char note[160];
+    int rc;
+    if (s->tls == NULL) {
+        uavmail__bio bio;
+        if (s->tls_cfg == NULL) {
+            uavmail__tls_options to;
+            to.cafile = s->cafile;
+            to.capath = s->capath;
+            to.session_file = s->tls_session_file;
+            to.host = s->host;
+            to.port = s->port;
+            rc = uavmail__tls_cfg_new(&s->tls_cfg, &s->alloc, &to, &s->err);
+            if (rc != 0)
+                return rc;
+        }
+        bio.send = bio_send;
+        bio.recv = bio_recv;
+        bio.ctx = s;
+        rc = uavmail__tls_start(&s->tls, s->tls_cfg, s->host, &bio, &s->err);
+        if (rc != 0)
             return rc;
+    }
+    rc = uavmail__tls_handshake(s->tls, io_timeout(s, UAVMAIL_TIMEOUT_GREETING_MS), want,
+                                &s->err);
+    if (rc == UAVMAIL_EAGAIN) {
+        if (wait_for_peer(s, UAVMAIL_TIMEOUT_GREETING_MS) == UAVMAIL_EAGAIN)
+            return UAVMAIL_EAGAIN;
+        return uavmail__err_set(&s->err, UAVMAIL_ETIMEOUT, "TLS handshake timed out");
+    }
+    if (rc != 0)
+        return rc;
+    progress(s);
+    uavmail__snprintf(note, sizeof note, "TLS established: %s, %s, %s",
+                      uavmail__tls_version(s->tls), uavmail__tls_ciphersuite(s->tls),
+                      uavmail__tls_resumed(s->tls) ? "resumed session (verified earlier)"
+                                                   : "certificate verified");
+    info(s, note);
+    if (uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_WANT_TLS)
+        uavmail__smtp_tls_started(&s->engine);
+    s->phase = PH_SMTP;
+    return 0;
+}
+
+/* Feed the engine with message bytes while it wants them. */
+static int push_body(uavmail_session *s)
+{
+    if (s->body_off == s->body_len) {
+        long n = s->reader ? uavmail__mime_read(s->reader, s->body, sizeof s->body) : 0;
+        if (n < 0) {
+            uavmail__err_copy(&s->err, &s->msg->err);
+            return (int)n;
+        }
+        s->body_off = 0;
+        s->body_len = (size_t)n;
+        if (n == 0) {
+            uavmail__smtp_body_end(&s->engine);
+            return 0;
         }
     }
-    rc = run(s, NULL, NULL);
-    if (rc == UAVMAIL_ETIMEOUT && s->security == UAVMAIL_SECURITY_STARTTLS &&
-        s->port == 465)
-        uavmail__err_hint(&s->err, "port 465 expects implicit TLS: use security \"tls\"");
-    if (rc != 0)
-        disconnect(s);
-    return rc;
+    s->body_off += uavmail__smtp_body(&s->engine, s->body + s->body_off, s->body_len - s->body_off);
+    return 0;
 }
+
+/* Run the engine until it is idle or closed (0), must wait (UAVMAIL_EAGAIN),
+ * wants TLS (0 with the phase switched), or failed (an error). */
+static int step_smtp(uavmail_session *s, int *want)
+{
+    for (;;) {
+        long rc = 0;
+        switch (uavmail__smtp_want(&s->engine)) {
+        case UAVMAIL__SMTP_WANT_WRITE: {
+            size_t len;
+            const char *out = uavmail__smtp_output(&s->engine, &len);
+            /* After EAGAIN, TLS needs the same bytes offered again. */
+            if (s->write_len != 0 && s->write_len <= len)
+                len = s->write_len;
+            rc = io_send(s, out, len, want);
+            if (rc == UAVMAIL_EAGAIN) {
+                s->write_len = len;
+                if (wait_for_peer(s, uavmail__smtp_timeout_ms(&s->engine)) == UAVMAIL_EAGAIN)
+                    return UAVMAIL_EAGAIN;
+                rc = uavmail__smtp_timed_out(&s->engine);
+                break;
+            }
+            if (rc > 0) {
+                s->write_len = 0;
+                progress(s);
+                uavmail__smtp_consume(&s->engine, (size_t)rc);
+                rc = 0;
+            } else if (rc == 0) {
+                rc = uavmail__err_set(&s->err, UAVMAIL_EIO, "connection lost while sending");
+            }
+            break;
+        }
+        case UAVMAIL__SMTP_WANT_READ: {
+            unsigned limit = uavmail__smtp_timeout_ms(&s->engine);
+            long n = io_recv(s, s->inbuf, sizeof s->inbuf, limit, want);
+            if (n == UAVMAIL_EAGAIN) {
+                if (wait_for_peer(s, limit) == UAVMAIL_EAGAIN)
+                    return UAVMAIL_EAGAIN;
+                n = UAVMAIL_ETIMEOUT;
+            }
+            if (n == UAVMAIL_ETIMEOUT)
+                rc = uavmail__smtp_timed_out(&s->engine);
+            else if (n == 0)
+                rc = uavmail__smtp_eof(&s->engine);
+            else if (n < 0)
+                rc = n;
+            else {
+                progress(s);
+                rc = uavmail__smtp_feed(&s->engine, s->inbuf, (size_t)n);
+            }
+            break;
+        }
+        case UAVMAIL__SMTP_WANT_TLS:
+            s->phase = PH_TLS;
+            return 0;
+        case UAVMAIL__SMTP_WANT_BODY:
+            rc = push_body(s);
+            break;
+        case UAVMAIL__SMTP_IDLE:
+        case UAVMAIL__SMTP_CLOSED:
+            return 0;
+        default:
+            return s->err.code ? s->err.code : UAVMAIL_EINTERNAL;
+        }
+        if (rc != 0) {
+            uavmail__smtp_abort(&s->engine);
+            return s->err.code ? s->err.code : (int)rc;
+        }
+    }
+}
+
+/* ---- operations: send a message, quit ------------------------------------------------ */
 
 static int prepare_results(uavmail_session *s, const uavmail_message *m)
 {
@@ -469,180 +585,291 @@ static int prepare_results(uavmail_session *s, const uavmail_message *m)
     free_results(s);
     s->results = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->results);
     s->res_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->res_addr);
-    if (s->results == NULL || s->res_addr == NULL)
+    s->pend_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_addr);
+    s->pend_res = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_res);
+    s->pend_map = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_map);
+    if (s->results == NULL || s->res_addr == NULL || s->pend_addr == NULL ||
+        s->pend_res == NULL || s->pend_map == NULL)
         return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
     s->nresults = m->nrcpt;
     for (i = 0; i < m->nrcpt; i++) {
         s->res_addr[i] = uavmail__strdup(&s->alloc, m->rcpt[i].addr);
         if (s->res_addr[i] == NULL)
             return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
+        s->pend_addr[i] = s->res_addr[i];
+        s->pend_map[i] = i;
     }
+    s->npend = m->nrcpt;
     return 0;
 }
 
-/* One transaction of @p m to the @p n recipients @p rcpt, results in @p res.
- * @p final pipelines QUIT behind it.  Returns the transaction's result. */
-static int transaction(uavmail_session *s, uavmail_message *m, const char *const *rcpt,
-                       uavmail__rcpt_result *res, size_t n, int final)
+/* Start one transaction for the pending recipients. */
+static int start_transaction(uavmail_session *s)
 {
-    uavmail__mime_reader *r = NULL;
-    uavmail__envelope env;
-    int rc, result = 0, eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
-    rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
-    memset(&env, 0, sizeof env);
+    uavmail_message *m = s->msg;
+    uavmail__envelope *env = &s->env;
+    int rc, eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
+    unsigned flags = eight ? UAVMAIL__MIME_8BIT : 0;
+    size_t i;
+    rc = uavmail__mime_reader_new(&s->reader, m, flags);
+    memset(env, 0, sizeof *env);
     /* The exact size (RFC 1870 SIZE=, and BDAT when CHUNKING is offered):
      * the same reader then renders exactly these bytes. */
     if (rc == 0) {
-        rc = uavmail__mime_measure(r, &env.size);
-        env.size_exact = rc == 0;
+        rc = uavmail__mime_measure(s->reader, &env->size);
+        env->size_exact = rc == 0;
         if (rc == UAVMAIL_ESTATE) { /* a callback of unknown size: no SIZE, no BDAT */
-            uavmail__mime_reader_free(r);
-            env.size = 0;
-            rc = uavmail__mime_reader_new(&r, m, eight ? UAVMAIL__MIME_8BIT : 0);
+            uavmail__mime_reader_free(s->reader);
+            env->size = 0;
+            rc = uavmail__mime_reader_new(&s->reader, m, flags);
         }
     }
     if (rc != 0) {
-        uavmail__mime_reader_free(r);
         uavmail__err_copy(&s->err, &m->err);
         return rc;
     }
-    if (uavmail__mime_is_8bit(r) && !eight && m->prepared != NULL) {
-        uavmail__mime_reader_free(r);
+    if (uavmail__mime_is_8bit(s->reader) && !eight && m->prepared != NULL)
         return uavmail__err_set(&s->err, UAVMAIL_EPERMFAIL,
                                 "the prepared message contains 8-bit data, but the server does "
                                 "not offer 8BITMIME (D-06)");
-    }
-    env.from = m->from.addr;
-    env.rcpt = rcpt;
-    env.nrcpt = n;
-    env.body_8bit = uavmail__mime_is_8bit(r);
-    env.smtputf8 = uavmail__message_needs_utf8(m);
-    env.quit_after = final;
-    env.dsn_notify = m->dsn_notify;
-    env.dsn_ret = m->dsn_ret;
-    env.dsn_envid = m->dsn_envid;
+    env->from = m->from.addr;
+    env->rcpt = (const char *const *)s->pend_addr;
+    env->nrcpt = s->npend;
+    env->body_8bit = uavmail__mime_is_8bit(s->reader);
+    env->smtputf8 = uavmail__message_needs_utf8(m);
+    env->quit_after = s->final;
+    env->dsn_notify = m->dsn_notify;
+    env->dsn_ret = m->dsn_ret;
+    env->dsn_envid = m->dsn_envid;
+    for (i = 0; i < s->npend; i++)
+        memset(&s->pend_res[i], 0, sizeof s->pend_res[i]);
     s->body_off = s->body_len = 0;
-    rc = uavmail__smtp_submit(&s->engine, &env, res);
+    rc = uavmail__smtp_submit(&s->engine, env, s->pend_res);
     if (rc == 0)
-        rc = run(s, r, m);
-    uavmail__mime_reader_free(r);
-    if (uavmail__smtp_tx_done(&s->engine, &result) && (rc == 0 || rc == result))
-        rc = result;
+        s->tx_active = 1;
     return rc;
 }
 
 /* 452 (and 552) to RCPT means "too many recipients for now": the others
- * go in a new transaction (RFC 5321 4.5.3.1.10, P-10). */
+ * go in a new transaction while the last one made progress (P-10). */
 static int is_too_many(int code)
 {
     return code == 452 || code == 552;
 }
 
-static int send_message(uavmail_session *s, uavmail_message *m, int final)
+/* Collect a finished transaction; returns 1 if another one is needed. */
+static int finish_transaction(uavmail_session *s, int result)
 {
-    const char **pending = NULL;
-    uavmail__rcpt_result *res = NULL;
-    size_t *map = NULL, i, n;
-    int rc, again;
-    if (s == NULL || m == NULL)
-        return UAVMAIL_EINVAL;
-    uavmail__err_clear(&s->err);
-    rc = uavmail_message_check(m);
-    if (rc != 0) {
-        uavmail__err_copy(&s->err, &m->err);
-        return rc;
+    size_t i, n = 0, accepted = 0;
+    uavmail__mime_reader_free(s->reader);
+    s->reader = NULL;
+    s->tx_active = 0;
+    for (i = 0; i < s->npend; i++)
+        if (s->pend_res[i].code != 0)
+            s->results[s->pend_map[i]] = s->pend_res[i];
+    s->result = result;
+    if (result != UAVMAIL_ERECIPIENTS || s->tx_rounds++ >= 100 ||
+        uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE)
+        return 0;
+    for (i = 0; i < s->npend; i++)
+        if (s->pend_res[i].code / 100 == 2)
+            accepted++;
+    for (i = 0; i < s->nresults; i++)
+        if (is_too_many(s->results[i].code)) {
+            s->pend_map[n] = i;
+            s->pend_addr[n++] = s->res_addr[i];
+        }
+    s->npend = n;
+    return n > 0 && accepted > 0;
+}
+
+static int overall_result(uavmail_session *s)
+{
+    size_t i;
+    if (s->result != UAVMAIL_ERECIPIENTS || s->tx_rounds == 0)
+        return s->result;
+    for (i = 0; i < s->nresults; i++)
+        if (s->results[i].code / 100 != 2)
+            return UAVMAIL_ERECIPIENTS;
+    return 0;
+}
+
+static void end_operation(uavmail_session *s)
+{
+    uavmail__mime_reader_free(s->reader);
+    s->reader = NULL;
+    s->tx_active = 0;
+    s->op = OP_NONE;
+    s->msg = NULL;
+    s->nb = 0;
+}
+
+/* The engine is idle or closed: what does the operation do next?
+ * Returns 1 to keep driving, or the operation's final result. */
+static int next_action(uavmail_session *s)
+{
+    int w = uavmail__smtp_want(&s->engine), result;
+    if (s->op == OP_SEND && s->tx_active && uavmail__smtp_tx_done(&s->engine, &result)) {
+        if (finish_transaction(s, result))
+            return start_transaction(s) == 0 ? 1 : s->err.code;
+        s->result = overall_result(s);
+        if (!s->final || w == UAVMAIL__SMTP_CLOSED || w != UAVMAIL__SMTP_IDLE) {
+            if (w != UAVMAIL__SMTP_IDLE)
+                disconnect(s);
+            return s->result;
+        }
+        s->op = OP_QUIT; /* final, but QUIT could not be pipelined */
     }
-    rc = prepare_results(s, m);
-    if (rc != 0)
-        return rc;
-    if (!s->connected) {
-        rc = connect_session(s);
+    if (s->op == OP_SEND && !s->tx_active) {
+        int rc = start_transaction(s);
+        return rc == 0 ? 1 : rc;
+    }
+    if (w == UAVMAIL__SMTP_CLOSED) {
+        disconnect(s);
+        return s->result;
+    }
+    uavmail__smtp_quit(&s->engine);
+    return 1;
+}
+
+/* Drive the current operation: its result, or UAVMAIL_EAGAIN (*want set). */
+static int drive(uavmail_session *s, int *want)
+{
+    for (;;) {
+        int rc, smtp = s->phase == PH_SMTP;
+        switch (s->phase) {
+        case PH_CONNECT: rc = step_connect(s, want); break;
+        case PH_TLS: rc = step_tls(s, want); break;
+        default: rc = step_smtp(s, want); break;
+        }
+        if (rc == UAVMAIL_EAGAIN)
+            return rc;
+        if (rc != 0) {
+            if (rc == UAVMAIL_ETIMEOUT && s->security == UAVMAIL_SECURITY_STARTTLS &&
+                s->port == 465 && !uavmail__smtp_has_cap(&s->engine, 0xffffffffu))
+                uavmail__err_hint(&s->err, "port 465 expects implicit TLS: use security \"tls\"");
+            if (s->tx_active) {
+                int result;
+                if (uavmail__smtp_tx_done(&s->engine, &result))
+                    finish_transaction(s, result);
+            }
+            if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE || !s->connected)
+                disconnect(s);
+            return rc;
+        }
+        if (!smtp || s->phase != PH_SMTP)
+            continue; /* connected, TLS done, or TLS wanted: keep going */
+        rc = next_action(s); /* the engine is idle or closed */
+        if (rc != 1)
+            return rc;
+    }
+}
+
+static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int nb)
+{
+    int rc;
+    uavmail__err_clear(&s->err);
+    if (s->op != OP_NONE)
+        return uavmail__err_set(&s->err, UAVMAIL_ESTATE, "another operation is in progress");
+    if (op == OP_SEND) {
+        rc = uavmail_message_check(m);
+        if (rc != 0) {
+            uavmail__err_copy(&s->err, &m->err);
+            return rc;
+        }
+        rc = prepare_results(s, m);
         if (rc != 0)
             return rc;
     }
-    rc = transaction(s, m, (const char *const *)s->res_addr, s->results, s->nresults, final);
-    /* Recipients deferred with 452 get further transactions while the
-     * previous one made progress. */
-    for (again = 0; again < 100 && rc == UAVMAIL_ERECIPIENTS &&
-                    uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_IDLE;
-         again++) {
-        size_t accepted = 0;
-        n = 0;
-        for (i = 0; i < s->nresults; i++) {
-            if (is_too_many(s->results[i].code))
-                n++;
-            else if (s->results[i].code / 100 == 2)
-                accepted++;
-        }
-        if (n == 0 || accepted == 0)
-            break;
-        pending = uavmail__calloc(&s->alloc, n, sizeof *pending);
-        res = uavmail__calloc(&s->alloc, n, sizeof *res);
-        map = uavmail__calloc(&s->alloc, n, sizeof *map);
-        if (pending == NULL || res == NULL || map == NULL) {
-            rc = uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
-            break;
-        }
-        for (i = 0, n = 0; i < s->nresults; i++)
-            if (is_too_many(s->results[i].code)) {
-                map[n] = i;
-                pending[n++] = s->res_addr[i];
-            }
-        rc = transaction(s, m, pending, res, n, final);
-        for (i = 0; i < n; i++)
-            if (res[i].code != 0)
-                s->results[map[i]] = res[i];
-        uavmail__free(&s->alloc, pending);
-        uavmail__free(&s->alloc, res);
-        uavmail__free(&s->alloc, map);
-        pending = NULL;
-        res = NULL;
-        map = NULL;
-        if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
-            /* Recompute over all recipients. */
-            rc = 0;
-            for (i = 0; i < s->nresults; i++)
-                if (s->results[i].code / 100 != 2) {
-                    rc = UAVMAIL_ERECIPIENTS;
-                    break;
-                }
-        }
-    }
-    uavmail__free(&s->alloc, pending);
-    uavmail__free(&s->alloc, res);
-    uavmail__free(&s->alloc, map);
-    if (final || uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_FAILED) {
-        if (final && uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_IDLE)
-            (void)uavmail_session_quit(s);
-        else if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE)
-            disconnect(s);
-    }
+    s->op = op;
+    s->msg = m;
+    s->final = final;
+    s->nb = nb;
+    s->result = 0;
+    s->tx_rounds = 0;
+    s->write_len = 0;
+    s->wait_since = 0;
+    if (!s->connected)
+        s->phase = PH_CONNECT;
+    return 0;
+}
+
+static int run_blocking(uavmail_session *s, int op, uavmail_message *m, int final)
+{
+    int want = 0, rc = begin(s, op, m, final, 0);
+    if (rc != 0)
+        return rc;
+    do
+        rc = drive(s, &want);
+    while (rc == UAVMAIL_EAGAIN); /* only a custom transport says so here */
+    end_operation(s);
     return rc;
 }
 
 int uavmail_session_send(uavmail_session *s, uavmail_message *m)
 {
-    return send_message(s, m, 0);
+    if (s == NULL || m == NULL)
+        return UAVMAIL_EINVAL;
+    return run_blocking(s, OP_SEND, m, 0);
 }
 
 int uavmail_session_send_final(uavmail_session *s, uavmail_message *m)
 {
-    return send_message(s, m, 1);
+    if (s == NULL || m == NULL)
+        return UAVMAIL_EINVAL;
+    return run_blocking(s, OP_SEND, m, 1);
 }
 
 int uavmail_session_quit(uavmail_session *s)
 {
-    int rc = 0;
     if (s == NULL)
         return UAVMAIL_EINVAL;
-    if (!s->connected)
+    if (!s->connected || s->op != OP_NONE)
         return 0;
-    if (uavmail__smtp_want(&s->engine) == UAVMAIL__SMTP_IDLE) {
-        uavmail__smtp_quit(&s->engine);
-        rc = run(s, NULL, NULL);
+    if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE) {
+        disconnect(s);
+        return 0;
     }
-    disconnect(s);
+    return run_blocking(s, OP_QUIT, NULL, 0);
+}
+
+int uavmail_session_start(uavmail_session *s, uavmail_message *m, int final)
+{
+    if (s == NULL || m == NULL)
+        return UAVMAIL_EINVAL;
+    return begin(s, OP_SEND, m, final != 0, 1);
+}
+
+int uavmail_session_step(uavmail_session *s, int *want)
+{
+    int rc, w = 0;
+    if (s == NULL)
+        return UAVMAIL_EINVAL;
+    if (s->op == OP_NONE)
+        return uavmail__err_set(&s->err, UAVMAIL_ESTATE, "no operation in progress");
+    rc = drive(s, &w);
+    if (want != NULL)
+        *want = w;
+    if (rc != UAVMAIL_EAGAIN)
+        end_operation(s);
     return rc;
+}
+
+int uavmail_session_fd(const uavmail_session *s)
+{
+    if (s == NULL || s->conn == NULL || s->transport.fd_fn == NULL)
+        return -1;
+    return s->transport.fd_fn(s->conn, s->transport.user_data);
+}
+
+unsigned uavmail_session_timeout_ms(const uavmail_session *s)
+{
+    uint64_t now, end;
+    if (s == NULL || s->wait_since == 0)
+        return 0;
+    now = uavmail__plat_now_ms();
+    end = s->wait_since + s->wait_limit;
+    return now >= end ? 0 : (unsigned)(end - now);
 }
 
 size_t uavmail_session_recipient_count(const uavmail_session *s)

@@ -11,7 +11,7 @@
 
 /* Byte pipe underneath TLS (the session's transport). */
 typedef struct uavmail__bio {
-    long (*send)(void *ctx, const unsigned char *buf, size_t len);
+    long (*send)(void *ctx, const unsigned char *buf, size_t len, unsigned timeout_ms);
     long (*recv)(void *ctx, unsigned char *buf, size_t len, unsigned timeout_ms);
     void *ctx;
 } uavmail__bio;
@@ -33,17 +33,24 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
                          const uavmail__tls_options *opts, uavmail_error_detail *err);
 void uavmail__tls_cfg_free(uavmail__tls_cfg *cfg);
 
-/* Connect TLS over @p bio and complete the handshake, verifying the
- * certificate chain and that it is for @p host (DNS name or IP literal). */
-int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *host,
-                         const uavmail__bio *bio, unsigned timeout_ms, uavmail_error_detail *err);
-/* Send all of @p buf.  Returns 0 or an error. */
-int uavmail__tls_send(uavmail__tls *t, const unsigned char *buf, size_t len,
-                      uavmail_error_detail *err);
-/* Receive up to @p len bytes.  Returns the count, 0 at end of stream, or an error. */
+/* Set up a TLS connection over @p bio for @p host (DNS name or IP
+ * literal); no I/O yet. */
+int uavmail__tls_start(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *host,
+                       const uavmail__bio *bio, uavmail_error_detail *err);
+/* Drive the handshake, verifying the chain and that it is for the host.
+ * @p timeout_ms 0 means non-blocking: UAVMAIL_EAGAIN is returned with
+ * *want = UAVMAIL_WANT_READ or UAVMAIL_WANT_WRITE.  Returns 0 when done. */
+int uavmail__tls_handshake(uavmail__tls *t, unsigned timeout_ms, int *want,
+                           uavmail_error_detail *err);
+/* Send up to @p len bytes: the count, UAVMAIL_EAGAIN (+*want) or an error.
+ * After EAGAIN the same bytes must be offered again. */
+long uavmail__tls_send(uavmail__tls *t, const unsigned char *buf, size_t len,
+                       unsigned timeout_ms, int *want, uavmail_error_detail *err);
+/* Receive up to @p len bytes: the count, 0 at end of stream, UAVMAIL_EAGAIN
+ * (+*want), or an error. */
 long uavmail__tls_recv(uavmail__tls *t, unsigned char *buf, size_t len, unsigned timeout_ms,
-                       uavmail_error_detail *err);
-/* Send close_notify (best effort) and free. */
+                       int *want, uavmail_error_detail *err);
+/* Send close_notify (best effort, only after a completed handshake) and free. */
 void uavmail__tls_close(uavmail__tls *t);
 const char *uavmail__tls_version(const uavmail__tls *t);
 

@@ -92,8 +92,9 @@ struct uavmail__tls {
     uavmail__tls_cfg *cfg;
     mbedtls_ssl_context ssl;
     uavmail__bio bio;
-    unsigned timeout_ms;
-    int io_error; /* uavmail error from the transport, if any */
+    unsigned timeout_ms; /* 0: non-blocking */
+    int io_error;        /* uavmail error from the transport, if any */
+    int established;
     peer_info peer;
 };
 
@@ -209,9 +210,11 @@ void uavmail__tls_cfg_free(uavmail__tls_cfg *c)
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     uavmail__tls *t = ctx;
-    long n = t->bio.send(t->bio.ctx, buf, len);
+    long n = t->bio.send(t->bio.ctx, buf, len, t->timeout_ms);
     if (n >= 0)
         return (int)n;
+    if (n == UAVMAIL_ETIMEOUT && t->timeout_ms == 0)
+        return MBEDTLS_ERR_SSL_WANT_WRITE; /* non-blocking: try again later */
     t->io_error = (int)n;
     return MBEDTLS_ERR_NET_SEND_FAILED;
 }
@@ -224,8 +227,15 @@ static int bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t 
     n = t->bio.recv(t->bio.ctx, buf, len, t->timeout_ms);
     if (n >= 0)
         return (int)n;
+    if (n == UAVMAIL_ETIMEOUT && t->timeout_ms == 0)
+        return MBEDTLS_ERR_SSL_WANT_READ;
     t->io_error = (int)n;
     return n == UAVMAIL_ETIMEOUT ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static int want_of(int rc)
+{
+    return rc == MBEDTLS_ERR_SSL_WANT_WRITE ? UAVMAIL_WANT_WRITE : UAVMAIL_WANT_READ;
 }
 
 /* ---- verification --------------------------------------------------------- */
@@ -356,8 +366,8 @@ static int tls_fail(uavmail__tls *t, int rc, const char *what, uavmail_error_det
     return UAVMAIL_ETLS;
 }
 
-int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *host,
-                         const uavmail__bio *bio, unsigned timeout_ms, uavmail_error_detail *err)
+int uavmail__tls_start(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *host,
+                       const uavmail__bio *bio, uavmail_error_detail *err)
 {
     uavmail__tls *t;
     int rc;
@@ -367,7 +377,6 @@ int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *
         return uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory starting TLS");
     t->cfg = cfg;
     t->bio = *bio;
-    t->timeout_ms = timeout_ms;
     t->peer.host = host;
     t->peer.ip_len = uavmail__plat_parse_ip(host, t->peer.ip);
     t->peer.host_is_ip = t->peer.ip_len != 0;
@@ -384,56 +393,76 @@ int uavmail__tls_connect(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, NULL, bio_recv_timeout);
     if (cfg->have_saved)
         (void)mbedtls_ssl_set_session(&t->ssl, &cfg->saved); /* offer resumption */
+    *out = t;
+    return 0;
+}
+
+int uavmail__tls_handshake(uavmail__tls *t, unsigned timeout_ms, int *want,
+                           uavmail_error_detail *err)
+{
+    uavmail__tls_cfg *cfg = t->cfg;
+    int rc;
+    t->timeout_ms = timeout_ms;
+    t->io_error = 0;
     while ((rc = mbedtls_ssl_handshake(&t->ssl)) != 0) {
-        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-            continue;
-        if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-            describe_cert_failure(t, mbedtls_ssl_get_verify_result(&t->ssl), host, err);
-            rc = UAVMAIL_ECERT;
-        } else {
-            rc = tls_fail(t, rc, "TLS handshake failed", err);
-            if (rc == UAVMAIL_ETLS)
-                uavmail__err_hint(err, "if the server speaks plain SMTP on this port, use "
-                                       "STARTTLS (usually port 587) instead of implicit TLS");
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            if (timeout_ms != 0)
+                continue;
+            *want = want_of(rc);
+            return UAVMAIL_EAGAIN;
         }
-        mbedtls_ssl_free(&t->ssl);
-        uavmail__free(cfg->alloc, t);
+        if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+            describe_cert_failure(t, mbedtls_ssl_get_verify_result(&t->ssl), t->peer.host, err);
+            return UAVMAIL_ECERT;
+        }
+        rc = tls_fail(t, rc, "TLS handshake failed", err);
+        if (rc == UAVMAIL_ETLS)
+            uavmail__err_hint(err, "if the server speaks plain SMTP on this port, use "
+                                   "STARTTLS (usually port 587) instead of implicit TLS");
         return rc;
     }
+    t->established = 1;
     /* Keep the (verified) session for the next connection. */
     mbedtls_ssl_session_free(&cfg->saved);
     mbedtls_ssl_session_init(&cfg->saved);
     cfg->have_saved = mbedtls_ssl_get_session(&t->ssl, &cfg->saved) == 0;
     if (cfg->have_saved && cfg->session_file != NULL)
         session_store(cfg);
-    *out = t;
     return 0;
 }
 
-int uavmail__tls_send(uavmail__tls *t, const unsigned char *buf, size_t len,
-                      uavmail_error_detail *err)
+long uavmail__tls_send(uavmail__tls *t, const unsigned char *buf, size_t len,
+                       unsigned timeout_ms, int *want, uavmail_error_detail *err)
 {
-    while (len > 0) {
+    t->timeout_ms = timeout_ms;
+    t->io_error = 0;
+    for (;;) {
         int rc = mbedtls_ssl_write(&t->ssl, buf, len);
-        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-            continue;
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            if (timeout_ms != 0)
+                continue;
+            *want = want_of(rc);
+            return UAVMAIL_EAGAIN;
+        }
         if (rc < 0)
             return tls_fail(t, rc, "TLS write failed", err);
-        buf += rc;
-        len -= (size_t)rc;
+        return rc;
     }
-    return 0;
 }
 
 long uavmail__tls_recv(uavmail__tls *t, unsigned char *buf, size_t len, unsigned timeout_ms,
-                       uavmail_error_detail *err)
+                       int *want, uavmail_error_detail *err)
 {
     t->timeout_ms = timeout_ms;
     t->io_error = 0;
     for (;;) {
         int rc = mbedtls_ssl_read(&t->ssl, buf, len);
-        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-            continue;
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            if (timeout_ms != 0)
+                continue;
+            *want = want_of(rc);
+            return UAVMAIL_EAGAIN;
+        }
         if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == 0)
             return 0;
         if (rc < 0)
@@ -448,8 +477,10 @@ void uavmail__tls_close(uavmail__tls *t)
     if (t == NULL)
         return;
     a = t->cfg->alloc;
-    t->timeout_ms = 1000;
-    (void)mbedtls_ssl_close_notify(&t->ssl);
+    if (t->established) {
+        t->timeout_ms = 1000;
+        (void)mbedtls_ssl_close_notify(&t->ssl);
+    }
     mbedtls_ssl_free(&t->ssl);
     uavmail__free(a, t);
 }

@@ -42,7 +42,8 @@ enum uavmail_error {
     UAVMAIL_ECONFIG = -24,        /**< configuration cannot work (e.g. CA file unreadable) */
     UAVMAIL_ECALLBACK = -25,      /**< an application callback aborted the operation */
     UAVMAIL_ECLOSED = -26,        /**< server closed the session (421) */
-    UAVMAIL_EINTERNAL = -27       /**< internal error (a bug: please report it) */
+    UAVMAIL_EINTERNAL = -27,      /**< internal error (a bug: please report it) */
+    UAVMAIL_EAGAIN = -28          /**< non-blocking: in progress, call again when ready */
 };
 
 /**

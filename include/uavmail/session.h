@@ -132,6 +132,52 @@ UAVMAIL_EXTERN int uavmail_session_send(uavmail_session *session, uavmail_messag
  */
 UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_message *msg);
 
+/** What a non-blocking session waits for.  @since 0.1.0 */
+enum uavmail_want {
+    UAVMAIL_WANT_READ = 1,  /**< the descriptor must become readable */
+    UAVMAIL_WANT_WRITE = 2  /**< the descriptor must become writable */
+};
+
+/**
+ * Begin sending a message without blocking, for an application's own event
+ * loop (Qt, asyncio, an RTOS task).  Then call uavmail_session_step()
+ * whenever uavmail_session_fd() is ready as asked, or its timeout expired.
+ * Host name resolution happens inside the first step and may block.
+ * Callbacks (password, trace, attachment reads) run inside step.
+ * @param session the session (one operation at a time).
+ * @param msg the message; must stay valid until step returns the result.
+ * @param final 1 to say QUIT behind it (as uavmail_session_send_final()).
+ * @return 0, or an error (the message is checked first, as in send).
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_start(uavmail_session *session, uavmail_message *msg,
+                                         int final);
+
+/**
+ * Make progress on the operation begun with uavmail_session_start().
+ * @param session the session.
+ * @param want receives UAVMAIL_WANT_READ or UAVMAIL_WANT_WRITE when the
+ *        return value is UAVMAIL_EAGAIN.
+ * @return UAVMAIL_EAGAIN while in progress; otherwise the result, exactly
+ *         as uavmail_session_send() would return it.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_step(uavmail_session *session, int *want);
+
+/**
+ * The descriptor to poll while stepping, or -1 (not connected, or a custom
+ * transport without fd_fn).
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_fd(const uavmail_session *session);
+
+/**
+ * Milliseconds until the current wait times out (call step then: it reports
+ * the timeout), or 0 when step should be called at once.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN unsigned uavmail_session_timeout_ms(const uavmail_session *session);
+
 /**
  * Say QUIT and close the connection, if one is open.
  * @return 0, or an error if the connection could not be closed cleanly

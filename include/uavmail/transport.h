@@ -7,6 +7,12 @@
  * (recv returns 0 at end of stream) or a negative enum uavmail_error value
  * (UAVMAIL_ETIMEOUT, UAVMAIL_EIO, UAVMAIL_ECONNECT, UAVMAIL_ERESOLVE).
  * Operations are called on the thread that called the library function.
+ *
+ * Non-blocking use (uavmail_session_start/step): the library then passes
+ * timeout_ms 0, meaning "do not wait": send/recv return UAVMAIL_ETIMEOUT
+ * when no byte can move now; connect_fn may return UAVMAIL_EAGAIN after
+ * storing the connection in *conn, and is called again with that *conn
+ * (non-NULL) once its descriptor is writable, to complete or fail.
  */
 #ifndef UAVMAIL_TRANSPORT_H
 #define UAVMAIL_TRANSPORT_H
@@ -33,9 +39,12 @@ typedef struct uavmail_transport {
      *  such as "[192.0.2.1]" or "[IPv6:2001:db8::1]" (used for EHLO). */
     int (*local_address_fn)(void *conn, char *buf, size_t cap, void *user_data);
     void *user_data;
+    /* ---- version 2 (0.1.0) ---- */
+    /** Optional (may be NULL): the descriptor an event loop polls for @p conn, or -1. */
+    int (*fd_fn)(void *conn, void *user_data);
 } uavmail_transport;
 
-#define UAVMAIL_TRANSPORT_VERSION 1
+#define UAVMAIL_TRANSPORT_VERSION 2
 
 UAVMAIL_END_DECLS
 

@@ -5,7 +5,10 @@ msmtp, against real Postfix (+ Dovecot SASL) behind latency_proxy.py.
 Run as root with Debian's Python, from the repository root:
 
     /usr/bin/python3 test/bench/roundtrips.py [--rtt-ms 200] [--runs 3]
-        [--warmup 1] [--json FILE] [--uavmail build/cli/uavmail] [--keep]
+        [--warmup 1] [--baseline-runs 3] [--json FILE]
+        [--uavmail build/cli/uavmail] [--keep]
+
+It takes about 2.5 minutes at the defaults (most of it curl's 20 messages).
 
 For every client and scenario it measures the wall time from process start to
 process exit and reports it divided by the RTT ("round trips"), median of
@@ -32,8 +35,24 @@ Postfix's smtpd_tls_loglevel is raised to 2 in the fixture's private config
 (in the temporary workdir; nothing outside it changes) so that its log says
 "Reusing old session" when a client resumes a TLS session.
 
+Then --baseline-runs passes go through proxies that add nothing (0 ms), to
+show each client's local cost (process start, TLS and SASL computation,
+Postfix's work) and the round trips net of it.  (Not straight to Postfix: on
+direct loopback, Nagle on one side plus a 40 ms delayed ACK on the other adds
+stalls that belong to neither client nor link.)
+
 Output: a Markdown table (ready for README) preceded by the command line that
-produced it, a details section, and with --json the raw numbers.
+produced it, the local-cost table, per-run SMTP details, and with --json the
+raw numbers.  Progress lines go to stderr.  Exit status 1 if any run failed.
+
+Clients that cannot do a scenario are reported "n/a (why)": curl 7.88 and
+msmtp keep TLS sessions only inside one process; msmtp sends one message per
+process.  curl sends several messages over one connection when given several
+--upload-file/--url pairs in one invocation (it reuses the connection; the
+log check confirms one connection).  If the uavmail binary predates
+--message/--tls-session-file (looked up in `uavmail send --help`), it sends
+its own composed message (--subject/--body, same body text) and the
+scenarios that need those options are n/a.
 """
 
 import argparse

@@ -3,6 +3,7 @@
 real TLS with AUTH; what arrived is parsed with Python's email package and
 compared byte for byte."""
 import os
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -67,6 +68,25 @@ class Delivery(Base):
             self.assertEqual(r.returncode, 75, r.stderr)
             self.assertNotIn("C: AUTH", r.stderr)
             self.assertEqual(srv.messages(), [])
+
+
+class NonBlocking(Base):
+    def test_event_loop_send(self):
+        # The non-blocking interface driven by a poll() loop, over STARTTLS
+        # and implicit TLS with AUTH, a 1 MiB attachment byte-exact.
+        big = [p for p in self.files if p.endswith("flight.bin")][0]
+        for mode in ("starttls", "tls"):
+            with self.subTest(mode=mode), self.server(mode) as srv:
+                env = dict(os.environ, UAVMAIL_TEST_PASSWORD=PASSWORD)
+                r = subprocess.run([os.environ["UAVMAIL_NB_SEND"], "localhost", str(srv.port),
+                                    mode, self.pki["ca"], USER, ENV_VAR, "uav7@example.test",
+                                    "ops@example.test", big], env=env, capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                waits = int(r.stdout.split("waits=")[1])
+                self.assertGreater(waits, 3)  # it really waited on the descriptor
+                (eml, meta), = srv.wait_for(1)
+                check_delivered(self, Path(eml).read_bytes(), {big: self.files[big]})
 
 
 class Failures(Base):

@@ -186,14 +186,21 @@ static int pw(char *buf, size_t cap, size_t *len, void *ud)
 /* One complete send; returns the result code. */
 static int send_once(fake_server *f, counting *c, int with_bad_rcpt)
 {
-    uavmail_transport tr = {UAVMAIL_TRANSPORT_VERSION, t_connect, t_send, t_recv, t_close, t_local,
-                            NULL};
+    uavmail_transport tr;
     uavmail_allocator al = {UAVMAIL_ALLOCATOR_VERSION, c_malloc, c_realloc, c_free, NULL};
     uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
     uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
     uavmail_session *s = NULL;
     uavmail_message *m = NULL;
     int rc;
+    /* A version-1 transport (no fd_fn): older applications keep working. */
+    memset(&tr, 0, sizeof tr);
+    tr.version = 1;
+    tr.connect_fn = t_connect;
+    tr.send_fn = t_send;
+    tr.recv_fn = t_recv;
+    tr.close_fn = t_close;
+    tr.local_address_fn = t_local;
     tr.user_data = f;
     al.user_data = c;
     o.host = "localhost";
