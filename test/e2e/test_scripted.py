@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Protocol tests over real sockets against scripted servers: what a real
+server will not do (delays around the timeouts, split and LF-only replies,
+oversized and hostile replies, a link dropped after the end of data, EAST
+STARTTLS cases).  Each asserts the exact client bytes and the exit status.
+IDs cite CONFORMANCE.md."""
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures"))
+from e2e_common import pki, run_cli  # noqa: E402
+from scripted_server import ScriptedServer  # noqa: E402
+
+EHLO_REPLY = b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+
+
+def relay_args(port, extra=()):
+    # A loopback relay without TLS or AUTH: the plain protocol is under test.
+    return ["send", "--server", "127.0.0.1", "--port", str(port), "--security", "none",
+            "--helo", "uav7.example.com", "--from", "uav7@example.test",
+            "--to", "ops@example.test", "--subject", "S", "--body", "hi"] + list(extra)
+
+
+def happy(delay_on_mail=0.0, greeting=b"220 mx\r\n"):
+    return [("send", greeting), ("line",), ("send", EHLO_REPLY),
+            ("line",), ("line",), ("line",), ("delay", delay_on_mail),
+            ("send", b"250 ok\r\n250 ok\r\n354 go\r\n"), ("data",),
+            ("send", b"250 queued\r\n"), ("line",), ("send", b"221 bye\r\n")]
+
+
+class Scripted(unittest.TestCase):
+    def run_script(self, steps, extra=(), args=None):
+        with ScriptedServer(steps) as srv:
+            r = run_cli(args(srv.port) if args else relay_args(srv.port, extra))
+        return r, srv
+
+    def test_exact_transcript(self):
+        r, srv = self.run_script(happy())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, body = srv.received.split(b"DATA\r\n", 1)
+        self.assertEqual(head, b"EHLO uav7.example.com\r\nMAIL FROM:<uav7@example.test>\r\n"
+                               b"RCPT TO:<ops@example.test>\r\n")
+        self.assertTrue(body.endswith(b"\r\nhi\r\n.\r\nQUIT\r\n"))   # QUIT pipelined
+        self.assertNotIn(b"\n", body.replace(b"\r\n", b""))               # D-01
+
+    def test_p07_delay_under_timeout_succeeds(self):
+        r, _ = self.run_script(happy(delay_on_mail=1.0), ["--timeout", "3"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_p07_delay_over_timeout_names_phase(self):
+        r, _ = self.run_script(happy(delay_on_mail=4.0), ["--timeout", "2"])
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("within 2 s during MAIL/RCPT/DATA", r.stderr)
+
+    def test_split_replies_byte_by_byte(self):
+        steps = [("send_split", b"220-first\r\n220 mx\r\n", 0.002), ("line",),
+                 ("send_split", EHLO_REPLY, 0.002)] + happy()[3:]
+        r, _ = self.run_script(steps)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_p04_lf_only_replies_rejected(self):
+        r, srv = self.run_script([("send", b"220 mx\n"), ("line",)])
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("bare LF", r.stderr)
+        self.assertEqual(srv.received, b"")
+
+    def test_p03_oversized_reply_line(self):
+        r, _ = self.run_script([("send", b"220 mx\r\n"), ("line",),
+                                ("send", b"250-" + b"A" * 10000 + b"\r\n250 ok\r\n")])
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("exceeds the size limits", r.stderr)
+
+    def test_p04_nul_in_reply(self):
+        r, _ = self.run_script([("send", b"220 mx\x00evil\r\n")])
+        self.assertEqual(r.returncode, 69, r.stderr)
+
+    def test_p05_421_mid_transaction(self):
+        r, srv = self.run_script([("send", b"220 mx\r\n"), ("line",), ("send", EHLO_REPLY),
+                                  ("line",), ("line",), ("line",),
+                                  ("send", b"421 4.3.2 shutting down\r\n"), ("close",)])
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertNotIn(b"hi\r\n.", srv.received)
+
+    def test_p08_link_lost_after_end_of_data(self):
+        steps = happy()[:-3] + [("close",)]
+        r, _ = self.run_script(steps)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("may or may not have been delivered", r.stderr)
+
+    def test_p09_permanent_after_end_of_data(self):
+        steps = happy()[:-3] + [("send", b"554 5.7.1 rejected as spam\r\n"), ("line",),
+                                ("send", b"221 bye\r\n")]
+        r, _ = self.run_script(steps)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("554", r.stderr)
+
+
+class East(unittest.TestCase):
+    """STARTTLS stripping and injection over sockets (TLS-02, TLS-03, TLS-06;
+    FZ-02).  The client is configured with STARTTLS required and a password."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = pki()
+
+    def run_case(self, steps):
+        def args(port):
+            return ["send", "--server", "localhost", "--port", str(port), "--security",
+                    "starttls", "--cafile", self.pki["ca"], "--user", "pilot@example.test",
+                    "--password-env", "UAVMAIL_TEST_PASSWORD", "--from", "uav7@example.test",
+                    "--to", "ops@example.test", "--subject", "S", "--body", "hi", "--timeout",
+                    "3"]
+        with ScriptedServer(steps) as srv:
+            r = run_cli(args(srv.port))
+        for verb in (b"AUTH", b"MAIL", b"RCPT", b"DATA"):
+            self.assertNotIn(verb, srv.received)
+        return r, srv
+
+    def test_o1_no_starttls(self):
+        r, _ = self.run_case([("send", b"220 mx\r\n"), ("line",),
+                              ("send", b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n")])
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("does not offer STARTTLS", r.stderr)
+
+    def test_o3_starttls_454_is_temporary(self):
+        r, _ = self.run_case([("send", b"220 mx\r\n"), ("line",),
+                              ("send", b"250-mx\r\n250 STARTTLS\r\n"), ("line",),
+                              ("send", b"454 TLS not available due to temporary reason\r\n")])
+        self.assertEqual(r.returncode, 75, r.stderr)
+
+    def test_b1_step2_injected_reply(self):
+        r, _ = self.run_case([("send", b"220 mx\r\n"), ("line",),
+                              ("send", b"250-mx\r\n250 STARTTLS\r\n"), ("line",),
+                              ("send", b"220 Ready\r\n250-x\r\n250 AUTH LOGIN\r\n")])
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("before the TLS handshake", r.stderr)
+
+    def test_tls06_220_without_tls(self):
+        r, _ = self.run_case([("send", b"220 mx\r\n"), ("line",),
+                              ("send", b"250-mx\r\n250 STARTTLS\r\n"), ("line",),
+                              ("send", b"220 go ahead\r\n"), ("delay", 0.2),
+                              ("send", b"250 this is not TLS\r\n")])
+        self.assertIn(r.returncode, (69, 75), r.stderr)
+        self.assertIn("TLS", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
