@@ -297,7 +297,7 @@ static void emit_tx(uavmail__smtp *e)
 {
     size_t n = e->env->nrcpt;
     int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
-    char line[UAVMAIL_COMMAND_LINE_MAX + 1];
+    char line[2 * UAVMAIL_COMMAND_LINE_MAX];
 
     if (e->need_rset && !e->rset_sent) {
         if (!pipelining && e->tx_replied != e->tx_sent)
@@ -324,6 +324,13 @@ static void emit_tx(uavmail__smtp *e)
                                   (unsigned long long)e->env->size);
             else
                 uavmail__strlcpy(line, "DATA", sizeof line);
+        }
+        if (strlen(line) > UAVMAIL_COMMAND_LINE_MAX - 2) {
+            /* P-11: never ask the server with an over-long command line. */
+            fail(e, UAVMAIL_ETOOBIG,
+                 "command line longer than %d octets (RFC 5321 4.5.3.1.4): %.60s...",
+                 UAVMAIL_COMMAND_LINE_MAX, line);
+            return;
         }
         if (put_cmd(e, line) < 0)
             return; /* buffer full: the rest follows once it drains */

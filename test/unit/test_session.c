@@ -24,6 +24,9 @@ typedef struct fake_server {
     long calls;
     const char *ehlo;   /* EHLO reply */
     char ehlo_line[300]; /* what the client said */
+    int max_rcpt;        /* answer 452 past this many RCPTs per transaction */
+    int rcpt_in_tx;
+    int transactions;
 } fake_server;
 
 static void reply(fake_server *f, const char *s)
@@ -51,9 +54,14 @@ static void process(fake_server *f)
             memcpy(f->ehlo_line, f->in, n < sizeof f->ehlo_line ? n : sizeof f->ehlo_line - 1);
             reply(f, f->ehlo);
         } else if (strncmp(f->in, "MAIL FROM:", 10) == 0) {
+            f->rcpt_in_tx = 0;
+            f->transactions++;
             reply(f, "250 2.1.0 ok\r\n");
         } else if (strncmp(f->in, "RCPT TO:<bad", 12) == 0) {
             reply(f, "550 5.1.1 no such user\r\n");
+        } else if (strncmp(f->in, "RCPT TO:", 8) == 0 && f->max_rcpt &&
+                   ++f->rcpt_in_tx > f->max_rcpt) {
+            reply(f, "452 4.5.3 too many recipients\r\n");
         } else if (strncmp(f->in, "RCPT TO:", 8) == 0) {
             reply(f, "250 2.1.5 ok\r\n");
         } else if (strncmp(f->in, "DATA", 4) == 0) {
@@ -214,8 +222,10 @@ static int send_once(fake_server *f, counting *c, int with_bad_rcpt)
         rc = uavmail_message_set_from(m, "uav7@example.com", "UAV 7");
     if (rc == 0)
         rc = uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-    if (rc == 0 && with_bad_rcpt)
-        rc = uavmail_message_add_recipient(m, UAVMAIL_CC, "bad@example.com", NULL);
+    if (rc == 0)
+        rc = uavmail_message_add_recipient(m, UAVMAIL_CC,
+                                           with_bad_rcpt ? "bad@example.com" : "cc@example.com",
+                                           NULL);
     if (rc == 0)
         rc = uavmail_message_set_subject(m, "Landed");
     if (rc == 0)
@@ -279,6 +289,18 @@ static void per_recipient_results(void)
     free(f);
 }
 
+static void p10_452_continues_in_new_transaction(void)
+{
+    fake_server *f = new_server();
+    counting c = {0, 0, 0};
+    f->max_rcpt = 1; /* the second recipient (Cc) gets 452 each time */
+    CHECK_INT(send_once(f, &c, 0), 0);
+    /* Two messages, each needing two transactions. */
+    CHECK_INT(f->transactions, 4);
+    CHECK_INT(f->messages, 4);
+    free(f);
+}
+
 static void sweep_transport_failures(void)
 {
     long n;
@@ -319,6 +341,7 @@ static const tt_test tests[] = {
     TT(custom_transport_delivers),
     TT(ehlo_uses_address_literal),
     TT(per_recipient_results),
+    TT(p10_452_continues_in_new_transaction),
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
 };

@@ -685,6 +685,86 @@ static void p07_phase_timeouts(void)
     free(h);
 }
 
+static void p10_hundred_recipients_pipelined(void)
+{
+    static char addrs[100][32];
+    static const char *list[100];
+    harness *h = bdat_session("250-hi\r\n250 PIPELINING\r\n");
+    uavmail__rcpt_result *res = calloc(100, sizeof *res);
+    size_t i;
+    char replies[100 * 8 + 64] = "250 ok\r\n";
+    for (i = 0; i < 100; i++) {
+        snprintf(addrs[i], sizeof addrs[i], "pilot%03zu@example.com", i);
+        list[i] = addrs[i];
+        strcat(replies, "250 ok\r\n");
+    }
+    strcat(replies, "354 go\r\n");
+    h->env.rcpt = list;
+    h->env.nrcpt = 100;
+    h->body = "x";
+    h->body_len = 1;
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, res), 0);
+    pump(h);
+    h->out[h->out_len] = '\0';
+    CHECK(strstr(h->out, "RCPT TO:<pilot099@example.com>\r\nDATA\r\n") != NULL);
+    h->out_len = 0;
+    S(h, replies);
+    C(h, "x\r\n.\r\n");
+    S(h, "250 ok\r\n");
+    CHECK_INT(result(h), 0);
+    CHECK_INT(res[99].code, 250);
+    free(res);
+    free(h);
+}
+
+static void p11_command_line_limit(void)
+{
+    harness *h = bdat_session("250-hi\r\n250 DSN\r\n");
+    h->env.dsn_envid = "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+                       "++++++++++++++++++++++++++++"; /* 100 bytes, 300 as xtext */
+    h->env.from = "a234567890123456789012345678901234567890123456789012345678901234@"
+                  "example.com";
+    h->env.dsn_ret = 1;
+    h->env.size = 123456789;
+    submit(h, "x");
+    /* Under 512 it goes out; this one is 418 octets. */
+    pump(h);
+    CHECK(h->out_len > 0);
+    free(h);
+    h = bdat_session("250-hi\r\n250-SIZE\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n");
+    h->env.dsn_envid = "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+                       "++++++++++++++++++++++++++++";
+    {
+        static char from[300];
+        memset(from, 'a', 64);
+        strcpy(from + 64, "@");
+        for (int k = 0; k < 3; k++)
+            strcat(from, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.");
+        strcat(from, "com"); /* a 252-octet path: valid on its own */
+        h->env.from = from;
+    }
+    h->env.dsn_ret = 1;
+    h->env.size = 123456789;
+    h->env.body_8bit = 1;
+    h->env.smtputf8 = 1;
+    submit(h, "x");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_ETOOBIG);
+    CHECK_INT(h->out_len, 0); /* the server is never asked */
+    free(h);
+}
+
+static void p13_no_pipelining_before_auth(void)
+{
+    /* EHLO, STARTTLS, EHLO and AUTH each wait for their reply even though
+     * PIPELINING is offered; only the transaction is pipelined. */
+    harness *h = starttls_session("250-hi\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
+    C(h, "AUTH PLAIN AHBpbG90QGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
+    free(h);
+}
+
 static void p13_extra_replies_are_an_error(void)
 {
     harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
@@ -863,6 +943,9 @@ static const tt_test tests[] = {
     TT(bdat_all_recipients_rejected),
     TT(dsn_parameters),
     TT(p07_phase_timeouts),
+    TT(p10_hundred_recipients_pipelined),
+    TT(p11_command_line_limit),
+    TT(p13_no_pipelining_before_auth),
     TT(p13_extra_replies_are_an_error),
     TT(p14_quit_reply_ignored),
     TT(d01_smuggling_sequences),
