@@ -531,6 +531,19 @@ int uavmail_message_set_prepared_file(uavmail_message *m, const char *path)
 
 int uavmail__message_freeze(uavmail_message *m)
 {
+    int64_t now;
+    int rc;
+    if (m->frozen)
+        return 0;
+    now = uavmail__plat_time();
+    rc = uavmail__message_freeze_at(m, now);
+    if (rc == 0)
+        m->date_offset_min = uavmail__plat_utc_offset_min(now); /* local zone */
+    return rc;
+}
+
+int uavmail__message_freeze_at(uavmail_message *m, int64_t t)
+{
     unsigned char rnd[12];
     char id[2 * sizeof rnd + 1];
     const char *domain;
@@ -552,8 +565,8 @@ int uavmail__message_freeze(uavmail_message *m)
         id[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
     }
     id[2 * sizeof rnd] = '\0';
-    m->date = uavmail__plat_time();
-    m->date_offset_min = uavmail__plat_utc_offset_min(m->date);
+    m->date = t;
+    m->date_offset_min = 0;
     uavmail__snprintf(m->message_id, sizeof m->message_id, "%lld.%s@%.120s",
                       (long long)m->date, id, domain);
     m->frozen = 1;

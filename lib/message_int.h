@@ -64,6 +64,8 @@ struct uavmail_message {
 
 /* Fix Date and Message-ID if not yet done. */
 int uavmail__message_freeze(uavmail_message *m);
+/* The same, dated @p t (seconds since 1970 UTC) in UTC. */
+int uavmail__message_freeze_at(uavmail_message *m, int64_t t);
 /* Whether an address of the message needs SMTPUTF8 (RFC 6531). */
 int uavmail__message_needs_utf8(const uavmail_message *m);
 

@@ -9,6 +9,8 @@ static const struct {
 } mechs[] = {
     {"PLAIN", UAVMAIL__MECH_PLAIN},
     {"LOGIN", UAVMAIL__MECH_LOGIN},
+    {"XOAUTH2", UAVMAIL__MECH_XOAUTH2},
+    {"OAUTHBEARER", UAVMAIL__MECH_OAUTHBEARER},
 };
 
 unsigned uavmail__sasl_mech_from_name(const char *name, size_t len)
@@ -29,14 +31,103 @@ const char *uavmail__sasl_mech_name(unsigned mech)
     return "?";
 }
 
-unsigned uavmail__sasl_choose(unsigned offered)
+unsigned uavmail__sasl_choose(unsigned offered, unsigned usable)
 {
-    /* Over verified TLS, PLAIN and LOGIN are equally strong; PLAIN with an
-     * initial response takes one round trip, LOGIN three. */
-    if (offered & UAVMAIL__MECH_PLAIN)
-        return UAVMAIL__MECH_PLAIN;
-    if (offered & UAVMAIL__MECH_LOGIN)
-        return UAVMAIL__MECH_LOGIN;
+    /* Tokens before passwords (they expire and are scoped); XOAUTH2 is what
+     * Gmail and Microsoft 365 both accept.  Over verified TLS, PLAIN and
+     * LOGIN are equally strong; PLAIN with an initial response takes one
+     * round trip, LOGIN three. */
+    static const unsigned order[] = {UAVMAIL__MECH_XOAUTH2, UAVMAIL__MECH_OAUTHBEARER,
+                                     UAVMAIL__MECH_PLAIN, UAVMAIL__MECH_LOGIN};
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(order); i++)
+        if (offered & usable & order[i])
+            return order[i];
+    return 0;
+}
+
+/* Assemble raw bytes into a bounded scratch buffer, encode, wipe. */
+static size_t encode_parts(char *out, size_t cap, const char *const *parts, const size_t *lens,
+                           size_t n)
+{
+    unsigned char raw[3072];
+    size_t i, len = 0, enc = 0;
+    for (i = 0; i < n; i++) {
+        if (lens[i] > sizeof raw - len)
+            goto done;
+        memcpy(raw + len, parts[i], lens[i]);
+        len += lens[i];
+    }
+    if (uavmail__b64_len(len) < cap)
+        enc = uavmail__b64_encode(out, raw, len);
+done:
+    uavmail__zeroize(raw, sizeof raw);
+    return enc;
+}
+
+size_t uavmail__sasl_xoauth2(char *out, size_t cap, const char *user, const char *token,
+                             size_t token_len)
+{
+    const char *parts[] = {"user=", user, "\001auth=Bearer ", token, "\001\001"};
+    size_t lens[] = {5, strlen(user), 14, token_len, 2};
+    return encode_parts(out, cap, parts, lens, 5);
+}
+
+size_t uavmail__sasl_oauthbearer(char *out, size_t cap, const char *user, const char *host,
+                                 unsigned port, const char *token, size_t token_len)
+{
+    char portbuf[16];
+    const char *parts[] = {"n,a=", user, ",\001host=", host, "\001port=", portbuf,
+                           "\001auth=Bearer ", token, "\001\001"};
+    size_t lens[9];
+    uavmail__snprintf(portbuf, sizeof portbuf, "%u", port);
+    lens[0] = 4;
+    lens[1] = strlen(user);
+    lens[2] = 7;
+    lens[3] = strlen(host);
+    lens[4] = 6;
+    lens[5] = strlen(portbuf);
+    lens[6] = 14;
+    lens[7] = token_len;
+    lens[8] = 2;
+    return encode_parts(out, cap, parts, lens, 9);
+}
+
+/* Copy the JSON string or number value of "key" (no nesting needed). */
+static void json_field(const char *j, size_t n, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key), i, o = 0;
+    out[0] = '\0';
+    for (i = 0; i + kl + 2 <= n; i++) {
+        if (j[i] != '"' || memcmp(j + i + 1, key, kl) != 0 || j[i + kl + 1] != '"')
+            continue;
+        i += kl + 2;
+        while (i < n && (j[i] == ' ' || j[i] == ':'))
+            i++;
+        if (i < n && j[i] == '"')
+            i++;
+        while (i < n && j[i] != '"' && j[i] != ',' && j[i] != '}' && o + 1 < cap) {
+            unsigned char c = (unsigned char)j[i++];
+            out[o++] = (char)(c >= 0x20 && c < 0x7F ? c : '?');
+        }
+        out[o] = '\0';
+        return;
+    }
+}
+
+int uavmail__sasl_oauth_error(const char *b64, size_t len, char *status, size_t status_cap,
+                              char *scope, size_t scope_cap)
+{
+    unsigned char json[3072];
+    size_t n = 0;
+    status[0] = scope[0] = '\0';
+    /* A-14: bounded before decoding; anything larger is refused. */
+    if (len > 4096 || uavmail__b64_decode(json, sizeof json, &n, b64, len) != 0)
+        return -1;
+    if (n < 2 || json[0] != '{')
+        return -1;
+    json_field((const char *)json, n, "status", status, status_cap);
+    json_field((const char *)json, n, "scope", scope, scope_cap);
     return 0;
 }
 

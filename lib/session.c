@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "sasl.h"
 #include "message_int.h"
 #include "mime.h"
 #include "platform.h"
@@ -21,6 +22,10 @@ struct uavmail_session {
     unsigned port;
     int security;
     char *cafile, *capath, *username, *helo_name, *tls_session_file;
+    char *tls_pins, *client_cert, *client_key;
+    uavmail_time_cb time_cb;
+    void *time_user_data;
+    int token_refreshed;      /* the one token refresh of this message was used */
     uavmail_password_cb password_cb;
     void *password_user_data;
     unsigned connect_timeout_ms;
@@ -134,6 +139,15 @@ static int validate(const uavmail_session_options *o, uavmail_error_detail *err)
             return uavmail__err_set(err, UAVMAIL_ECONFIG,
                                     "refusing to send credentials without TLS");
     }
+    if (o->version >= 3 && o->auth_mechanism != NULL &&
+        uavmail__sasl_mech_from_name(o->auth_mechanism, strlen(o->auth_mechanism)) == 0)
+        return uavmail__err_set(err, UAVMAIL_EINVAL,
+                                "unknown authentication mechanism \"%.40s\" (PLAIN, LOGIN, "
+                                "XOAUTH2 or OAUTHBEARER)",
+                                o->auth_mechanism);
+    if (o->version >= 3 && (o->client_cert == NULL) != (o->client_key == NULL))
+        return uavmail__err_set(err, UAVMAIL_EINVAL,
+                                "a client certificate needs its key, and the other way round");
     if (o->helo_name != NULL && !uavmail__helo_valid(o->helo_name))
         return uavmail__err_set(err, UAVMAIL_EINVAL,
                                 "EHLO name \"%.80s\" is neither a host name nor an address "
@@ -147,9 +161,9 @@ static int validate(const uavmail_session_options *o, uavmail_error_detail *err)
             if ((unsigned char)*p < 0x20 || *p == 0x7F)
                 return uavmail__err_set(err, UAVMAIL_EINVAL,
                                         "user name contains a control character (D-08)");
-        if (o->password_cb == NULL)
+        if (o->password_cb == NULL && !(o->version >= 3 && o->token_cb != NULL))
             return uavmail__err_set(err, UAVMAIL_EINVAL,
-                                    "a user name needs a password callback");
+                                    "a user name needs a password or token callback");
     }
     if (o->transport != NULL &&
         (o->transport->version < 1 || o->transport->version > UAVMAIL_TRANSPORT_VERSION ||
@@ -217,7 +231,10 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     if (copy_opt(s, &s->host, o->host) || copy_opt(s, &s->cafile, o->cafile) ||
         copy_opt(s, &s->capath, o->capath) || copy_opt(s, &s->username, o->username) ||
         copy_opt(s, &s->helo_name, o->helo_name) ||
-        (o->version >= 2 && copy_opt(s, &s->tls_session_file, o->tls_session_file))) {
+        (o->version >= 2 && copy_opt(s, &s->tls_session_file, o->tls_session_file)) ||
+        (o->version >= 3 && (copy_opt(s, &s->tls_pins, o->tls_pin_sha256) ||
+                             copy_opt(s, &s->client_cert, o->client_cert) ||
+                             copy_opt(s, &s->client_key, o->client_key)))) {
         uavmail_session_free(s);
         return UAVMAIL_ENOMEM;
     }
@@ -232,7 +249,22 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     set_timeouts(&cfg.timeouts, o);
     cfg.trace_cb = s->trace_cb;
     cfg.trace_user_data = s->trace_user_data;
+    cfg.host = s->host;
+    cfg.port = s->port;
+    if (o->version >= 3) {
+        cfg.token_cb = o->token_cb;
+        cfg.token_user_data = o->token_user_data;
+        cfg.trace_secrets = o->trace_auth_raw != 0;
+        if (o->auth_mechanism != NULL)
+            cfg.auth_allowed =
+                uavmail__sasl_mech_from_name(o->auth_mechanism, strlen(o->auth_mechanism));
+        s->time_cb = o->time_cb;
+        s->time_user_data = o->time_user_data;
+    }
     uavmail__smtp_init(&s->engine, &cfg, &s->alloc, &s->err);
+    if (cfg.trace_secrets)
+        info(s, "WARNING: raw AUTH tracing is on: passwords and tokens will appear in this "
+                "trace (trace_auth_raw)");
     *out = s;
     return 0;
 }
@@ -286,6 +318,9 @@ void uavmail_session_free(uavmail_session *s)
     uavmail__free(&s->alloc, s->username);
     uavmail__free(&s->alloc, s->helo_name);
     uavmail__free(&s->alloc, s->tls_session_file);
+    uavmail__free(&s->alloc, s->tls_pins);
+    uavmail__free(&s->alloc, s->client_cert);
+    uavmail__free(&s->alloc, s->client_key);
     {
         uavmail__alloc a = s->alloc;
         uavmail__zeroize(s, sizeof *s);
@@ -455,6 +490,11 @@ static int step_tls(uavmail_session *s, int *want)
             to.session_file = s->tls_session_file;
             to.host = s->host;
             to.port = s->port;
+            to.pins = s->tls_pins;
+            to.client_cert = s->client_cert;
+            to.client_key = s->client_key;
+            to.time_cb = s->time_cb;
+            to.time_user_data = s->time_user_data;
             rc = uavmail__tls_cfg_new(&s->tls_cfg, &s->alloc, &to, &s->err);
             if (rc != 0)
                 return rc;
@@ -732,6 +772,18 @@ static int next_action(uavmail_session *s)
     return 1;
 }
 
+/* A token mechanism failed in a way a fresh token can fix: status 401
+ * (or no status and 535 / 5.7.8); never 400 and never twice (A-13). */
+static int token_expired(const uavmail_session *s)
+{
+    const uavmail__smtp *e = &s->engine;
+    if (s->token_refreshed || s->op != OP_SEND || !(uavmail__smtp_mech(e) & UAVMAIL__MECH_TOKEN))
+        return 0;
+    if (e->oauth_status[0] != '\0')
+        return strcmp(e->oauth_status, "401") == 0;
+    return s->err.smtp_code == 535 || strcmp(s->err.enhanced, "5.7.8") == 0;
+}
+
 /* Drive the current operation: its result, or UAVMAIL_EAGAIN (*want set). */
 static int drive(uavmail_session *s, int *want)
 {
@@ -744,6 +796,14 @@ static int drive(uavmail_session *s, int *want)
         }
         if (rc == UAVMAIL_EAGAIN)
             return rc;
+        if (rc == UAVMAIL_EAUTH && token_expired(s)) {
+            /* one refresh through the application, on a new connection. */
+            s->token_refreshed = 1;
+            info(s, "OAuth2 token refused; asking for a fresh one and reconnecting");
+            disconnect(s);
+            s->engine.cfg.refresh_token = 1;
+            continue;
+        }
         if (rc != 0) {
             if (rc == UAVMAIL_ETIMEOUT && s->security == UAVMAIL_SECURITY_STARTTLS &&
                 s->port == 465 && !uavmail__smtp_has_cap(&s->engine, 0xffffffffu))
@@ -781,6 +841,13 @@ static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int 
         if (rc != 0)
             return rc;
     }
+    if (op == OP_SEND && s->time_cb != NULL && !m->frozen) {
+        int64_t now = s->time_cb(s->time_user_data);
+        if (now >= 0)
+            uavmail__message_freeze_at(m, now); /* Date from the application's clock */
+    }
+    s->token_refreshed = 0;
+    s->engine.cfg.refresh_token = 0;
     s->op = op;
     s->msg = m;
     s->final = final;

@@ -93,15 +93,6 @@ static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
     return r->text + k;
 }
 
-/* Record the current reply in the error detail. */
-static void note_reply(uavmail__smtp *e)
-{
-    char enh[16];
-    size_t skip;
-    const char *t = reply_text(e, enh, &skip);
-    uavmail__err_reply(e->err, e->rr.reply.code, enh, t);
-}
-
 /* Describe the server's reply as an error; 421 is "closing", 4xx
  * temporary, 5xx permanent unless @p code5 says otherwise.  The session
  * goes on (see fail_reply). */
@@ -150,6 +141,7 @@ void uavmail__smtp_reset(uavmail__smtp *e)
     e->size_limit = 0;
     e->mech = 0;
     e->sasl_step = 0;
+    e->close_error = 0;
     e->ehlo_failed = 0;
     e->env = NULL;
     e->results = NULL;
@@ -161,6 +153,11 @@ void uavmail__smtp_reset(uavmail__smtp *e)
 const char *uavmail__smtp_phase(const uavmail__smtp *e)
 {
     return phase_names[e->state];
+}
+
+unsigned uavmail__smtp_mech(const uavmail__smtp *e)
+{
+    return e->mech;
 }
 
 int uavmail__smtp_has_cap(const uavmail__smtp *e, unsigned cap)
@@ -346,93 +343,198 @@ static void emit_tx(uavmail__smtp *e)
     }
 }
 
-/* Start SASL: build the first AUTH line. */
+/* ---- SASL (RFC 4954) ------------------------------------------------------------ */
+
+#define SECRET_MAX 2048 /* longest password or token accepted */
+
+/* Ask the application for the credential of the current mechanism. */
+static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
+{
+    int rc;
+    *len = 0;
+    if (e->mech & UAVMAIL__MECH_TOKEN)
+        rc = e->cfg.token_cb(buf, cap, len, e->cfg.refresh_token, e->cfg.token_user_data);
+    else
+        rc = e->cfg.password_cb(buf, cap, len, e->cfg.password_user_data);
+    if (rc != 0 || *len > cap) {
+        uavmail__zeroize(buf, cap);
+        fail(e, UAVMAIL_ECALLBACK, "the %s callback did not supply one",
+             (e->mech & UAVMAIL__MECH_TOKEN) ? "OAuth2 token" : "password");
+        return -1;
+    }
+    return 0;
+}
+
+/* Queue a line holding a credential: redacted in the trace unless the
+ * application asked for raw AUTH traces, wiped from the buffer once sent. */
+static void put_secret_line(uavmail__smtp *e, const char *line, size_t n, const char *shown)
+{
+    put_line(e, line, n, e->cfg.trace_secrets ? NULL : shown);
+    e->out_secret = 1;
+}
+
+/* The initial response of the current mechanism, base64, into @p out. */
+static size_t initial_response(uavmail__smtp *e, char *out, size_t cap)
+{
+    char *secret = out + cap / 2; /* the second half of the scratch holds the secret */
+    size_t slen, n = 0;
+    if (get_secret(e, secret, cap / 2, &slen) != 0)
+        return 0;
+    if (e->mech == UAVMAIL__MECH_PLAIN)
+        n = uavmail__sasl_plain(out, cap / 2, NULL, e->cfg.username, secret, slen);
+    else if (e->mech == UAVMAIL__MECH_XOAUTH2)
+        n = uavmail__sasl_xoauth2(out, cap / 2, e->cfg.username, secret, slen);
+    else if (e->mech == UAVMAIL__MECH_OAUTHBEARER)
+        n = uavmail__sasl_oauthbearer(out, cap / 2, e->cfg.username, e->cfg.host, e->cfg.port,
+                                      secret, slen);
+    uavmail__zeroize(secret, cap / 2);
+    if (n == 0)
+        fail(e, UAVMAIL_EINVAL, "credentials too long or containing NUL (A-07)");
+    return n;
+}
+
 static void start_auth(uavmail__smtp *e)
 {
-    char secret[260];
-    size_t slen = 0;
-    char line[UAVMAIL_COMMAND_LINE_MAX + 1];
+    char line[UAVMAIL_COMMAND_LINE_MAX + 1], ir[2 * SECRET_MAX + 1024];
+    unsigned usable = 0;
+    size_t n;
     const char *name;
 
     if (!e->tls_active) {
         fail(e, UAVMAIL_ENOTLS, "refusing to authenticate without TLS (A-01)");
         return;
     }
-    if (!(e->caps & UAVMAIL__CAP_AUTH) || e->auth_mechs == 0) {
-        fail(e, (e->caps & UAVMAIL__CAP_AUTH) ? UAVMAIL_ENOAUTH : UAVMAIL_ENOAUTH,
-             "server offers no %sauthentication mechanism this library supports",
-             (e->caps & UAVMAIL__CAP_AUTH) ? "" : "AUTH at all: no ");
-        uavmail__err_hint(e->err, "check the port (submission is 587 or 465) and that the "
-                                  "account may send through this server");
+    if (!(e->caps & UAVMAIL__CAP_AUTH)) {
+        /* credentials configured, but the (post-TLS) EHLO has no AUTH. */
+        fail(e, UAVMAIL_ENOAUTH, "server offers no AUTH, so the configured credentials "
+                                 "cannot be used");
+        uavmail__err_hint(e->err, "check the port (submission is 587 or 465) and that this "
+                                  "server accepts logins");
         return;
     }
-    e->mech = uavmail__sasl_choose(e->auth_mechs);
+    if (e->cfg.password_cb != NULL)
+        usable |= UAVMAIL__MECH_PASSWORD;
+    if (e->cfg.token_cb != NULL)
+        usable |= UAVMAIL__MECH_TOKEN;
+    if (e->cfg.auth_allowed != 0)
+        usable &= e->cfg.auth_allowed;
+    e->mech = uavmail__sasl_choose(e->auth_mechs, usable);
     if (e->mech == 0) {
-        fail(e, UAVMAIL_ENOAUTH, "none of the server's AUTH mechanisms is supported");
+        fail(e, UAVMAIL_ENOAUTH, "none of the server's AUTH mechanisms can be used with the "
+                                 "configured credentials");
+        if ((e->auth_mechs & UAVMAIL__MECH_TOKEN) && !(usable & UAVMAIL__MECH_TOKEN))
+            uavmail__err_hint(e->err, "this server wants an OAuth2 token (XOAUTH2/OAUTHBEARER); "
+                                      "configure a token provider");
+        else if ((e->auth_mechs & UAVMAIL__MECH_PASSWORD) && !(usable & UAVMAIL__MECH_PASSWORD))
+            uavmail__err_hint(e->err, "this server wants a password (PLAIN/LOGIN)");
         return;
     }
     name = uavmail__sasl_mech_name(e->mech);
     e->state = S_AUTH;
     e->sasl_step = 0;
+    e->ir_deferred = 0;
+    e->oauth_failing = 0;
+    e->oauth_status[0] = e->oauth_scope[0] = '\0';
     if (e->mech == UAVMAIL__MECH_LOGIN) {
         uavmail__snprintf(line, sizeof line, "AUTH %s", name);
         put_cmd(e, line);
         return;
     }
-    /* PLAIN with an initial response (RFC 4954 SASL-IR). */
-    if (e->cfg.password_cb == NULL ||
-        e->cfg.password_cb(secret, sizeof secret, &slen, e->cfg.password_user_data) != 0 ||
-        slen > sizeof secret) {
-        uavmail__zeroize(secret, sizeof secret);
-        fail(e, UAVMAIL_ECALLBACK, "the password callback did not supply a password");
+    /* An initial response (RFC 4954 SASL-IR) saves a round trip when the
+     * AUTH line stays within 512 octets (A-10). */
+    n = initial_response(e, ir, sizeof ir);
+    if (n == 0)
         return;
+    if (6 + strlen(name) + n <= UAVMAIL_COMMAND_LINE_MAX - 2) {
+        char shown[64];
+        uavmail__snprintf(line, sizeof line, "AUTH %s %.*s", name, (int)n, ir);
+        uavmail__snprintf(shown, sizeof shown, "AUTH %s <redacted>", name);
+        put_secret_line(e, line, strlen(line), shown);
+    } else {
+        uavmail__snprintf(line, sizeof line, "AUTH %s", name);
+        put_cmd(e, line);
+        e->ir_deferred = 1;
     }
-    {
-        char b64[400];
-        size_t n = uavmail__sasl_plain(b64, sizeof b64, NULL, e->cfg.username, secret, slen);
-        uavmail__zeroize(secret, sizeof secret);
-        if (n == 0) {
-            uavmail__zeroize(b64, sizeof b64);
-            fail(e, UAVMAIL_EINVAL, "user name or password too long or contains NUL (A-07)");
-            return;
-        }
-        uavmail__snprintf(line, sizeof line, "AUTH PLAIN %.*s", (int)n, b64);
-        uavmail__zeroize(b64, sizeof b64);
-        put_line(e, line, strlen(line), "AUTH PLAIN <redacted>");
-        uavmail__zeroize(line, sizeof line);
-        e->out_secret = 1;
-    }
+    uavmail__zeroize(ir, sizeof ir);
+    uavmail__zeroize(line, sizeof line);
 }
 
-/* Answer a LOGIN 334 challenge: step 0 user name, step 1 password. */
-static void login_step(uavmail__smtp *e)
+/* Answer a 334 challenge. */
+static void sasl_challenge(uavmail__smtp *e)
 {
-    char line[400];
-    size_t n;
-    if (e->sasl_step == 0) {
-        size_t ul = strlen(e->cfg.username);
-        if (uavmail__b64_len(ul) >= sizeof line) {
-            fail(e, UAVMAIL_EINVAL, "user name too long");
-            return;
-        }
-        n = uavmail__b64_encode(line, (const unsigned char *)e->cfg.username, ul);
-    } else {
-        char secret[260];
-        size_t slen = 0;
-        if (e->cfg.password_cb == NULL ||
-            e->cfg.password_cb(secret, sizeof secret, &slen, e->cfg.password_user_data) != 0 ||
-            slen > sizeof secret) {
+    const char *text = e->rr.reply.text;
+    size_t tlen = e->rr.reply.len;
+    if (e->mech == UAVMAIL__MECH_LOGIN && e->sasl_step < 2) {
+        /* answer the two challenges in order, whatever they say. */
+        char line[2 * SECRET_MAX], secret[SECRET_MAX];
+        size_t n, slen;
+        if (e->sasl_step == 0) {
+            n = uavmail__b64_encode(line, (const unsigned char *)e->cfg.username,
+                                    strlen(e->cfg.username));
+        } else {
+            if (get_secret(e, secret, sizeof secret, &slen) != 0)
+                return;
+            n = uavmail__b64_encode(line, (const unsigned char *)secret, slen);
             uavmail__zeroize(secret, sizeof secret);
-            fail(e, UAVMAIL_ECALLBACK, "the password callback did not supply a password");
-            return;
         }
-        n = uavmail__b64_encode(line, (const unsigned char *)secret, slen);
-        uavmail__zeroize(secret, sizeof secret);
+        put_secret_line(e, line, n, "<redacted>");
+        uavmail__zeroize(line, sizeof line);
+        e->sasl_step++;
+        return;
     }
-    put_line(e, line, n, "<redacted>");
-    uavmail__zeroize(line, sizeof line);
-    e->out_secret = 1;
-    e->sasl_step++;
+    if ((e->mech & UAVMAIL__MECH_TOKEN) && e->ir_deferred && e->sasl_step == 0) {
+        char ir[2 * SECRET_MAX + 1024];
+        size_t n = initial_response(e, ir, sizeof ir);
+        if (n == 0)
+            return;
+        put_secret_line(e, ir, n, "<redacted>");
+        uavmail__zeroize(ir, sizeof ir);
+        e->sasl_step = 1;
+        return;
+    }
+    if ((e->mech & UAVMAIL__MECH_TOKEN) && e->sasl_step < 2) {
+        /* The error exchange (A-11, A-12): the challenge is base64 JSON with
+         * the reason; answer with an empty response (XOAUTH2) or ^A
+         * (OAUTHBEARER) so the server sends its final failure. */
+        uavmail__sasl_oauth_error(text, tlen, e->oauth_status, sizeof e->oauth_status,
+                                  e->oauth_scope, sizeof e->oauth_scope);
+        put_line(e, e->mech == UAVMAIL__MECH_XOAUTH2 ? "" : "AQ==",
+                 e->mech == UAVMAIL__MECH_XOAUTH2 ? 0 : 4, NULL);
+        e->oauth_failing = 1;
+        e->sasl_step = 2;
+        return;
+    }
+    /* an unexpected challenge is cancelled and counts as failure. */
+    put_cmd(e, "*");
+    e->sasl_step = 99;
+}
+
+/* Authentication failed: say QUIT and end the session with the error; the
+ * next attempt uses a new connection, never a weaker mechanism (A-15). */
+static void auth_failed(uavmail__smtp *e)
+{
+    int c = e->rr.reply.code;
+    int err = reply_error(e, c / 100 == 4 ? UAVMAIL_ETEMPFAIL : UAVMAIL_EAUTH,
+                          e->sasl_step == 99 ? "authentication cancelled after an unexpected "
+                                               "challenge"
+                                             : "authentication failed");
+    if (e->oauth_status[0] != '\0') {
+        size_t n = strlen(e->err->message);
+        uavmail__snprintf(e->err->message + n, sizeof e->err->message - n,
+                          " (token status %s%s%s)", e->oauth_status,
+                          e->oauth_scope[0] ? ", scope " : "", e->oauth_scope);
+    }
+    if (c / 100 == 5 && (e->mech & UAVMAIL__MECH_PASSWORD))
+        uavmail__err_hint(e->err, "check the user name and password; many providers need an "
+                                  "app password when two-factor sign-in is on");
+    else if (c / 100 == 5)
+        uavmail__err_hint(e->err, "the OAuth2 token was refused: it may have expired or lack "
+                                  "the mail scope");
+    e->close_error = err;
+    if (put_cmd(e, "QUIT") == 0)
+        e->state = S_QUIT;
+    else
+        e->state = S_FAILED;
 }
 
 /* After EHLO/HELO succeeded (or TLS/AUTH completed): what next? */
@@ -601,31 +703,16 @@ static void on_starttls(uavmail__smtp *e, int extra_bytes)
 static void on_auth(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
-    if (c == 235) {
+    if (c == 235 && !e->oauth_failing && e->sasl_step != 99) {
         e->authed = 1;
         e->state = S_IDLE;
         return;
     }
-    if (c == 334) {
-        if (e->mech == UAVMAIL__MECH_LOGIN && e->sasl_step < 2) {
-            login_step(e);
-            return;
-        }
-        /* an unexpected challenge is cancelled and counts as failure. */
-        put_cmd(e, "*");
-        e->sasl_step = 99;
+    if (c == 334 && e->sasl_step != 99) {
+        sasl_challenge(e);
         return;
     }
-    if (e->sasl_step == 99) {
-        fail(e, UAVMAIL_EAUTH, "server sent an unexpected SASL challenge; authentication "
-                               "cancelled");
-        note_reply(e);
-        return;
-    }
-    fail_reply(e, UAVMAIL_EAUTH, "authentication failed");
-    if (c / 100 == 5)
-        uavmail__err_hint(e->err, "check the user name and password; many providers need an "
-                                  "app password when two-factor sign-in is on");
+    auth_failed(e);
 }
 
 static void record_rcpt(uavmail__smtp *e, size_t i)
@@ -821,7 +908,11 @@ static void dispatch(uavmail__smtp *e, size_t extra)
         else
             on_final(e);
         break;
-    case S_QUIT: e->state = S_CLOSED; break; /* P-14: any reply ends it */
+    case S_QUIT: /* P-14: any reply ends it */
+        e->state = e->close_error ? S_FAILED : S_CLOSED;
+        if (e->close_error)
+            e->err->code = e->close_error;
+        break;
     default:
         fail(e, UAVMAIL_EPROTOCOL, "unexpected reply %d from the server during %s",
              e->rr.reply.code, phase_names[e->state]);
@@ -1064,8 +1155,8 @@ int uavmail__smtp_timed_out(uavmail__smtp *e)
     const char *phase = phase_names[e->state];
     int st = e->state;
     if (st == S_QUIT) {
-        e->state = S_CLOSED; /* P-14: the outcome is already recorded */
-        return 0;
+        e->state = e->close_error ? S_FAILED : S_CLOSED; /* P-14: outcome already known */
+        return e->close_error;
     }
     fail(e, st == S_DOT ? UAVMAIL_EUNKNOWN : UAVMAIL_ETIMEOUT,
          "no reply from the server within %u s during %s%s", uavmail__smtp_timeout_ms(e) / 1000,
@@ -1079,8 +1170,8 @@ int uavmail__smtp_eof(uavmail__smtp *e)
 {
     int st = e->state;
     if (st == S_QUIT) {
-        e->state = S_CLOSED;
-        return 0;
+        e->state = e->close_error ? S_FAILED : S_CLOSED;
+        return e->close_error;
     }
     if (uavmail__reply_pending(&e->rr))
         fail(e, UAVMAIL_EPROTOCOL, "server closed the connection in the middle of a reply "

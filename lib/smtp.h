@@ -65,6 +65,14 @@ typedef struct uavmail__smtp_config {
     const char *username;          /* NULL: no AUTH */
     uavmail_password_cb password_cb;
     void *password_user_data;
+    /* OAuth2 bearer token provider: refresh != 0 asks for a new token. */
+    int (*token_cb)(char *buf, size_t cap, size_t *len, int refresh, void *ud);
+    void *token_user_data;
+    int refresh_token;             /* the next token request is a refresh */
+    unsigned auth_allowed;         /* UAVMAIL__MECH_* the user allows; 0: all */
+    int trace_secrets;             /* raw AUTH lines in the trace (A-04: loud opt-in) */
+    const char *host;              /* for OAUTHBEARER */
+    unsigned port;
     int allow_lf_replies;          /* accept LF-only reply lines (default 0) */
     uavmail_trace_cb trace_cb;
     void *trace_user_data;
@@ -113,6 +121,11 @@ struct uavmail__smtp {
     uint64_t size_limit;
     unsigned mech;                 /* mechanism in use */
     int sasl_step;
+    int ir_deferred;               /* initial response too long for the AUTH line */
+    int oauth_failing;             /* in the XOAUTH2/OAUTHBEARER error exchange */
+    int close_error;               /* QUIT after a failure; then fail with this */
+    char oauth_status[16];         /* from an XOAUTH2/OAUTHBEARER error challenge */
+    char oauth_scope[128];
     int ehlo_failed;
 
     uavmail__reply_reader rr;
@@ -176,5 +189,7 @@ unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e);
 /* Name of the current phase ("greeting", "EHLO", ...). */
 const char *uavmail__smtp_phase(const uavmail__smtp *e);
 int uavmail__smtp_has_cap(const uavmail__smtp *e, unsigned cap);
+/* The mechanism of the last AUTH (UAVMAIL__MECH_*), 0 if none. */
+unsigned uavmail__smtp_mech(const uavmail__smtp *e);
 
 #endif

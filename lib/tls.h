@@ -22,6 +22,10 @@ typedef struct uavmail__tls_options {
     const char *session_file; /* persisted TLS session, or NULL */
     const char *host;     /* the server (binds a resumable session to it) */
     unsigned port;
+    const char *pins;     /* comma-separated hex SHA-256 of the server's SPKI, or NULL */
+    const char *client_cert, *client_key; /* PEM files, or NULL */
+    int64_t (*time_cb)(void *ud); /* the application's clock, or NULL */
+    void *time_user_data;
 } uavmail__tls_options;
 
 /* Per-session TLS configuration: trust anchors, RNG, settings. */

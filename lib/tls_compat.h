@@ -1,7 +1,7 @@
 /*
  * mbedTLS version differences, kept to this header (included only by
  * tls_mbedtls.c).  2.28 LTS is the baseline; 3.6 LTS needs the few
- * adjustments below.
+ * adjustments below (plus MBEDTLS_PRIVATE access to certificate fields).
  */
 #ifndef UAVMAIL_TLS_COMPAT_H
 #define UAVMAIL_TLS_COMPAT_H
@@ -18,6 +18,8 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h> /* MBEDTLS_ERR_NET_* codes only */
+#include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -27,6 +29,26 @@ static inline void uavmail__tls_conf_min_tls12(mbedtls_ssl_config *conf)
     mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
 #else
     mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+}
+
+static inline int uavmail__tls_pk_parse_keyfile(mbedtls_pk_context *pk, const char *path,
+                                                mbedtls_ctr_drbg_context *drbg)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pk_parse_keyfile(pk, path, NULL, mbedtls_ctr_drbg_random, drbg);
+#else
+    (void)drbg;
+    return mbedtls_pk_parse_keyfile(pk, path, NULL);
+#endif
+}
+
+static inline int uavmail__tls_sha256(const unsigned char *in, size_t n, unsigned char out[32])
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_sha256(in, n, out, 0);
+#else
+    return mbedtls_sha256_ret(in, n, out, 0);
 #endif
 }
 

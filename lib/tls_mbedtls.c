@@ -26,9 +26,64 @@ struct uavmail__tls_cfg {
     int have_saved;
     char *session_file;
     char key[600];
+    /* SPKI SHA-256 pins (up to 8) and the optional client identity. */
+    unsigned char pins[8][32];
+    size_t npins;
+    mbedtls_x509_crt own_cert;
+    mbedtls_pk_context own_key;
+    int64_t (*time_cb)(void *ud);
+    void *time_user_data;
 };
 
 #define SESSION_MAGIC "uavmail-tls-session-1\n"
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* "hex,hex,..." of 64 hex digits each (colons allowed between bytes). */
+static int parse_pins(uavmail__tls_cfg *c, const char *s)
+{
+    while (*s) {
+        size_t n = 0;
+        if (c->npins == UAVMAIL__ARRAY_LEN(c->pins))
+            return -1;
+        while (*s && *s != ',') {
+            int hi, lo;
+            if (*s == ':' || *s == ' ') {
+                s++;
+                continue;
+            }
+            hi = hexval((unsigned char)s[0]);
+            lo = s[1] ? hexval((unsigned char)s[1]) : -1;
+            if (hi < 0 || lo < 0 || n == 32)
+                return -1;
+            c->pins[c->npins][n++] = (unsigned char)(hi * 16 + lo);
+            s += 2;
+        }
+        if (n != 32)
+            return -1;
+        c->npins++;
+        if (*s == ',')
+            s++;
+    }
+    return c->npins ? 0 : -1;
+}
+
+/* Seconds since 1970 of an X.509 time (proleptic Gregorian, UTC). */
+static int64_t x509_epoch(const mbedtls_x509_time *t)
+{
+    int64_t y = t->year - (t->mon <= 2), era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400, m = t->mon;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + t->day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
 
 /* Load a persisted session if it was made for the same server and trust. */
 static void session_load(uavmail__tls_cfg *c)
@@ -75,7 +130,10 @@ static void session_store(uavmail__tls_cfg *c)
 
 /* What the verify callback saw of the server's certificate. */
 typedef struct peer_info {
+    const uavmail__tls_cfg *cfg;
     const char *host;
+    int pin_mismatch;
+    int64_t now;                 /* the time the chain was checked against */
     int host_is_ip;
     unsigned char ip[16];
     size_t ip_len;
@@ -127,9 +185,20 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_ssl_config_init(&c->conf);
     mbedtls_ssl_session_init(&c->saved);
-    uavmail__snprintf(c->key, sizeof c->key, "%s:%u ca=%s capath=%s", opts->host ? opts->host : "",
-                      opts->port, opts->cafile ? opts->cafile : "(system)",
-                      opts->capath ? opts->capath : "");
+    mbedtls_x509_crt_init(&c->own_cert);
+    mbedtls_pk_init(&c->own_key);
+    c->time_cb = opts->time_cb;
+    c->time_user_data = opts->time_user_data;
+    if (opts->pins != NULL && parse_pins(c, opts->pins) != 0) {
+        uavmail__err_set(err, UAVMAIL_ECONFIG,
+                         "certificate pin \"%.80s\" is not a list of hex SHA-256 digests",
+                         opts->pins);
+        goto fail;
+    }
+    uavmail__snprintf(c->key, sizeof c->key, "%s:%u ca=%s capath=%s pins=%s cert=%s",
+                      opts->host ? opts->host : "", opts->port,
+                      opts->cafile ? opts->cafile : "(system)", opts->capath ? opts->capath : "",
+                      opts->pins ? opts->pins : "", opts->client_cert ? opts->client_cert : "");
     if (opts->session_file != NULL) {
         c->session_file = uavmail__strdup(a, opts->session_file);
         if (c->session_file == NULL) {
@@ -182,6 +251,21 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
         goto fail;
     }
     mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED); /* TLS-08 */
+    if (opts->client_cert != NULL) {
+        rc = mbedtls_x509_crt_parse_file(&c->own_cert, opts->client_cert);
+        if (rc == 0)
+            rc = uavmail__tls_pk_parse_keyfile(&c->own_key, opts->client_key, &c->drbg);
+        if (rc == 0)
+            rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->own_cert, &c->own_key);
+        if (rc != 0) {
+            uavmail__err_set(err, UAVMAIL_ECONFIG,
+                             "cannot load the client certificate \"%s\" or its key \"%s\" "
+                             "(mbedTLS -0x%04X)",
+                             opts->client_cert, opts->client_key, (unsigned)-rc);
+            err->tls_code = rc;
+            goto fail;
+        }
+    }
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
     uavmail__tls_conf_min_tls12(&c->conf); /* TLS-12 */
@@ -197,6 +281,8 @@ void uavmail__tls_cfg_free(uavmail__tls_cfg *c)
     if (c == NULL)
         return;
     mbedtls_ssl_session_free(&c->saved);
+    mbedtls_x509_crt_free(&c->own_cert);
+    mbedtls_pk_free(&c->own_key);
     uavmail__free(c->alloc, c->session_file);
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->ca);
@@ -282,11 +368,37 @@ static int ip_san_matches(const peer_info *p, const mbedtls_x509_crt *crt)
     return 0;
 }
 
+static int pin_matches(const uavmail__tls_cfg *c, mbedtls_x509_crt *crt)
+{
+    unsigned char der[1024], digest[32];
+    int len = mbedtls_pk_write_pubkey_der(&crt->pk, der, sizeof der);
+    size_t i;
+    if (len <= 0 || uavmail__tls_sha256(der + sizeof der - len, (size_t)len, digest) != 0)
+        return 0;
+    for (i = 0; i < c->npins; i++)
+        if (memcmp(c->pins[i], digest, 32) == 0)
+            return 1;
+    return 0;
+}
+
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     peer_info *p = ctx;
+    if (p->cfg->time_cb != NULL && p->now >= 0) {
+        /* Validity against the application's clock (GPS time), not the
+         * system's, which may be unset on a drone without RTC. */
+        *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+        if (p->now > x509_epoch(&crt->valid_to))
+            *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
+        if (p->now < x509_epoch(&crt->valid_from))
+            *flags |= MBEDTLS_X509_BADCERT_FUTURE;
+    }
     if (depth != 0)
         return 0;
+    if (p->cfg->npins != 0 && !pin_matches(p->cfg, crt)) {
+        p->pin_mismatch = 1;
+        *flags |= MBEDTLS_X509_BADCERT_OTHER;
+    }
     p->seen = 1;
     mbedtls_x509_dn_gets(p->subject, sizeof p->subject, &crt->subject);
     mbedtls_x509_dn_gets(p->issuer, sizeof p->issuer, &crt->issuer);
@@ -308,10 +420,15 @@ static void describe_cert_failure(uavmail__tls *t, uint32_t flags, const char *h
                                   uavmail_error_detail *err)
 {
     const peer_info *p = &t->peer;
-    time_t now = time(NULL);
+    int64_t now = p->now;
     uavmail__err_set(err, UAVMAIL_ECERT, "certificate of %s not accepted", host);
-    if ((flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) &&
-        now < (time_t)1577836800 /* 2020-01-01 */) {
+    if (p->pin_mismatch && !(flags & ~(uint32_t)MBEDTLS_X509_BADCERT_OTHER)) {
+        uavmail__err_set(err, UAVMAIL_ECERT,
+                         "the public key of %s does not match the configured pin", host);
+        uavmail__err_hint(err, "the server's key changed, or this is not your relay; update "
+                               "the pin only if you expected the change");
+    } else if ((flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) &&
+               now < (int64_t)1577836800 /* 2020-01-01 */) {
         uavmail__err_set(err, UAVMAIL_ECERT,
                          "certificate of %s cannot be checked: the system clock is not set "
                          "(it is before 2020)",
@@ -377,7 +494,11 @@ int uavmail__tls_start(uavmail__tls **out, uavmail__tls_cfg *cfg, const char *ho
         return uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory starting TLS");
     t->cfg = cfg;
     t->bio = *bio;
+    t->peer.cfg = cfg;
     t->peer.host = host;
+    t->peer.now = cfg->time_cb ? cfg->time_cb(cfg->time_user_data) : (int64_t)time(NULL);
+    if (t->peer.now < 0)
+        t->peer.now = (int64_t)time(NULL);
     t->peer.ip_len = uavmail__plat_parse_ip(host, t->peer.ip);
     t->peer.host_is_ip = t->peer.ip_len != 0;
     mbedtls_ssl_init(&t->ssl);

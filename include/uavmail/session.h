@@ -42,6 +42,23 @@ enum uavmail_trace_direction {
 typedef int (*uavmail_password_cb)(char *buf, size_t cap, size_t *len, void *user_data);
 
 /**
+ * Supplies an OAuth2 bearer token at AUTH time (XOAUTH2 / OAUTHBEARER).
+ * @p refresh is 1 when the previous token was refused as expired or invalid:
+ * obtain a new one (e.g. with the refresh token); this happens at most once
+ * per message.  Write at most @p cap bytes to @p buf and the length to @p len.
+ * @return 0, or a non-zero value to abort (UAVMAIL_ECALLBACK).
+ */
+typedef int (*uavmail_token_cb)(char *buf, size_t cap, size_t *len, int refresh,
+                                void *user_data);
+
+/**
+ * The current time in seconds since 1970-01-01 UTC, from the application's
+ * best source (GPS time on a drone without RTC).  Used for Date headers and
+ * certificate validity.  Return a negative value if unknown.
+ */
+typedef int64_t (*uavmail_time_cb)(void *user_data);
+
+/**
  * Receives the protocol exchange, one line (or note) per call, without the
  * line end.  Credentials are replaced by "<redacted>".
  */
@@ -56,7 +73,7 @@ typedef struct uavmail_session_options {
     const char *cafile;         /**< PEM bundle of trusted CAs; NULL: the system bundle */
     const char *capath;         /**< directory of trusted CA files; NULL: none */
     const char *username;       /**< SASL user; NULL: no authentication */
-    uavmail_password_cb password_cb; /**< called at AUTH time */
+    uavmail_password_cb password_cb; /**< called at AUTH time (or use token_cb, v3) */
     void *password_user_data;
     const char *helo_name;      /**< EHLO name (FQDN or address literal); NULL: automatic */
     unsigned connect_timeout_ms; /**< 0: 30 s */
@@ -81,12 +98,29 @@ typedef struct uavmail_session_options {
      *  handle.  A session is reused only for the same host, port and CA
      *  settings. */
     const char *tls_session_file;
+    /* ---- version 3 (0.1.0) ---- */
+    uavmail_token_cb token_cb;  /**< OAuth2 token provider (with username); NULL: none */
+    void *token_user_data;
+    /** Force one SASL mechanism ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER");
+     *  NULL: the strongest the post-TLS EHLO offers for the credentials given. */
+    const char *auth_mechanism;
+    /** INSECURE, for debugging only: show AUTH lines unredacted in the trace
+     *  (a warning is traced first).  Off by default (A-04). */
+    int trace_auth_raw;
+    uavmail_time_cb time_cb;    /**< NULL: the system clock */
+    void *time_user_data;
+    /** Pin the server's public key: comma-separated hex SHA-256 digests of
+     *  its SubjectPublicKeyInfo; the chain must still verify.  NULL: no pin. */
+    const char *tls_pin_sha256;
+    const char *client_cert;    /**< PEM client certificate file; NULL: none */
+    const char *client_key;     /**< its PEM private key file */
 } uavmail_session_options;
 
-#define UAVMAIL_SESSION_OPTIONS_VERSION 2
+#define UAVMAIL_SESSION_OPTIONS_VERSION 3
 #define UAVMAIL_SESSION_OPTIONS_INIT \
     { UAVMAIL_SESSION_OPTIONS_VERSION, NULL, 0, UAVMAIL_SECURITY_AUTO, NULL, NULL, NULL, \
-      NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
+      NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, \
+      NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * Initialise an options struct to its defaults.

@@ -366,6 +366,8 @@ static void a08_login_third_challenge_cancelled(void)
     S(h, "334 bW9yZT8=\r\n");
     C(h, "*\r\n");
     S(h, "501 cancelled\r\n");
+    C(h, "QUIT\r\n"); /* */
+    S(h, "221 bye\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     free(h);
@@ -386,6 +388,9 @@ static void a15_auth_rejected(void)
     pump(h);
     h->out_len = 0;
     S(h, "535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 Learn more\r\n");
+    /* QUIT, then the session is over (no weaker mechanism tried). */
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK_INT(h->err.smtp_code, 535);
