@@ -13,6 +13,17 @@ size_t uavmail__b64_len(size_t n)
     return groups * 4;
 }
 
+#ifndef UAVMAIL_BASE64_SMALL
+#include "base64_pairs.h"
+
+/* Two table loads per 3 bytes instead of four: the speed flight logs need. */
+static inline void enc3(char *o, const unsigned char *i)
+{
+    uint32_t v = ((uint32_t)i[0] << 16) | ((uint32_t)i[1] << 8) | i[2];
+    memcpy(o, &b64_pairs[v >> 18][2 * ((v >> 12) & 63)], 2);
+    memcpy(o + 2, &b64_pairs[(v >> 6) & 63][2 * (v & 63)], 2);
+}
+#else
 static inline void enc3(char *o, const unsigned char *i)
 {
     uint32_t v = ((uint32_t)i[0] << 16) | ((uint32_t)i[1] << 8) | i[2];
@@ -21,6 +32,7 @@ static inline void enc3(char *o, const unsigned char *i)
     o[2] = enc[(v >> 6) & 63];
     o[3] = enc[v & 63];
 }
+#endif
 
 static size_t enc_tail(char *o, const unsigned char *i, size_t rest)
 {

@@ -15,8 +15,10 @@
 #include "platform.h"
 
 #define PEND_SIZE 8192
-/* Raw bytes per base64 refill: whole 57-byte lines that fit the buffer. */
-#define B64_CHUNK ((PEND_SIZE / 78) * UAVMAIL_B64_LINE_BYTES)
+/* Raw bytes per refill: whole 57-byte lines. */
+#define B64_CHUNK (UAVMAIL_MIME_READ_CHUNK / UAVMAIL_B64_LINE_BYTES * UAVMAIL_B64_LINE_BYTES)
+/* Raw bytes whose MIME base64 fits @p cap output bytes. */
+#define RAW_FOR(cap) ((cap) / 78 * UAVMAIL_B64_LINE_BYTES)
 
 enum node_kind { N_MULTI, N_TEXT, N_HTML, N_ATTACH };
 enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE, OP_END, OP_PREPARED };
@@ -840,15 +842,16 @@ static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, u
 /* Fill r->raw with whole 57-byte lines until the end of the content, so the
  * line layout is identical to a one-shot encoding whatever the read sizes.
  * Returns the byte count or a negative error. */
-static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size_t idx)
+static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size_t idx,
+                     size_t limit)
 {
     size_t got = 0;
     /* After measuring, files and descriptors are sent exactly as long as
      * they were measured (a log still growing is sent as of that moment),
      * so SIZE and BDAT lengths always match the bytes sent. */
     int fixed = r->measured && (a->source == UAVMAIL__SRC_FILE || a->source == UAVMAIL__SRC_FD);
-    while (got < B64_CHUNK && !r->file_eof) {
-        size_t want = B64_CHUNK - got;
+    while (got < limit && !r->file_eof) {
+        size_t want = limit - got;
         long n;
         if (fixed && r->att_size[idx] - r->pos < want)
             want = (size_t)(r->att_size[idx] - r->pos);
@@ -897,18 +900,23 @@ static int open_source(uavmail__mime_reader *r, const uavmail__attachment *a)
     return 0;
 }
 
-static int attach_step(uavmail__mime_reader *r, const node *nd)
+/* Encode the next part of an attachment into @p out (room for @p cap
+ * bytes, at least one line); returns 1 at the end of the content. */
+static int attach_step_to(uavmail__mime_reader *r, const node *nd, char *out, size_t cap,
+                          size_t *written)
 {
     const uavmail__attachment *a = &r->m->att[nd->idx];
+    size_t limit = RAW_FOR(cap) < B64_CHUNK ? RAW_FOR(cap) : B64_CHUNK;
     long n;
     int rc = open_source(r, a);
+    *written = 0;
     if (rc != 0)
         return rc;
-    n = fill_raw(r, a, nd->idx);
+    n = fill_raw(r, a, nd->idx, limit);
     if (n < 0)
         return (int)n;
     if (n > 0) {
-        r->pend_len += uavmail__b64_encode_lines(r->pend + r->pend_len, r->raw, (size_t)n);
+        *written = uavmail__b64_encode_lines(out, r->raw, (size_t)n);
         r->skip_delim_crlf = 1;
     }
     if (r->file_eof) {
@@ -917,6 +925,14 @@ static int attach_step(uavmail__mime_reader *r, const node *nd)
         return 1;
     }
     return 0;
+}
+
+static int attach_step(uavmail__mime_reader *r, const node *nd)
+{
+    size_t w;
+    int rc = attach_step_to(r, nd, r->pend + r->pend_len, pend_room(r), &w);
+    r->pend_len += w;
+    return rc;
 }
 
 /* Size of an attachment's content without reading it. */
@@ -1049,10 +1065,8 @@ static int prepared_step(uavmail__mime_reader *r)
 
 /* Run one step of the program.  Returns 1 if the current op finished,
  * 0 if it needs more steps, or a negative error. */
-static int run_step(uavmail__mime_reader *r)
+static void start_op(uavmail__mime_reader *r, const op *o)
 {
-    const op *o = &r->ops[r->pc];
-    const node *nd = &r->nodes[o->node];
     if (!r->op_started) {
         r->op_started = 1;
         r->pos = 0;
@@ -1064,6 +1078,13 @@ static int run_step(uavmail__mime_reader *r)
         if (o->kind == OP_CONTENT)
             r->skip_delim_crlf = 0;
     }
+}
+
+static int run_step(uavmail__mime_reader *r)
+{
+    const op *o = &r->ops[r->pc];
+    const node *nd = &r->nodes[o->node];
+    start_op(r, o);
     switch (o->kind) {
     case OP_TOP:
         return top_header_step(r, nd);
@@ -1127,6 +1148,22 @@ long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
         r->pend_off = r->pend_len = 0;
         if (r->pc >= r->nops)
             break;
+        if (cap - got >= 4096 && r->ops[r->pc].kind == OP_CONTENT &&
+            r->nodes[r->ops[r->pc].node].kind == N_ATTACH) {
+            /* Attachment bytes go straight into the caller's buffer. */
+            size_t w;
+            int rc;
+            start_op(r, &r->ops[r->pc]);
+            rc = attach_step_to(r, &r->nodes[r->ops[r->pc].node], buf + got, cap - got, &w);
+            if (rc < 0)
+                return rc;
+            got += w;
+            if (rc == 1) {
+                r->pc++;
+                r->op_started = 0;
+            }
+            continue;
+        }
         {
             int rc = advance(r);
             if (rc < 0)

@@ -19,14 +19,21 @@
 #define UAVMAIL_REPLY_TEXT_MAX 8192
 #endif
 
-/* Size of the engine's output buffer (commands and stuffed body bytes). */
-#ifndef UAVMAIL_OUTBUF_SIZE
-#define UAVMAIL_OUTBUF_SIZE 16384
+/* Bytes of message handed to TLS at a time: one full TLS record (16 KiB)
+ * keeps records large and write calls few. */
+#ifndef UAVMAIL_RECORD_SIZE
+#define UAVMAIL_RECORD_SIZE 16384
 #endif
 
-/* Chunk read from an attachment source at a time (a multiple of 57). */
+/* Size of the engine's output buffer (commands and message bytes). */
+#ifndef UAVMAIL_OUTBUF_SIZE
+#define UAVMAIL_OUTBUF_SIZE (2 * UAVMAIL_RECORD_SIZE + 1024)
+#endif
+
+/* Most bytes read from an attachment source at a time (a multiple of 57,
+ * one base64 line); 14 KiB reads keep system calls few. */
 #ifndef UAVMAIL_MIME_READ_CHUNK
-#define UAVMAIL_MIME_READ_CHUNK (57 * 64)
+#define UAVMAIL_MIME_READ_CHUNK (57 * 256)
 #endif
 
 /* RFC 5321 section 4.5.3.1 limits. */

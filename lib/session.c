@@ -530,6 +530,21 @@ static int step_tls(uavmail_session *s, int *want)
 /* Feed the engine with message bytes while it wants them. */
 static int push_body(uavmail_session *s)
 {
+    size_t cap;
+    char *direct = uavmail__smtp_body_space(&s->engine, &cap);
+    if (direct != NULL) {
+        /* BDAT: the MIME writer renders straight into the output buffer. */
+        long n = cap ? uavmail__mime_read(s->reader, direct, cap) : 0;
+        if (n < 0) {
+            uavmail__err_copy(&s->err, &s->msg->err);
+            return (int)n;
+        }
+        if (n == 0)
+            uavmail__smtp_body_end(&s->engine); /* fails if short of the size */
+        else
+            uavmail__smtp_body_commit(&s->engine, (size_t)n);
+        return 0;
+    }
     if (s->body_off == s->body_len) {
         long n = s->reader ? uavmail__mime_read(s->reader, s->body, sizeof s->body) : 0;
         if (n < 0) {

@@ -983,7 +983,7 @@ int uavmail__smtp_want(uavmail__smtp *e)
         emit_tx(e);
         break;
     case S_BODY:
-        if (e->out_len >= sizeof e->out / 2)
+        if (e->out_len >= UAVMAIL_RECORD_SIZE)
             return UAVMAIL__SMTP_WANT_WRITE;
         return UAVMAIL__SMTP_WANT_BODY;
     default:
@@ -1115,6 +1115,25 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         }
     }
     return (size_t)(p - data);
+}
+
+char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap)
+{
+    size_t room = out_room(e);
+    if (e->state != S_BODY || !e->bdat) {
+        *cap = 0;
+        return NULL;
+    }
+    *cap = room < e->bdat_left ? room : (size_t)e->bdat_left;
+    return e->out + e->out_len;
+}
+
+void uavmail__smtp_body_commit(uavmail__smtp *e, size_t n)
+{
+    e->out_len += n;
+    e->bdat_left -= n;
+    if (e->bdat_left == 0)
+        body_done(e);
 }
 
 void uavmail__smtp_body_end(uavmail__smtp *e)

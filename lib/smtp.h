@@ -177,6 +177,13 @@ int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result);
 size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len);
 /* The whole message was pushed. */
 void uavmail__smtp_body_end(uavmail__smtp *e);
+/* BDAT without copies: where the next message bytes go (NULL when the
+ * message goes by DATA), at most *cap of them (never past the declared
+ * size); then commit how many were written.  The bytes must already be
+ * CRLF-clean -- the MIME writer guarantees it, for prepared messages too --
+ * since BDAT content is neither normalised nor dot-stuffed. */
+char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap);
+void uavmail__smtp_body_commit(uavmail__smtp *e, size_t n);
 /* Say QUIT (only in IDLE). */
 void uavmail__smtp_quit(uavmail__smtp *e);
 /* The driver gave up waiting for the current phase / the peer closed. */

@@ -7,7 +7,8 @@ pkgs="meson ninja-build pkg-config gcc libc6-dev libmbedtls-dev libcbor-dev ca-c
 case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
-            valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev" ;;
+            valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev time curl
+            msmtp" ;;
 esac
 missing=""
 for p in $pkgs; do
