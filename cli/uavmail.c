@@ -15,6 +15,7 @@
 
 #include "args.h"
 #include "envelope.h"
+#include "secrets.h"
 
 #define EX_OK_ 0
 #define EX_USAGE_ 64
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: uavmail send --server HOST [--port N] [--security auto|tls|starttls|none]\n"
-            "                    [--cafile FILE] [--capath DIR] [--user USER --password-env VAR]\n"
+            "                    [--cafile FILE] [--capath DIR] [--user USER CREDENTIAL]\n"
             "                    --from ADDR --to ADDR [--to ADDR ...] [--cc ADDR] [--bcc ADDR]\n"
             "                    --subject TEXT (--body TEXT | --body-file FILE)\n"
             "                    [--html-file FILE] [--attach FILE[;type=T][;name=N] ...]\n"
@@ -48,8 +49,11 @@ static void usage(FILE *f)
             "Addresses may be given as \"Display Name <user@example.com>\".\n"
             "       uavmail version\n"
             "\n"
-            "Passwords are never taken from the command line (they would show in ps):\n"
-            "--password-env VAR names an environment variable holding it.\n"
+            "CREDENTIAL: --password-env VAR | --password-file FILE (mode 0600) |\n"
+            "            --password-cmd CMD | --oauth2-token-env VAR | --oauth2-token-cmd CMD\n"
+            "            [--auth PLAIN|LOGIN|XOAUTH2|OAUTHBEARER]\n"
+            "Passwords are never taken from the command line (they would show in ps).\n"
+            "--trace redacts AUTH; --trace-include-secrets (INSECURE) shows it raw.\n"
             "Exit codes: 0 sent, 64 usage, 65 bad input, 66 missing input file,\n"
             "69 permanent failure, 75 temporary failure (retry later), 78 configuration.\n");
 }
@@ -71,8 +75,14 @@ static int exit_code_for(int err)
     }
 }
 
+static secret_source *report_sources[2];
+
 static void report(const char *what, int rc, const uavmail_error_detail *d)
 {
+    size_t i;
+    for (i = 0; rc == UAVMAIL_ECALLBACK && i < 2; i++)
+        if (report_sources[i] != NULL && report_sources[i]->err[0] != '\0')
+            fprintf(stderr, "%s: %s\n", prog, report_sources[i]->err);
     const char *msg = uavmail_error_message(d);
     fprintf(stderr, "%s: %s: %s\n", prog, what, msg[0] ? msg : uavmail_strerror(rc));
     if (uavmail_error_smtp_code(d) != 0) {
@@ -134,7 +144,8 @@ enum {
     O_SERVER = 1, O_PORT, O_SECURITY, O_CAFILE, O_CAPATH, O_USER, O_PASSWORD_ENV, O_PASSWORD,
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
-    O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN
+    O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
+    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS
 };
 
 static const cli_opt send_opts[] = {
@@ -149,11 +160,17 @@ static const cli_opt send_opts[] = {
     {"inline", 1, O_INLINE},     {"header", 1, O_HEADER},     {"reply-to", 1, O_REPLY_TO},
     {"message", 1, O_MESSAGE},   {"t", 0, O_HEADERS_ENVELOPE},
     {"tls-session-file", 1, O_TLS_SESSION_FILE},               {"dsn", 1, O_DSN},
+    {"password-file", 1, O_PASSWORD_FILE}, {"password-cmd", 1, O_PASSWORD_CMD},
+    {"oauth2-token-env", 1, O_TOKEN_ENV},  {"oauth2-token-cmd", 1, O_TOKEN_CMD},
+    {"auth", 1, O_AUTH},         {"trace-include-secrets", 0, O_TRACE_SECRETS},
     {NULL, 0, 0},
 };
 
 typedef struct send_args {
-    const char *server, *cafile, *capath, *user, *password_env, *from, *subject, *body,
+    secret_source password, token;
+    const char *auth, *password_env;
+    int trace_secrets;
+    const char *server, *cafile, *capath, *user, *from, *subject, *body,
         *body_file, *helo, *output;
     unsigned port;
     int security;
@@ -174,18 +191,28 @@ typedef struct send_args {
     unsigned dsn;
 } send_args;
 
-static int password_from_env(char *buf, size_t cap, size_t *len, void *ud)
+static int password_cb(char *buf, size_t cap, size_t *len, void *ud)
 {
-    const send_args *a = ud;
-    const char *v = getenv(a->password_env);
-    size_t n;
-    if (v == NULL)
+    send_args *a = ud;
+    return secret_fetch(&a->password, buf, cap, len);
+}
+
+static int token_cb(char *buf, size_t cap, size_t *len, int refresh, void *ud)
+{
+    send_args *a = ud;
+    if (refresh && a->trace)
+        fprintf(stderr, "* fetching a fresh OAuth2 token\n");
+    return secret_fetch(&a->token, buf, cap, len); /* a command is simply run again */
+}
+
+static int set_source(secret_source *src, int kind, const char *value, const char *what)
+{
+    if (src->kind != SECRET_NONE) {
+        fprintf(stderr, "%s: give one %s source only\n", prog, what);
         return -1;
-    n = strlen(v);
-    if (n > cap)
-        return -1;
-    memcpy(buf, v, n);
-    *len = n;
+    }
+    src->kind = kind;
+    src->value = value;
     return 0;
 }
 
@@ -260,7 +287,29 @@ static int parse_send(int argc, char **argv, send_args *a)
         case O_CAFILE: a->cafile = arg; break;
         case O_CAPATH: a->capath = arg; break;
         case O_USER: a->user = arg; break;
-        case O_PASSWORD_ENV: a->password_env = arg; break;
+        case O_PASSWORD_ENV:
+            if (set_source(&a->password, SECRET_ENV, arg, "password") != 0)
+                return EX_USAGE_;
+            a->password_env = arg;
+            break;
+        case O_PASSWORD_FILE:
+            if (set_source(&a->password, SECRET_FILE, arg, "password") != 0)
+                return EX_USAGE_;
+            break;
+        case O_PASSWORD_CMD:
+            if (set_source(&a->password, SECRET_CMD, arg, "password") != 0)
+                return EX_USAGE_;
+            break;
+        case O_TOKEN_ENV:
+            if (set_source(&a->token, SECRET_ENV, arg, "OAuth2 token") != 0)
+                return EX_USAGE_;
+            break;
+        case O_TOKEN_CMD:
+            if (set_source(&a->token, SECRET_CMD, arg, "OAuth2 token") != 0)
+                return EX_USAGE_;
+            break;
+        case O_AUTH: a->auth = arg; break;
+        case O_TRACE_SECRETS: a->trace_secrets = 1; break;
         case O_PASSWORD:
             fprintf(stderr, "%s: passwords are never accepted on the command line (other users "
                             "can read it with ps); use --password-env VAR\n",
@@ -329,12 +378,28 @@ static int parse_send(int argc, char **argv, send_args *a)
         return usage_error("at least one --to, --cc or --bcc is required", NULL);
     if (a->body != NULL && a->body_file != NULL)
         return usage_error("give either --body or --body-file, not both", NULL);
-    if (a->user != NULL && a->password_env == NULL)
-        return usage_error("--user needs --password-env VAR", NULL);
-    if (a->password_env != NULL && getenv(a->password_env) == NULL) {
+    if (a->user != NULL && a->password.kind == SECRET_NONE && a->token.kind == SECRET_NONE)
+        return usage_error("--user needs --password-env, --password-file, --password-cmd, "
+                           "--oauth2-token-env or --oauth2-token-cmd",
+                           NULL);
+    if ((a->password.kind != SECRET_NONE || a->token.kind != SECRET_NONE) && a->user == NULL)
+        return usage_error("credentials need --user", NULL);
+    if (a->password.kind == SECRET_ENV && getenv(a->password.value) == NULL) {
         fprintf(stderr, "%s: environment variable %s (from --password-env) is not set\n", prog,
-                a->password_env);
+                a->password.value);
         return EX_CONFIG_;
+    }
+    if (a->token.kind == SECRET_ENV && getenv(a->token.value) == NULL) {
+        fprintf(stderr, "%s: environment variable %s (from --oauth2-token-env) is not set\n",
+                prog, a->token.value);
+        return EX_CONFIG_;
+    }
+    if (a->password.kind == SECRET_FILE) {
+        char err[400];
+        if (secret_file_check(a->password.value, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: --password-file: %s\n", prog, err);
+            return EX_CONFIG_;
+        }
     }
     return 0;
 }
@@ -551,8 +616,12 @@ static int session_from_args(send_args *a, uavmail_session **s)
     o.cafile = a->cafile;
     o.capath = a->capath;
     o.username = a->user;
-    o.password_cb = a->user ? password_from_env : NULL;
+    o.password_cb = a->password.kind != SECRET_NONE ? password_cb : NULL;
     o.password_user_data = a;
+    o.token_cb = a->token.kind != SECRET_NONE ? token_cb : NULL;
+    o.token_user_data = a;
+    o.auth_mechanism = a->auth;
+    o.trace_auth_raw = a->trace_secrets;
     o.helo_name = a->helo;
     o.command_timeout_ms = a->timeout_s * 1000u;
     o.connect_timeout_ms = a->timeout_s * 1000u;
@@ -618,6 +687,8 @@ static int cmd_send(int argc, char **argv)
             return rc;
         }
     }
+    report_sources[0] = &a.password;
+    report_sources[1] = &a.token;
     rc = session_from_args(&a, &s);
     if (rc != 0) {
         uavmail_message_free(m);

@@ -69,7 +69,9 @@ size_t uavmail__sasl_xoauth2(char *out, size_t cap, const char *user, const char
                              size_t token_len)
 {
     const char *parts[] = {"user=", user, "\001auth=Bearer ", token, "\001\001"};
-    size_t lens[] = {5, strlen(user), 14, token_len, 2};
+    size_t lens[5], i;
+    for (i = 0; i < 5; i++)
+        lens[i] = i == 3 ? token_len : strlen(parts[i]);
     return encode_parts(out, cap, parts, lens, 5);
 }
 
@@ -79,17 +81,10 @@ size_t uavmail__sasl_oauthbearer(char *out, size_t cap, const char *user, const 
     char portbuf[16];
     const char *parts[] = {"n,a=", user, ",\001host=", host, "\001port=", portbuf,
                            "\001auth=Bearer ", token, "\001\001"};
-    size_t lens[9];
+    size_t lens[9], i;
     uavmail__snprintf(portbuf, sizeof portbuf, "%u", port);
-    lens[0] = 4;
-    lens[1] = strlen(user);
-    lens[2] = 7;
-    lens[3] = strlen(host);
-    lens[4] = 6;
-    lens[5] = strlen(portbuf);
-    lens[6] = 14;
-    lens[7] = token_len;
-    lens[8] = 2;
+    for (i = 0; i < 9; i++)
+        lens[i] = i == 7 ? token_len : strlen(parts[i]);
     return encode_parts(out, cap, parts, lens, 9);
 }
 

@@ -4,6 +4,7 @@ server will not do (delays around the timeouts, split and LF-only replies,
 oversized and hostile replies, a link dropped after the end of data, EAST
 STARTTLS cases).  Each asserts the exact client bytes and the exit status.
 IDs cite CONFORMANCE.md."""
+import os
 import sys
 import unittest
 from pathlib import Path
@@ -143,6 +144,104 @@ class East(unittest.TestCase):
                               ("send", b"250 this is not TLS\r\n")])
         self.assertIn(r.returncode, (69, 75), r.stderr)
         self.assertIn("TLS", r.stderr)
+
+
+class OAuth(unittest.TestCase):
+    """XOAUTH2 / OAUTHBEARER against scripted TLS servers through the CLI:
+    success, the error exchange, one token refresh on a new connection then
+    success or failure (no loop), and no refresh for status 400 (A-10..A-13)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.pki = pki()
+        cls.tmp = tempfile.mkdtemp(prefix="uavmail-oauth-")
+
+    @staticmethod
+    def b64(data):
+        import base64
+        return base64.b64encode(data).decode()
+
+    def xoauth2_line(self, token):
+        return ("AUTH XOAUTH2 " + self.b64(b"user=pilot@example.test\x01auth=Bearer "
+                                           + token.encode() + b"\x01\x01") + "\r\n").encode()
+
+    def token_cmd(self, tokens):
+        # Prints the next token of the list on each run (a refresh).
+        state = os.path.join(self.tmp, "n-%d" % id(tokens))
+        script = os.path.join(self.tmp, "tok-%d.sh" % id(tokens))
+        Path(script).write_text("#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0)\n"
+                                "echo $((n+1)) > %s\ncase $n in\n%s\nesac\n"
+                                % (state, state, "\n".join(
+                                    "%d) echo %s;;" % (i, t) for i, t in enumerate(tokens))))
+        os.chmod(script, 0o700)
+        return script, state
+
+    def conn_fail(self, status="401"):
+        import json
+        challenge = self.b64(json.dumps({"status": status, "schemes": "Bearer",
+                                         "scope": "https://mail.google.com/"}).encode())
+        return [("send", b"220 mx\r\n"), ("line",),
+                ("send", b"250-mx\r\n250 AUTH XOAUTH2\r\n"), ("line",),
+                ("send", ("334 " + challenge + "\r\n").encode()), ("line",),
+                ("send", b"535 5.7.8 Username and Password not accepted\r\n"), ("line",),
+                ("send", b"221 bye\r\n")]
+
+    def conn_ok(self):
+        return [("send", b"220 mx\r\n"), ("line",),
+                ("send", b"250-mx\r\n250-PIPELINING\r\n250 AUTH XOAUTH2\r\n"), ("line",),
+                ("send", b"235 2.7.0 ok\r\n"), ("line",), ("line",), ("line",),
+                ("send", b"250 ok\r\n250 ok\r\n354 go\r\n"), ("data",),
+                ("send", b"250 queued\r\n"), ("line",), ("send", b"221 bye\r\n")]
+
+    def run_oauth(self, scripts, tokens):
+        script, state = self.token_cmd(tokens)
+        with ScriptedServer(scripts, tls=(self.pki["server_chain"], self.pki["server_key"])) as srv:
+            r = run_cli(["send", "--server", "localhost", "--port", str(srv.port), "--security",
+                         "tls", "--cafile", self.pki["ca"], "--user", "pilot@example.test",
+                         "--oauth2-token-cmd", script, "--from", "uav7@example.test", "--to",
+                         "ops@example.test", "--subject", "S", "--body", "hi", "--trace",
+                         "--timeout", "5"])
+        calls = int(Path(state).read_text()) if os.path.exists(state) else 0
+        return r, srv, calls
+
+    def assert_no_tokens(self, r, tokens):
+        for t in tokens:
+            self.assertNotIn(t, r.stdout + r.stderr)
+
+    def test_a10_success(self):
+        tokens = ["ya29.good-token"]
+        r, srv, calls = self.run_oauth([self.conn_ok()], tokens)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(self.xoauth2_line("ya29.good-token"), srv.received)
+        self.assertIn("C: AUTH XOAUTH2 <redacted>", r.stderr)
+        self.assert_no_tokens(r, tokens)
+
+    def test_a13_refresh_once_then_success(self):
+        tokens = ["ya29.expired-token", "ya29.fresh-token"]
+        r, srv, calls = self.run_oauth([self.conn_fail(), self.conn_ok()], tokens)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(srv.connections, 2)
+        self.assertEqual(calls, 2)
+        self.assertIn(self.xoauth2_line("ya29.fresh-token"), srv.received)
+        self.assertIn(b"\r\n\r\n", srv.received)   # the empty SASL response (A-11)
+        self.assert_no_tokens(r, tokens)
+
+    def test_a13_refresh_once_then_failure_no_loop(self):
+        tokens = ["ya29.expired-token", "ya29.still-bad"]
+        r, srv, calls = self.run_oauth([self.conn_fail(), self.conn_fail()], tokens)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertEqual(srv.connections, 2)
+        self.assertEqual(calls, 2)
+        self.assertIn("token status 401", r.stderr)
+        self.assert_no_tokens(r, tokens)
+
+    def test_a13_status_400_not_retried(self):
+        tokens = ["ya29.bad-request"]
+        r, srv, calls = self.run_oauth([self.conn_fail("400")], tokens)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertEqual(srv.connections, 1)
+        self.assertEqual(calls, 1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "sasl.h"
 #include "smtp.h"
 #include "tt.h"
 
@@ -12,6 +13,8 @@
 
 typedef struct harness {
     uavmail__smtp e;
+    const char *token;
+    int token_calls, token_refreshes;
     uavmail__alloc alloc;
     uavmail_error_detail err;
     char out[1 << 16];
@@ -36,6 +39,18 @@ static int get_password(char *buf, size_t cap, size_t *len, void *ud)
     return 0;
 }
 
+static int get_token(char *buf, size_t cap, size_t *len, int refresh, void *ud)
+{
+    struct harness *h = ud;
+    h->token_calls++;
+    h->token_refreshes += refresh != 0;
+    *len = strlen(h->token);
+    if (*len > cap)
+        return -1;
+    memcpy(buf, h->token, *len);
+    return 0;
+}
+
 static void on_trace(int dir, const char *line, size_t len, void *ud)
 {
     harness *h = ud;
@@ -49,11 +64,19 @@ static void on_trace(int dir, const char *line, size_t len, void *ud)
     }
 }
 
-static harness *h_new(int security, const char *user)
+static harness *h_new_cfg(int security, const char *user, const char *token, unsigned allowed)
 {
     harness *h = calloc(1, sizeof *h);
     uavmail__smtp_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    if (token != NULL) {
+        h->token = token;
+        cfg.token_cb = get_token;
+        cfg.token_user_data = h;
+    }
+    cfg.auth_allowed = allowed;
+    cfg.host = "mx.example.com";
+    cfg.port = 587;
     cfg.helo_name = "uav7.example.com";
     cfg.security = security;
     cfg.username = user;
@@ -68,6 +91,11 @@ static harness *h_new(int security, const char *user)
     h->rcpt[0] = "ops@example.com";
     h->env.nrcpt = 1;
     return h;
+}
+
+static harness *h_new(int security, const char *user)
+{
+    return h_new_cfg(security, user, NULL, 0);
 }
 
 /* Run the engine until it needs the server (or is idle/finished). */
@@ -411,6 +439,171 @@ static void a01_no_auth_without_tls(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOTLS);
     no_secrets_or_mail(h);
+    free(h);
+}
+
+/* ---- OAuth2 (A-10 .. A-12) and mechanism choice ----------------------------------- */
+
+static harness *token_session(const char *caps, const char *token, unsigned allowed)
+{
+    harness *h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", token, allowed);
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, caps);
+    return h;
+}
+
+static const char JSON401[] =
+    "eyJzdGF0dXMiOiAiNDAxIiwgInNjaGVtZXMiOiAiQmVhcmVyIiwgInNjb3BlIjogImh0dHBzOi8vbWFpbC5nb29n"
+    "bGUuY29tLyJ9";
+
+static void no_token_in_trace(harness *h)
+{
+    /* neither the token nor any 12-byte piece of its base64 blob. */
+    CHECK(strstr(h->trace, h->token) == NULL);
+    CHECK(strstr(h->trace, "YXV0aD1CZWFyZXIg") == NULL);
+    CHECK(strstr(h->trace, "QmVhcmVyIHlhMjkud") == NULL);
+}
+
+static void a10_xoauth2_golden(void)
+{
+    harness *h = token_session("250-mx\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n", "ya29.tok", 0);
+    /* A token is preferred over a password mechanism when one is configured. */
+    C(h, "AUTH XOAUTH2 dXNlcj1waWxvdEBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnRvawEB\r\n");
+    S(h, "235 2.7.0 Accepted\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK(strstr(h->trace, "C:AUTH XOAUTH2 <redacted>") != NULL);
+    no_token_in_trace(h);
+    free(h);
+}
+
+static void a10_xoauth2_long_token_separate_line(void)
+{
+    static char token[601];
+    harness *h;
+    memset(token, 'T', 600);
+    h = token_session("250-mx\r\n250 AUTH XOAUTH2\r\n", token, 0);
+    C(h, "AUTH XOAUTH2\r\n"); /* the line would pass 512 octets */
+    S(h, "334 \r\n");
+    pump(h);
+    CHECK(h->out_len > 800 && memcmp(h->out, "dXNlcj1w", 8) == 0);
+    CHECK(memcmp(h->out + h->out_len - 2, "\r\n", 2) == 0);
+    h->out_len = 0;
+    S(h, "235 ok\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK(strstr(h->trace, "TTTTTTTT") == NULL);
+    free(h);
+}
+
+static void a11_xoauth2_error_exchange(void)
+{
+    char challenge[256];
+    harness *h = token_session("250-mx\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH XOAUTH2\r\n",
+                               "ya29.tok", 0);
+    pump(h);
+    h->out_len = 0;
+    snprintf(challenge, sizeof challenge, "334 %s\r\n", JSON401);
+    S(h, challenge);
+    C(h, "\r\n"); /* exactly an empty line: never QUIT as the SASL reply */
+    S(h, "535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 https://support\r\n");
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    CHECK_STR(h->e.oauth_status, "401");
+    CHECK(strstr(h->err.message, "token status 401, scope https://mail.google.com/") != NULL);
+    no_token_in_trace(h);
+    free(h);
+}
+
+static void a11_malformed_challenge(void)
+{
+    harness *h = token_session("250-mx\r\n250 AUTH XOAUTH2\r\n", "ya29.tok", 0);
+    pump(h);
+    h->out_len = 0;
+    S(h, "334 not*base64!\r\n");
+    C(h, "\r\n");
+    S(h, "535 5.7.8 no\r\n");
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    CHECK_STR(h->e.oauth_status, "");
+    free(h);
+}
+
+static void a12_oauthbearer(void)
+{
+    char challenge[256];
+    harness *h = token_session("250-mx\r\n250 AUTH OAUTHBEARER\r\n", "ya29.tok", 0);
+    C(h, "AUTH OAUTHBEARER bixhPXBpbG90QGV4YW1wbGUuY29tLAFob3N0PW14LmV4YW1wbGUuY29tAXBvcnQ9NTg3AWF1"
+         "dGg9QmVhcmVyIHlhMjkudG9rAQE=\r\n");
+    snprintf(challenge, sizeof challenge, "334 %s\r\n", JSON401);
+    S(h, challenge);
+    C(h, "AQ==\r\n"); /* RFC 7628 3.2.3: a dummy ^A */
+    S(h, "535 5.7.8 Authentication failed\r\n");
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    CHECK(strstr(h->trace, "C:AUTH OAUTHBEARER <redacted>") != NULL);
+    no_token_in_trace(h);
+    free(h);
+}
+
+static void a13_refresh_flag_reaches_provider(void)
+{
+    harness *h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", "t", 0);
+    h->e.cfg.refresh_token = 1;
+    S(h, "220 mx\r\n");
+    pump(h);
+    S(h, "250-mx\r\n250 AUTH XOAUTH2\r\n");
+    pump(h);
+    CHECK_INT(h->token_calls, 1);
+    CHECK_INT(h->token_refreshes, 1);
+    free(h);
+}
+
+static void forced_mechanism(void)
+{
+    harness *h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", NULL, UAVMAIL__MECH_LOGIN);
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, "250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+    C(h, "AUTH LOGIN\r\n");
+    free(h);
+    /* Forced to XOAUTH2 but only a password configured: clear local error. */
+    h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", NULL, UAVMAIL__MECH_XOAUTH2);
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, "250-mx\r\n250 AUTH PLAIN XOAUTH2\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
+    CHECK_INT(h->out_len, 0);
+    free(h);
+}
+
+static void office365_wants_oauth_hint(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, "250-mx\r\n250 AUTH XOAUTH2\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
+    CHECK(strstr(h->err.hint, "OAuth2") != NULL);
+    free(h);
+}
+
+static void a04_raw_trace_only_when_asked(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    h->e.cfg.trace_secrets = 1;
+    S(h, "220 mx\r\n");
+    pump(h);
+    S(h, "250-mx\r\n250 AUTH PLAIN\r\n");
+    pump(h);
+    CHECK(strstr(h->trace, "C:AUTH PLAIN AHBpbG90") != NULL);
     free(h);
 }
 
@@ -930,6 +1123,15 @@ static const tt_test tests[] = {
     TT(tls05_nothing_after_starttls),
     TT(tls07_ehlo_timeout),
     TT(a01_no_auth_without_tls),
+    TT(a10_xoauth2_golden),
+    TT(a10_xoauth2_long_token_separate_line),
+    TT(a11_xoauth2_error_exchange),
+    TT(a11_malformed_challenge),
+    TT(a12_oauthbearer),
+    TT(a13_refresh_flag_reaches_provider),
+    TT(forced_mechanism),
+    TT(office365_wants_oauth_hint),
+    TT(a04_raw_trace_only_when_asked),
     TT(a08_login_third_challenge_cancelled),
     TT(a09_no_auth_offered),
     TT(a15_auth_rejected),

@@ -1,0 +1,150 @@
+/*
+ * Credential sources for the CLI: an environment variable, a file that only
+ * its owner can read, or the output of a command (msmtp's passwordeval).
+ * Copies are wiped after use.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "secrets.h"
+
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *q = p;
+    while (n--)
+        *q++ = 0;
+}
+
+/* Drop one trailing line end (files and commands usually print one). */
+static void chomp(char *buf, size_t *len)
+{
+    if (*len > 0 && buf[*len - 1] == '\n')
+        (*len)--;
+    if (*len > 0 && buf[*len - 1] == '\r')
+        (*len)--;
+}
+
+int secret_file_check(const char *path, char *err, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, cap, "cannot read \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, cap,
+                 "\"%s\" is readable by other users (mode %03o); make it 0600 "
+                 "(chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 0777), path);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_fd(int fd, char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    for (;;) {
+        ssize_t n;
+        if (*len == cap)
+            return -1; /* too long */
+        n = read(fd, buf + *len, cap - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        *len += (size_t)n;
+    }
+}
+
+static int from_file(secret_source *s, char *buf, size_t cap, size_t *len)
+{
+    int fd, rc;
+    if (secret_file_check(s->value, s->err, sizeof s->err) != 0)
+        return -1;
+    fd = open(s->value, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(s->err, sizeof s->err, "cannot open \"%s\": %s", s->value, strerror(errno));
+        return -1;
+    }
+    rc = read_fd(fd, buf, cap, len);
+    close(fd);
+    if (rc != 0) {
+        snprintf(s->err, sizeof s->err, "cannot read \"%s\" (or it is too long)", s->value);
+        return -1;
+    }
+    chomp(buf, len);
+    return 0;
+}
+
+static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
+{
+    int pipefd[2], status = 0, rc;
+    pid_t pid;
+    if (pipe(pipefd) != 0) {
+        snprintf(s->err, sizeof s->err, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        snprintf(s->err, sizeof s->err, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execl("/bin/sh", "sh", "-c", s->value, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    rc = read_fd(pipefd[0], buf, cap, len);
+    close(pipefd[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        wipe(buf, cap);
+        snprintf(s->err, sizeof s->err, "the credential command failed (exit status %d)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return -1;
+    }
+    chomp(buf, len);
+    return 0;
+}
+
+int secret_fetch(secret_source *s, char *buf, size_t cap, size_t *len)
+{
+    int rc;
+    s->err[0] = '\0';
+    switch (s->kind) {
+    case SECRET_ENV: {
+        const char *v = getenv(s->value);
+        if (v == NULL || strlen(v) > cap) {
+            snprintf(s->err, sizeof s->err, "environment variable %s is not set", s->value);
+            return -1;
+        }
+        *len = strlen(v);
+        memcpy(buf, v, *len);
+        return 0;
+    }
+    case SECRET_FILE: rc = from_file(s, buf, cap, len); break;
+    case SECRET_CMD: rc = from_command(s, buf, cap, len); break;
+    default:
+        snprintf(s->err, sizeof s->err, "no credential source configured");
+        return -1;
+    }
+    if (rc != 0)
+        wipe(buf, cap);
+    return rc;
+}
