@@ -47,6 +47,7 @@ static void usage(FILE *f)
             "            prepared messages, all over one connection; -t takes the envelope\n"
             "            from each message's From/To/Cc/Bcc (Bcc is not transmitted)\n"
             "Addresses may be given as \"Display Name <user@example.com>\".\n"
+            "       uavmail providers   (presets for --provider NAME)\n"
             "       uavmail version\n"
             "\n"
             "CREDENTIAL: --password-env VAR | --password-file FILE (mode 0600) |\n"
@@ -145,7 +146,7 @@ enum {
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
     O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
-    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS
+    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER
 };
 
 static const cli_opt send_opts[] = {
@@ -163,12 +164,13 @@ static const cli_opt send_opts[] = {
     {"password-file", 1, O_PASSWORD_FILE}, {"password-cmd", 1, O_PASSWORD_CMD},
     {"oauth2-token-env", 1, O_TOKEN_ENV},  {"oauth2-token-cmd", 1, O_TOKEN_CMD},
     {"auth", 1, O_AUTH},         {"trace-include-secrets", 0, O_TRACE_SECRETS},
+    {"provider", 1, O_PROVIDER},
     {NULL, 0, 0},
 };
 
 typedef struct send_args {
     secret_source password, token;
-    const char *auth, *password_env;
+    const char *auth, *password_env, *provider;
     int trace_secrets;
     const char *server, *cafile, *capath, *user, *from, *subject, *body,
         *body_file, *helo, *output;
@@ -309,6 +311,7 @@ static int parse_send(int argc, char **argv, send_args *a)
                 return EX_USAGE_;
             break;
         case O_AUTH: a->auth = arg; break;
+        case O_PROVIDER: a->provider = arg; break;
         case O_TRACE_SECRETS: a->trace_secrets = 1; break;
         case O_PASSWORD:
             fprintf(stderr, "%s: passwords are never accepted on the command line (other users "
@@ -364,8 +367,19 @@ static int parse_send(int argc, char **argv, send_args *a)
     }
     if (rc < 0)
         return usage_error(p.err, NULL);
+    if (a->provider != NULL) {
+        uavmail_session_options po = UAVMAIL_SESSION_OPTIONS_INIT;
+        if (uavmail_provider_preset(a->provider, &po, NULL) != 0)
+            return usage_error("unknown provider (see \"uavmail providers\"):", a->provider);
+        if (a->server == NULL)
+            a->server = po.host;
+        if (a->port == 0)
+            a->port = po.port;
+        if (a->security == UAVMAIL_SECURITY_AUTO)
+            a->security = po.security;
+    }
     if (a->server == NULL && a->output == NULL)
-        return usage_error("--server is required", NULL);
+        return usage_error("--server (or --provider) is required", NULL);
     if (a->nmessage > 0 && (a->subject || a->body || a->body_file || a->html_file ||
                             a->nattach || a->nheader || a->output))
         return usage_error("--message sends prepared messages: composing options do not apply",
@@ -720,6 +734,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "send") == 0)
         return cmd_send(argc, argv);
+    if (strcmp(argv[1], "providers") == 0) {
+        size_t i;
+        const char *name;
+        for (i = 0; (name = uavmail_provider_name(i)) != NULL; i++) {
+            uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+            const char *notes;
+            uavmail_provider_preset(name, &o, &notes);
+            printf("%-14s %s port %u %s\n               %s\n", name, o.host, o.port,
+                   o.security == UAVMAIL_SECURITY_TLS ? "tls" : "starttls", notes);
+        }
+        return EX_OK_;
+    }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("uavmail %s\n", uavmail_version_string());
         return EX_OK_;

@@ -93,6 +93,33 @@ static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
     return r->text + k;
 }
 
+/* Known provider replies, translated into what to do (probe and errors). */
+static void provider_hint(uavmail__smtp *e, int code, const char *enh, const char *text)
+{
+#define HAS(s) (strcmp(enh, s) == 0 || strstr(text, s) != NULL)
+    if (code == 534 && HAS("5.7.9"))
+        uavmail__err_hint(e->err, "the provider requires an application-specific password for "
+                                  "this account (two-factor sign-in is on): create an app "
+                                  "password, or use an OAuth2 token (XOAUTH2)");
+    else if (HAS("5.7.139"))
+        uavmail__err_hint(e->err, "basic authentication (passwords) is disabled for this "
+                                  "Microsoft 365 mailbox: use an OAuth2 token (XOAUTH2), or ask "
+                                  "the administrator to enable authenticated SMTP");
+    else if (code == 535 && HAS("5.7.8"))
+        uavmail__err_hint(e->err, "user name or password not accepted: check both; many "
+                                  "providers need an app password when two-factor sign-in is on");
+    else if (code == 550 && HAS("5.4.5"))
+        uavmail__err_hint(e->err, "the account's daily sending quota is used up: retry after "
+                                  "it resets, or send through another account");
+    else if ((code == 421 || code == 454 || code == 450 || code == 451) && HAS("4.7.0"))
+        uavmail__err_hint(e->err, "the provider is rate limiting this account or address: try "
+                                  "again later and send fewer messages per hour");
+    else if (code == 530 && HAS("5.7.0"))
+        uavmail__err_hint(e->err, "the server requires STARTTLS before this command: use "
+                                  "security \"starttls\" (or \"auto\")");
+#undef HAS
+}
+
 /* Describe the server's reply as an error; 421 is "closing", 4xx
  * temporary, 5xx permanent unless @p code5 says otherwise.  The session
  * goes on (see fail_reply). */
@@ -105,6 +132,7 @@ static int reply_error(uavmail__smtp *e, int code5, const char *what)
     const char *t = reply_text(e, enh, &skip);
     uavmail__err_set(e->err, err, "%s: server replied %d %.300s", what, c, t);
     uavmail__err_reply(e->err, c, enh, t);
+    provider_hint(e, c, enh, e->rr.reply.text);
     return err;
 }
 
@@ -524,7 +552,9 @@ static void auth_failed(uavmail__smtp *e)
                           " (token status %s%s%s)", e->oauth_status,
                           e->oauth_scope[0] ? ", scope " : "", e->oauth_scope);
     }
-    if (c / 100 == 5 && (e->mech & UAVMAIL__MECH_PASSWORD))
+    if (e->err->hint[0] != '\0')
+        ; /* a provider-specific hint already says what to do */
+    else if (c / 100 == 5 && (e->mech & UAVMAIL__MECH_PASSWORD))
         uavmail__err_hint(e->err, "check the user name and password; many providers need an "
                                   "app password when two-factor sign-in is on");
     else if (c / 100 == 5)

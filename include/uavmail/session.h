@@ -166,6 +166,25 @@ UAVMAIL_EXTERN int uavmail_session_send(uavmail_session *session, uavmail_messag
  */
 UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_message *msg);
 
+/**
+ * Fill host, port and security in @p opts for a known provider ("gmail",
+ * "office365", "outlook", "yahoo", "icloud", "fastmail", "zoho", "sendgrid",
+ * "mailgun", "mailgun-eu", "ses-us-east-1", "ses-eu-west-1").
+ * @param name provider name (case-insensitive).
+ * @param opts options to fill (other fields are left alone).
+ * @param notes receives advice on the user name and credentials (static), or NULL.
+ * @return 0, or UAVMAIL_EINVAL for an unknown name.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_provider_preset(const char *name, uavmail_session_options *opts,
+                                           const char **notes);
+
+/**
+ * Names of the known providers, for listing: index 0, 1, ... until NULL.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN const char *uavmail_provider_name(size_t index);
+
 /** What a non-blocking session waits for.  @since 0.1.0 */
 enum uavmail_want {
     UAVMAIL_WANT_READ = 1,  /**< the descriptor must become readable */

@@ -312,6 +312,54 @@ static void tls01_tls02_stripping(void)
     stripping_case("starttls 530", g, with, "530 ?\r\n", UAVMAIL_ENOTLS);
 }
 
+/* FZ-02: the EAST testcases/smtp set, table-driven: each ends without AUTH,
+ * MAIL, RCPT or DATA and without HELO (TLS is required), and the error
+ * separates "TLS unavailable for now" from refusals and protocol errors. */
+static void fz02_east_matrix(void)
+{
+    static const struct {
+        const char *code;
+        int expect;
+    } ehlo[] = {{"220", UAVMAIL_EPROTOCOL}, {"221", UAVMAIL_EPROTOCOL}, {"354", UAVMAIL_EPROTOCOL},
+                {"421", UAVMAIL_ECLOSED},   {"500", UAVMAIL_ENOTLS},    {"501", UAVMAIL_ENOTLS},
+                {"502", UAVMAIL_ENOTLS},    {"504", UAVMAIL_ENOTLS},    {"530", UAVMAIL_ENOTLS},
+                {"550", UAVMAIL_ENOTLS}},
+      greeting[] = {{"221", UAVMAIL_EPROTOCOL}, {"354", UAVMAIL_EPROTOCOL},
+                    {"421", UAVMAIL_ECLOSED},   {"500", UAVMAIL_EPERMFAIL},
+                    {"501", UAVMAIL_EPERMFAIL}, {"530", UAVMAIL_EPERMFAIL},
+                    {"554", UAVMAIL_EPERMFAIL}},
+      starttls[] = {{"221", UAVMAIL_EPROTOCOL}, {"354", UAVMAIL_EPROTOCOL},
+                    {"421", UAVMAIL_ECLOSED},   {"454", UAVMAIL_ETEMPFAIL},
+                    {"500", UAVMAIL_ENOTLS},    {"501", UAVMAIL_ENOTLS},
+                    {"530", UAVMAIL_ENOTLS}};
+    size_t i;
+    char a[64], name[64];
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(ehlo); i++) {
+        snprintf(a, sizeof a, "%s nope\r\n", ehlo[i].code);
+        snprintf(name, sizeof name, "others/ehlo/%s", ehlo[i].code);
+        stripping_case(name, "220 hi\r\n", a, NULL, ehlo[i].expect);
+    }
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(greeting); i++) {
+        snprintf(a, sizeof a, "%s nope\r\n", greeting[i].code);
+        snprintf(name, sizeof name, "others/greeting/%s", greeting[i].code);
+        stripping_case(name, a, NULL, NULL, greeting[i].expect);
+    }
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(starttls); i++) {
+        snprintf(a, sizeof a, "%s nope\r\n", starttls[i].code);
+        snprintf(name, sizeof name, "others/starttls/%s", starttls[i].code);
+        stripping_case(name, "220 hi\r\n", "250-hi\r\n250 STARTTLS\r\n", a, starttls[i].expect);
+    }
+    /* X_1: a huge AUTH list before TLS and no STARTTLS. */
+    {
+        char big[2048] = "250-hi\r\n250 AUTH";
+        for (i = 0; i < 60; i++)
+            strcat(big, i % 3 ? " X-MECH-FOO" : " PLAIN LOGIN");
+        strcat(big, "\r\n");
+        stripping_case("X_1", "220 hi\r\n", big, NULL, UAVMAIL_ENOTLS);
+    }
+    tt_current = "fz02_east_matrix";
+}
+
 static void tls03_injected_response(void)
 {
     harness *h = h_new(UAVMAIL__SEC_STARTTLS, "pilot@example.com");
@@ -593,6 +641,48 @@ static void office365_wants_oauth_hint(void)
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     CHECK(strstr(h->err.hint, "OAuth2") != NULL);
     free(h);
+}
+
+static void provider_reply_hints(void)
+{
+    static const struct {
+        const char *reply, *words;
+    } cases[] = {
+        {"534-5.7.9 Application-specific password required.\r\n534 5.7.9 Learn more\r\n",
+         "app password"},
+        {"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled\r\n",
+         "XOAUTH2"},
+        {"535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 Learn more\r\n",
+         "not accepted"},
+        {"454 4.7.0 Too many login attempts, please try again later.\r\n", "rate limiting"},
+    };
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(cases); i++) {
+        harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+        S(h, "220 mx\r\n");
+        pump(h);
+        S(h, "250-mx\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH PLAIN\r\n");
+        pump(h);
+        S(h, cases[i].reply);
+        pump(h);
+        CHECK(strstr(h->err.hint, cases[i].words) != NULL);
+        free(h);
+    }
+    /* Daily quota, after end of data. */
+    {
+        harness *h = h_new(UAVMAIL__SEC_TLS, NULL);
+        S(h, "220 mx\r\n");
+        pump(h);
+        S(h, "250-mx\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n");
+        submit(h, "x");
+        pump(h);
+        S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+        pump(h);
+        S(h, "550 5.4.5 Daily user sending quota exceeded.\r\n");
+        CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
+        CHECK(strstr(h->err.hint, "quota") != NULL);
+        free(h);
+    }
 }
 
 static void a04_raw_trace_only_when_asked(void)
@@ -1118,6 +1208,7 @@ static const tt_test tests[] = {
     TT(implicit_tls_no_pipelining),
     TT(multiple_messages_one_connection),
     TT(tls01_tls02_stripping),
+    TT(fz02_east_matrix),
     TT(tls03_injected_response),
     TT(tls04_pre_tls_caps_forgotten),
     TT(tls05_nothing_after_starttls),
@@ -1132,6 +1223,7 @@ static const tt_test tests[] = {
     TT(forced_mechanism),
     TT(office365_wants_oauth_hint),
     TT(a04_raw_trace_only_when_asked),
+    TT(provider_reply_hints),
     TT(a08_login_third_challenge_cancelled),
     TT(a09_no_auth_offered),
     TT(a15_auth_rejected),
