@@ -47,6 +47,10 @@ static void usage(FILE *f)
             "            prepared messages, all over one connection; -t takes the envelope\n"
             "            from each message's From/To/Cc/Bcc (Bcc is not transmitted)\n"
             "Addresses may be given as \"Display Name <user@example.com>\".\n"
+            "       uavmail probe (--server HOST | --provider NAME) [--port N] [--security S]\n"
+            "                     [--cafile FILE] [--user USER CREDENTIAL] [--json]\n"
+            "            test a configuration: DNS, TCP, TLS mode, certificate, capabilities,\n"
+            "            AUTH mechanisms, login (with --user); then a verdict and a fix\n"
             "       uavmail providers   (presets for --provider NAME)\n"
             "       uavmail version\n"
             "\n"
@@ -146,7 +150,7 @@ enum {
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
     O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
-    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER
+    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON
 };
 
 static const cli_opt send_opts[] = {
@@ -164,13 +168,14 @@ static const cli_opt send_opts[] = {
     {"password-file", 1, O_PASSWORD_FILE}, {"password-cmd", 1, O_PASSWORD_CMD},
     {"oauth2-token-env", 1, O_TOKEN_ENV},  {"oauth2-token-cmd", 1, O_TOKEN_CMD},
     {"auth", 1, O_AUTH},         {"trace-include-secrets", 0, O_TRACE_SECRETS},
-    {"provider", 1, O_PROVIDER},
+    {"provider", 1, O_PROVIDER}, {"json", 0, O_JSON},
     {NULL, 0, 0},
 };
 
 typedef struct send_args {
     secret_source password, token;
     const char *auth, *password_env, *provider;
+    int probe, json;
     int trace_secrets;
     const char *server, *cafile, *capath, *user, *from, *subject, *body,
         *body_file, *helo, *output;
@@ -259,12 +264,13 @@ static int usage_error(const char *what, const char *arg)
     return EX_USAGE_;
 }
 
-static int parse_send(int argc, char **argv, send_args *a)
+static int parse_send(int argc, char **argv, send_args *a, int probe)
 {
     cli_parser p;
     int id, rc;
     const char *arg;
     memset(a, 0, sizeof *a);
+    a->probe = probe;
     a->security = UAVMAIL_SECURITY_AUTO;
     cli_init(&p, argc, argv, 2);
     while ((rc = cli_next(&p, send_opts, &id, &arg)) == 1) {
@@ -312,6 +318,7 @@ static int parse_send(int argc, char **argv, send_args *a)
             break;
         case O_AUTH: a->auth = arg; break;
         case O_PROVIDER: a->provider = arg; break;
+        case O_JSON: a->json = 1; break;
         case O_TRACE_SECRETS: a->trace_secrets = 1; break;
         case O_PASSWORD:
             fprintf(stderr, "%s: passwords are never accepted on the command line (other users "
@@ -386,9 +393,9 @@ static int parse_send(int argc, char **argv, send_args *a)
                            NULL);
     if (a->headers_envelope && a->nmessage == 0)
         return usage_error("-t takes the envelope from --message files", NULL);
-    if (a->from == NULL && !a->headers_envelope)
+    if (a->from == NULL && !a->headers_envelope && !probe)
         return usage_error("--from is required", NULL);
-    if (a->nrcpt == 0 && !a->headers_envelope)
+    if (a->nrcpt == 0 && !a->headers_envelope && !probe)
         return usage_error("at least one --to, --cc or --bcc is required", NULL);
     if (a->body != NULL && a->body_file != NULL)
         return usage_error("give either --body or --body-file, not both", NULL);
@@ -620,10 +627,9 @@ static int build_prepared(const send_args *a, const char *path, uavmail_message 
     return 0;
 }
 
-static int session_from_args(send_args *a, uavmail_session **s)
+static void options_from_args(send_args *a, uavmail_session_options *o_out)
 {
     uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    int rc;
     o.host = a->server;
     o.port = a->port;
     o.security = a->security;
@@ -642,6 +648,14 @@ static int session_from_args(send_args *a, uavmail_session **s)
     o.tls_session_file = a->tls_session_file;
     if (a->trace)
         o.trace_cb = trace_stderr;
+    *o_out = o;
+}
+
+static int session_from_args(send_args *a, uavmail_session **s)
+{
+    uavmail_session_options o;
+    int rc;
+    options_from_args(a, &o);
     rc = uavmail_session_new(s, &o);
     if (rc != 0)
         fprintf(stderr, "%s: %s\n", prog,
@@ -685,7 +699,7 @@ static int cmd_send(int argc, char **argv)
     uavmail_session *s = NULL;
     uavmail_message *m = NULL;
     size_t i;
-    int rc = parse_send(argc, argv, &a), ex = EX_OK_;
+    int rc = parse_send(argc, argv, &a, 0), ex = EX_OK_;
     if (rc != 0)
         return rc;
     if (a.nmessage == 0) {
@@ -726,6 +740,32 @@ static int cmd_send(int argc, char **argv)
     return ex;
 }
 
+static int cmd_probe(int argc, char **argv)
+{
+    send_args a;
+    uavmail_session_options o;
+    uavmail_probe_report *r = NULL;
+    int rc = parse_send(argc, argv, &a, 1), verdict;
+    if (rc != 0)
+        return rc;
+    if (a.server == NULL)
+        return usage_error("--server (or --provider) is required", NULL);
+    options_from_args(&a, &o);
+    report_sources[0] = &a.password;
+    report_sources[1] = &a.token;
+    rc = uavmail_probe(&r, &o, a.user != NULL);
+    if (rc != 0) {
+        fprintf(stderr, "%s: probe failed: %s\n", prog, uavmail_strerror(rc));
+        return exit_code_for(rc);
+    }
+    fputs(a.json ? uavmail_probe_json(r) : uavmail_probe_text(r), stdout);
+    if (a.json)
+        fputc('\n', stdout);
+    verdict = uavmail_probe_verdict(r);
+    uavmail_probe_free(r);
+    return exit_code_for(verdict);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -734,6 +774,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "send") == 0)
         return cmd_send(argc, argv);
+    if (strcmp(argv[1], "probe") == 0)
+        return cmd_probe(argc, argv);
     if (strcmp(argv[1], "providers") == 0) {
         size_t i;
         const char *name;

@@ -23,6 +23,9 @@ int uavmail__plat_random(void *buf, size_t n);
 const char *uavmail__plat_default_ca_bundle(void);
 /* Parse an IPv4/IPv6 literal (no brackets) into @p out; returns 4, 16 or 0. */
 size_t uavmail__plat_parse_ip(const char *host, unsigned char out[16]);
+/* Resolve @p host: its addresses as text ("192.0.2.1, 2001:db8::1") into
+ * @p out; returns how many, or -1. */
+int uavmail__plat_resolve(const char *host, unsigned port, char *out, size_t cap);
 /* This host's fully qualified name into @p buf, or -1 if it has none. */
 int uavmail__plat_fqdn(char *buf, size_t cap);
 

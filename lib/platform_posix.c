@@ -106,6 +106,34 @@ size_t uavmail__plat_parse_ip(const char *host, unsigned char out[16])
     return 0;
 }
 
+int uavmail__plat_resolve(const char *host, unsigned port, char *out, size_t cap)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char service[16];
+    int count = 0;
+    size_t used = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%u", port);
+    out[0] = '\0';
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return -1;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        if (ai->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof ip);
+        else if (ai->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ip, sizeof ip);
+        if (ip[0] == '\0' || strstr(out, ip) != NULL || used + strlen(ip) + 3 >= cap)
+            continue;
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", count ? ", " : "", ip);
+        count++;
+    }
+    freeaddrinfo(res);
+    return count;
+}
+
 int uavmail__plat_fqdn(char *buf, size_t cap)
 {
     char name[256];

@@ -10,6 +10,7 @@
 #include "mime.h"
 #include "platform.h"
 #include "smtp.h"
+#include "session_int.h"
 #include "tls.h"
 
 #define INBUF_SIZE 4096
@@ -62,6 +63,8 @@ struct uavmail_session {
     size_t write_len;         /* bytes offered to a write that said EAGAIN */
     uint64_t wait_since;      /* non-blocking: when the current wait began */
     unsigned wait_limit;
+
+    uavmail__tls_report tls_report; /* the last handshake, kept after disconnect */
 
     uavmail__smtp engine;
     char inbuf[INBUF_SIZE];
@@ -508,6 +511,8 @@ static int step_tls(uavmail_session *s, int *want)
     }
     rc = uavmail__tls_handshake(s->tls, io_timeout(s, UAVMAIL_TIMEOUT_GREETING_MS), want,
                                 &s->err);
+    if (rc != UAVMAIL_EAGAIN)
+        uavmail__tls_report_get(s->tls, &s->tls_report);
     if (rc == UAVMAIL_EAGAIN) {
         if (wait_for_peer(s, UAVMAIL_TIMEOUT_GREETING_MS) == UAVMAIL_EAGAIN)
             return UAVMAIL_EAGAIN;
@@ -913,6 +918,29 @@ int uavmail_session_quit(uavmail_session *s)
         return 0;
     }
     return run_blocking(s, OP_QUIT, NULL, 0);
+}
+
+int uavmail__session_connect_and_quit(uavmail_session *s)
+{
+    if (s->connected)
+        disconnect(s);
+    memset(&s->tls_report, 0, sizeof s->tls_report);
+    return run_blocking(s, OP_QUIT, NULL, 0);
+}
+
+const uavmail__smtp *uavmail__session_engine(const uavmail_session *s)
+{
+    return &s->engine;
+}
+
+const uavmail__tls_report *uavmail__session_tls_report(const uavmail_session *s)
+{
+    return &s->tls_report;
+}
+
+uavmail_error_detail *uavmail__session_err(uavmail_session *s)
+{
+    return &s->err;
 }
 
 int uavmail_session_start(uavmail_session *s, uavmail_message *m, int final)

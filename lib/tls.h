@@ -61,6 +61,23 @@ const char *uavmail__tls_version(const uavmail__tls *t);
 const char *uavmail__tls_ciphersuite(const uavmail__tls *t);
 /* Whether the handshake resumed an earlier (verified) session. */
 int uavmail__tls_resumed(const uavmail__tls *t);
+/* What a handshake showed of the server (filled on success and on a
+ * certificate failure alike, for the probe). */
+typedef struct uavmail__tls_report {
+    int handshake_done;
+    int verified;
+    int resumed;
+    char version[16];
+    char ciphersuite[64];
+    char subject[160];
+    char issuer[160];
+    char not_before[24];
+    char not_after[24];
+    char names[200];
+} uavmail__tls_report;
+
+void uavmail__tls_report_get(const uavmail__tls *t, uavmail__tls_report *r);
+
 /* Name and version of the TLS library, e.g. "mbedTLS 2.28.3". */
 const char *uavmail__tls_library(void);
 

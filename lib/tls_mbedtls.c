@@ -611,6 +611,26 @@ const char *uavmail__tls_version(const uavmail__tls *t)
     return mbedtls_ssl_get_version(&t->ssl);
 }
 
+void uavmail__tls_report_get(const uavmail__tls *t, uavmail__tls_report *r)
+{
+    memset(r, 0, sizeof *r);
+    if (t == NULL)
+        return;
+    r->handshake_done = t->established;
+    r->verified = t->established;
+    r->resumed = t->established && !t->peer.seen;
+    if (t->established) {
+        uavmail__strlcpy(r->version, mbedtls_ssl_get_version(&t->ssl), sizeof r->version);
+        uavmail__strlcpy(r->ciphersuite, mbedtls_ssl_get_ciphersuite(&t->ssl),
+                         sizeof r->ciphersuite);
+    }
+    uavmail__strlcpy(r->subject, t->peer.subject, sizeof r->subject);
+    uavmail__strlcpy(r->issuer, t->peer.issuer, sizeof r->issuer);
+    uavmail__strlcpy(r->not_before, t->peer.valid_from, sizeof r->not_before);
+    uavmail__strlcpy(r->not_after, t->peer.valid_to, sizeof r->not_after);
+    uavmail__strlcpy(r->names, t->peer.names, sizeof r->names);
+}
+
 int uavmail__tls_resumed(const uavmail__tls *t)
 {
     /* A resumed handshake carries no certificate to verify. */

@@ -185,6 +185,43 @@ UAVMAIL_EXTERN int uavmail_provider_preset(const char *name, uavmail_session_opt
  */
 UAVMAIL_EXTERN const char *uavmail_provider_name(size_t index);
 
+/**
+ * The result of uavmail_probe(): a "test connection" report.  @since 0.1.0
+ */
+typedef struct uavmail_probe_report uavmail_probe_report;
+
+/**
+ * Test a configuration without sending: resolve the name, connect, read the
+ * greeting, find the TLS mode the port really speaks (plain SMTP on a "tls"
+ * setting, implicit TLS on a "starttls" one), verify the certificate, list
+ * the capabilities and AUTH mechanisms, optionally log in, and say QUIT.
+ * Ends with a verdict and, where known, a fix.  Blocks; uses short waits
+ * (10 s to connect, 8 s for the greeting) unless the options set others.
+ * @param out receives the report (free with uavmail_probe_free()).
+ * @param opts the settings to test (version 3 or later; not modified).
+ * @param try_login 1 to authenticate with the configured credentials.
+ * @return 0 when a report was produced (whatever its verdict), UAVMAIL_EINVAL
+ *         or UAVMAIL_ENOMEM.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_probe(uavmail_probe_report **out, const uavmail_session_options *opts,
+                                 int try_login);
+
+/** Free a probe report; NULL is ignored.  @since 0.1.0 */
+UAVMAIL_EXTERN void uavmail_probe_free(uavmail_probe_report *report);
+
+/** @return 0 if a send would work, else the error code of the first problem.  @since 0.1.0 */
+UAVMAIL_EXTERN int uavmail_probe_verdict(const uavmail_probe_report *report);
+
+/** @return the report for a person, several "Label: value" lines ending with
+ *  "Verdict:" and "Fix:"; owned by the report.  @since 0.1.0 */
+UAVMAIL_EXTERN const char *uavmail_probe_text(const uavmail_probe_report *report);
+
+/** @return the report as a JSON object (dns, tcp, greeting, tls with the
+ *  certificate, capabilities, auth_mechanisms, size_limit, login, verdict
+ *  with code, message and fix); owned by the report.  @since 0.1.0 */
+UAVMAIL_EXTERN const char *uavmail_probe_json(const uavmail_probe_report *report);
+
 /** What a non-blocking session waits for.  @since 0.1.0 */
 enum uavmail_want {
     UAVMAIL_WANT_READ = 1,  /**< the descriptor must become readable */
