@@ -852,6 +852,11 @@ static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int 
     if (s->op != OP_NONE)
         return uavmail__err_set(&s->err, UAVMAIL_ESTATE, "another operation is in progress");
     if (op == OP_SEND) {
+        if (s->time_cb != NULL && !m->frozen && m->from.addr != NULL) {
+            int64_t now = s->time_cb(s->time_user_data);
+            if (now >= 0)
+                uavmail__message_freeze_at(m, now); /* Date from the application's clock */
+        }
         rc = uavmail_message_check(m);
         if (rc != 0) {
             uavmail__err_copy(&s->err, &m->err);
@@ -860,11 +865,6 @@ static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int 
         rc = prepare_results(s, m);
         if (rc != 0)
             return rc;
-    }
-    if (op == OP_SEND && s->time_cb != NULL && !m->frozen) {
-        int64_t now = s->time_cb(s->time_user_data);
-        if (now >= 0)
-            uavmail__message_freeze_at(m, now); /* Date from the application's clock */
     }
     s->token_refreshed = 0;
     s->engine.cfg.refresh_token = 0;
