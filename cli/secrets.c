@@ -138,6 +138,14 @@ int secret_fetch(secret_source *s, char *buf, size_t cap, size_t *len)
         memcpy(buf, v, *len);
         return 0;
     }
+    case SECRET_LITERAL: /* from the private configuration file */
+        *len = strlen(s->value);
+        if (*len > cap) {
+            snprintf(s->err, sizeof s->err, "the configured password is too long");
+            return -1;
+        }
+        memcpy(buf, s->value, *len);
+        return 0;
     case SECRET_FILE: rc = from_file(s, buf, cap, len); break;
     case SECRET_CMD: rc = from_command(s, buf, cap, len); break;
     default:

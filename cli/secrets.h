@@ -4,11 +4,11 @@
 
 #include <stddef.h>
 
-enum { SECRET_NONE, SECRET_ENV, SECRET_FILE, SECRET_CMD };
+enum { SECRET_NONE, SECRET_ENV, SECRET_FILE, SECRET_CMD, SECRET_LITERAL };
 
 typedef struct secret_source {
     int kind;
-    const char *value; /* variable name, file path or shell command */
+    const char *value; /* variable name, file path, shell command or (config file) the secret */
     char err[300];     /* why the last fetch failed */
 } secret_source;
 

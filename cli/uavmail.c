@@ -14,6 +14,7 @@
 #include <uavmail/uavmail.h>
 
 #include "args.h"
+#include "config.h"
 #include "envelope.h"
 #include "secrets.h"
 
@@ -59,6 +60,8 @@ static void usage(FILE *f)
             "            [--auth PLAIN|LOGIN|XOAUTH2|OAUTHBEARER]\n"
             "Passwords are never taken from the command line (they would show in ps).\n"
             "--trace redacts AUTH; --trace-include-secrets (INSECURE) shows it raw.\n"
+            "--config FILE [--account NAME]: settings from a private (0600) file with\n"
+            "[account NAME] sections and \"default = NAME\"; the command line overrides it.\n"
             "Exit codes: 0 sent, 64 usage, 65 bad input, 66 missing input file,\n"
             "69 permanent failure, 75 temporary failure (retry later), 78 configuration.\n");
 }
@@ -150,7 +153,7 @@ enum {
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
     O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
-    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON
+    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON, O_CONFIG, O_ACCOUNT
 };
 
 static const cli_opt send_opts[] = {
@@ -169,6 +172,7 @@ static const cli_opt send_opts[] = {
     {"oauth2-token-env", 1, O_TOKEN_ENV},  {"oauth2-token-cmd", 1, O_TOKEN_CMD},
     {"auth", 1, O_AUTH},         {"trace-include-secrets", 0, O_TRACE_SECRETS},
     {"provider", 1, O_PROVIDER}, {"json", 0, O_JSON},
+    {"config", 1, O_CONFIG},     {"account", 1, O_ACCOUNT},
     {NULL, 0, 0},
 };
 
@@ -197,6 +201,59 @@ typedef struct send_args {
     int headers_envelope;
     unsigned dsn;
 } send_args;
+
+/* "--config FILE [--account NAME]": the file's settings go first, so the
+ * command line overrides them.  Returns 0 and the combined arguments. */
+static config_args config;
+static char *combined[CONFIG_MAX_ARGS * 2 + 4];
+
+static int with_config(int *argc, char ***argv)
+{
+    const char *path = NULL, *account = NULL;
+    char err[400];
+    int i, n = 0;
+    for (i = 2; i + 1 < *argc; i++) {
+        if (strcmp((*argv)[i], "--config") == 0)
+            path = (*argv)[i + 1];
+        else if (strcmp((*argv)[i], "--account") == 0)
+            account = (*argv)[i + 1];
+    }
+    if (path == NULL) {
+        if (account != NULL) {
+            fprintf(stderr, "%s: --account needs --config FILE\n", prog);
+            return EX_USAGE_;
+        }
+        return 0;
+    }
+    if (config_load(path, account, &config, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: --config: %s\n", prog, err);
+        return EX_CONFIG_;
+    }
+    if (*argc + config.argc >= (int)(sizeof combined / sizeof combined[0])) {
+        fprintf(stderr, "%s: too many arguments\n", prog);
+        return EX_USAGE_;
+    }
+    combined[n++] = (*argv)[0];
+    combined[n++] = (*argv)[1];
+    for (i = 0; i < config.argc; i++)
+        combined[n++] = config.argv[i];
+    for (i = 2; i < *argc; i++)
+        combined[n++] = (*argv)[i];
+    *argc = n;
+    *argv = combined;
+    return 0;
+}
+
+/* A "password" line of the configuration file, unless the command line
+ * gives another source. */
+static void config_password(send_args *a)
+{
+    if (config.password != NULL && a->password.kind == SECRET_NONE &&
+        a->token.kind == SECRET_NONE) {
+        a->password.kind = SECRET_LITERAL;
+        a->password.value = config.password;
+    }
+}
 
 static int password_cb(char *buf, size_t cap, size_t *len, void *ud)
 {
@@ -319,6 +376,9 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
         case O_AUTH: a->auth = arg; break;
         case O_PROVIDER: a->provider = arg; break;
         case O_JSON: a->json = 1; break;
+        case O_CONFIG:
+        case O_ACCOUNT:
+            break; /* read before parsing (with_config) */
         case O_TRACE_SECRETS: a->trace_secrets = 1; break;
         case O_PASSWORD:
             fprintf(stderr, "%s: passwords are never accepted on the command line (other users "
@@ -399,7 +459,8 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
         return usage_error("at least one --to, --cc or --bcc is required", NULL);
     if (a->body != NULL && a->body_file != NULL)
         return usage_error("give either --body or --body-file, not both", NULL);
-    if (a->user != NULL && a->password.kind == SECRET_NONE && a->token.kind == SECRET_NONE)
+    if (a->user != NULL && a->password.kind == SECRET_NONE && a->token.kind == SECRET_NONE &&
+        config.password == NULL)
         return usage_error("--user needs --password-env, --password-file, --password-cmd, "
                            "--oauth2-token-env or --oauth2-token-cmd",
                            NULL);
@@ -699,9 +760,13 @@ static int cmd_send(int argc, char **argv)
     uavmail_session *s = NULL;
     uavmail_message *m = NULL;
     size_t i;
-    int rc = parse_send(argc, argv, &a, 0), ex = EX_OK_;
+    int rc = with_config(&argc, &argv), ex = EX_OK_;
     if (rc != 0)
         return rc;
+    rc = parse_send(argc, argv, &a, 0);
+    if (rc != 0)
+        return rc;
+    config_password(&a);
     if (a.nmessage == 0) {
         rc = build_message(&a, &m);
         if (rc == 0 && a.output != NULL) {
@@ -745,9 +810,13 @@ static int cmd_probe(int argc, char **argv)
     send_args a;
     uavmail_session_options o;
     uavmail_probe_report *r = NULL;
-    int rc = parse_send(argc, argv, &a, 1), verdict;
+    int rc = with_config(&argc, &argv), verdict;
     if (rc != 0)
         return rc;
+    rc = parse_send(argc, argv, &a, 1);
+    if (rc != 0)
+        return rc;
+    config_password(&a);
     if (a.server == NULL)
         return usage_error("--server (or --provider) is required", NULL);
     options_from_args(&a, &o);

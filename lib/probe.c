@@ -261,7 +261,10 @@ static void render(uavmail_probe_report *r, const findings *f)
             sb_fmt(&t, "SIZE:         %llu bytes\n", (unsigned long long)f->size_limit);
     }
     if (f->login_tried)
-        sb_fmt(&t, "Login:        %s\n", f->login_ok ? "accepted" : "failed");
+        sb_fmt(&t, "Login:        %s\n",
+               f->login_ok                         ? "accepted"
+               : f->step_error == UAVMAIL_EAUTH ? "refused"
+                                                 : "not reached");
     sb_fmt(&t, "Verdict:      %s\n", msg);
     if (fix[0])
         sb_fmt(&t, "Fix:          %s\n", fix);

@@ -178,6 +178,60 @@ class Failures(Base):
         self.assertEqual(r.returncode, 78, r.stderr)
 
 
+class Config(Base):
+    def write_config(self, port, mode=0o600, account_user=USER):
+        path = os.path.join(self.tmp.name, "config")
+        Path(path).write_text(
+            "# uavmail test configuration\n"
+            "default = ops\n"
+            "cafile = %s\n\n"
+            "[account ops]\n"
+            "server = localhost\nport = %d\nsecurity = starttls\n"
+            "user = %s\npassword = %s\n"
+            "from = UAV 7 <uav7@example.test>\nto = ops@example.test\n\n"
+            "[account other]\nserver = localhost\nport = 1\n"
+            % (self.pki["ca"], port, account_user, PASSWORD))
+        os.chmod(path, mode)
+        return path
+
+    def test_config_account_and_override(self):
+        with self.server() as srv:
+            cfg = self.write_config(srv.port)
+            r = run_cli(["send", "--config", cfg, "--subject", "from config", "--body", "x",
+                         "--trace"], password="unused")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            assert_no_secret(self, r.stdout, r.stderr)
+            # The command line overrides the file; another account is selectable.
+            r = run_cli(["send", "--config", cfg, "--account", "other", "--port", str(srv.port),
+                         "--security", "starttls", "--user", USER, "--password-env", ENV_VAR,
+                         "--from", "a@example.test", "--to", "b@example.test", "--subject", "s",
+                         "--body", "x"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(srv.wait_for(2)), 2)
+
+    def test_config_must_be_private(self):
+        cfg = self.write_config(25, mode=0o644)
+        r = run_cli(["send", "--config", cfg, "--subject", "s", "--body", "x"])
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("chmod 600", r.stderr)
+        self.assertNotIn(PASSWORD, r.stdout + r.stderr)
+
+    def test_password_file_must_be_private(self):
+        pw = os.path.join(self.tmp.name, "pw")
+        Path(pw).write_text(PASSWORD + "\n")
+        os.chmod(pw, 0o640)
+        args = send_args(closed_port(), "starttls", self.pki["ca"], ["--body", "x"], user=False)
+        r = run_cli(args + ["--user", USER, "--password-file", pw])
+        self.assertEqual(r.returncode, 78, r.stderr)
+        os.chmod(pw, 0o600)
+        with self.server() as srv:
+            args = send_args(srv.port, "starttls", self.pki["ca"], ["--body", "x"], user=False)
+            r = run_cli(args + ["--user", USER, "--password-file", pw])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run_cli(args + ["--user", USER, "--password-cmd", "printf '%s'" % PASSWORD])
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+
 class Output(Base):
     def test_write_eml(self):
         out = os.path.join(self.tmp.name, "out.eml")
