@@ -468,6 +468,19 @@ static void start_auth(uavmail__smtp *e)
         put_cmd(e, line);
         return;
     }
+    e->sasl_why = NULL;
+    if (e->mech == UAVMAIL__MECH_SCRAM_SHA256) {
+        /* SCRAM's first message names the user only; the password never
+         * leaves this machine, only a proof derived from it. */
+        n = uavmail__scram_first(&e->scram, e->cfg.username, ir, sizeof ir);
+        if (n == 0) {
+            fail(e, UAVMAIL_EINVAL, "user name too long for SCRAM");
+            return;
+        }
+        uavmail__snprintf(line, sizeof line, "AUTH %s %.*s", name, (int)n, ir);
+        put_secret_line(e, line, strlen(line), "AUTH SCRAM-SHA-256 <redacted>");
+        return;
+    }
     /* An initial response (RFC 4954 SASL-IR) saves a round trip when the
      * AUTH line stays within 512 octets (A-10). */
     n = initial_response(e, ir, sizeof ir);
@@ -510,6 +523,32 @@ static void sasl_challenge(uavmail__smtp *e)
         e->sasl_step++;
         return;
     }
+    if (e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step < 2) {
+        char out[1200], secret[SECRET_MAX];
+        size_t n = 0, slen;
+        if (e->sasl_step == 0) { /* server-first: answer with the proof */
+            if (get_secret(e, secret, sizeof secret, &slen) != 0)
+                return;
+            n = uavmail__scram_final(&e->scram, text, tlen, secret, slen, out, sizeof out,
+                                     &e->sasl_why);
+            uavmail__zeroize(secret, sizeof secret);
+        } else if (uavmail__scram_verify(&e->scram, text, tlen) == 0) {
+            n = 0; /* server-final verified: an empty response completes */
+            e->sasl_why = NULL;
+        } else {
+            e->sasl_why = "the server could not prove it knows the password (SCRAM server "
+                          "signature mismatch): not the real server?";
+        }
+        if (e->sasl_why != NULL) {
+            put_cmd(e, "*");
+            e->sasl_step = 99;
+            return;
+        }
+        put_secret_line(e, out, n, e->sasl_step == 0 ? "<redacted>" : "");
+        uavmail__zeroize(out, sizeof out);
+        e->sasl_step++;
+        return;
+    }
     if ((e->mech & UAVMAIL__MECH_TOKEN) && e->ir_deferred && e->sasl_step == 0) {
         char ir[2 * SECRET_MAX + 1024];
         size_t n = initial_response(e, ir, sizeof ir);
@@ -543,9 +582,10 @@ static void auth_failed(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
     int err = reply_error(e, c / 100 == 4 ? UAVMAIL_ETEMPFAIL : UAVMAIL_EAUTH,
-                          e->sasl_step == 99 ? "authentication cancelled after an unexpected "
-                                               "challenge"
-                                             : "authentication failed");
+                          e->sasl_why       ? e->sasl_why
+                          : e->sasl_step == 99 ? "authentication cancelled after an unexpected "
+                                                 "challenge"
+                                               : "authentication failed");
     if (e->oauth_status[0] != '\0') {
         size_t n = strlen(e->err->message);
         uavmail__snprintf(e->err->message + n, sizeof e->err->message - n,
@@ -733,6 +773,14 @@ static void on_starttls(uavmail__smtp *e, int extra_bytes)
 static void on_auth(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
+    if (c == 235 && e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step != 2) {
+        /* Success without the server's proof is not accepted (RFC 5802 9). */
+        e->sasl_why = "the server accepted the login without proving it knows the password "
+                      "(SCRAM)";
+        e->sasl_step = 99;
+        auth_failed(e);
+        return;
+    }
     if (c == 235 && !e->oauth_failing && e->sasl_step != 99) {
         e->authed = 1;
         e->state = S_IDLE;

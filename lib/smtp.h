@@ -22,6 +22,7 @@
 
 #include "internal.h"
 #include "reply.h"
+#include "sasl.h"
 
 enum uavmail__smtp_want {
     UAVMAIL__SMTP_WANT_WRITE = 1,
@@ -124,6 +125,8 @@ struct uavmail__smtp {
     int ir_deferred;               /* initial response too long for the AUTH line */
     int oauth_failing;             /* in the XOAUTH2/OAUTHBEARER error exchange */
     int close_error;               /* QUIT after a failure; then fail with this */
+    uavmail__scram scram;          /* SCRAM-SHA-256 state */
+    const char *sasl_why;          /* why the client cancelled the exchange */
     char oauth_status[16];         /* from an XOAUTH2/OAUTHBEARER error challenge */
     char oauth_scope[128];
     int ehlo_failed;

@@ -78,6 +78,13 @@ typedef struct uavmail__tls_report {
 
 void uavmail__tls_report_get(const uavmail__tls *t, uavmail__tls_report *r);
 
+/* Cryptographic primitives from the same library, for SCRAM (RFC 5802). */
+int uavmail__crypto_sha256(const void *in, size_t n, unsigned char out[32]);
+int uavmail__crypto_hmac_sha256(const void *key, size_t klen, const void *in, size_t n,
+                                unsigned char out[32]);
+int uavmail__crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltlen,
+                                  unsigned iterations, unsigned char out[32]);
+
 /* Name and version of the TLS library, e.g. "mbedTLS 2.28.3". */
 const char *uavmail__tls_library(void);
 

@@ -18,7 +18,9 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h> /* MBEDTLS_ERR_NET_* codes only */
+#include <mbedtls/md.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -40,6 +42,25 @@ static inline int uavmail__tls_pk_parse_keyfile(mbedtls_pk_context *pk, const ch
 #else
     (void)drbg;
     return mbedtls_pk_parse_keyfile(pk, path, NULL);
+#endif
+}
+
+static inline int uavmail__tls_pbkdf2_sha256(const unsigned char *pw, size_t pwlen,
+                                             const unsigned char *salt, size_t saltlen,
+                                             unsigned iterations, unsigned char out[32])
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, pw, pwlen, salt, saltlen, iterations,
+                                         32, out);
+#else
+    mbedtls_md_context_t md;
+    int rc;
+    mbedtls_md_init(&md);
+    rc = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+    if (rc == 0)
+        rc = mbedtls_pkcs5_pbkdf2_hmac(&md, pw, pwlen, salt, saltlen, iterations, 32, out);
+    mbedtls_md_free(&md);
+    return rc;
 #endif
 }
 

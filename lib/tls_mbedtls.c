@@ -156,6 +156,23 @@ struct uavmail__tls {
     peer_info peer;
 };
 
+int uavmail__crypto_sha256(const void *in, size_t n, unsigned char out[32])
+{
+    return uavmail__tls_sha256(in, n, out);
+}
+
+int uavmail__crypto_hmac_sha256(const void *key, size_t klen, const void *in, size_t n,
+                                unsigned char out[32])
+{
+    return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, klen, in, n, out);
+}
+
+int uavmail__crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltlen,
+                                  unsigned iterations, unsigned char out[32])
+{
+    return uavmail__tls_pbkdf2_sha256(pw, pwlen, salt, saltlen, iterations, out);
+}
+
 const char *uavmail__tls_library(void)
 {
     return "mbedTLS " MBEDTLS_VERSION_STRING;

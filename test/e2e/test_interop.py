@@ -29,7 +29,8 @@ class Postfix(unittest.TestCase):
         cls.files = make_files(os.path.join(cls.tmp, "files"))
         cls.pf = PostfixFixture(os.path.join(cls.tmp, "pf"), cls.pki["server_chain"],
                                 cls.pki["server_key"], user=USER, password=PASSWORD,
-                                domain="example.test")
+                                domain="example.test",
+                                mechanisms="plain login scram-sha-256")
         cls.pf.__enter__()
         cls.delivered = 0
 
@@ -53,7 +54,8 @@ class Postfix(unittest.TestCase):
     def test_starttls_submission_1mb_attachment(self):
         msg, r = self.send_and_fetch(self.pf.submission_port, "starttls")
         self.assertIn("C: STARTTLS", r.stderr)
-        self.assertIn("C: AUTH PLAIN <redacted>", r.stderr)
+        # The strongest mechanism offered after TLS: SCRAM-SHA-256 (Dovecot).
+        self.assertIn("C: AUTH SCRAM-SHA-256 <redacted>", r.stderr)
         # AUTH was not offered before STARTTLS, and not used before it.
         self.assertLess(r.stderr.index("C: STARTTLS"), r.stderr.index("C: AUTH"))
         self.assertEqual(msg["Subject"], "Flight report")
@@ -109,6 +111,25 @@ class Postfix(unittest.TestCase):
                                   ["--body", "x", "--trace", "--tls-session-file", sess]))
         self.assertIn("certificate verified", third.stderr)
         type(self).delivered += 3
+
+    def test_each_mechanism_both_ports(self):
+        # PLAIN, LOGIN and SCRAM-SHA-256, forced, over STARTTLS and implicit TLS.
+        for mech in ("PLAIN", "LOGIN", "SCRAM-SHA-256"):
+            for port, security in ((self.pf.submission_port, "starttls"),
+                                   (self.pf.smtps_port, "tls")):
+                with self.subTest(mech=mech, security=security):
+                    r = run_cli(send_args(port, security, self.pki["ca"],
+                                          ["--body", "x", "--trace", "--auth", mech]))
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertIn("C: AUTH %s" % mech, r.stderr)
+                    self.assertIn("S: 235", r.stderr)
+                    assert_no_secret(self, r.stdout, r.stderr)
+                    type(self).delivered += 1
+                    r = run_cli(send_args(port, security, self.pki["ca"],
+                                          ["--body", "x", "--auth", mech]),
+                                password="wrong password 42")
+                    self.assertEqual(r.returncode, 69, r.stderr)
+                    self.assertIn("hint:", r.stderr)
 
     def test_wrong_password_exit_69(self):
         r = run_cli(send_args(self.pf.submission_port, "starttls", self.pki["ca"], ["--body", "x"]),

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "base64.h"
 #include "sasl.h"
 #include "smtp.h"
 #include "tt.h"
@@ -685,6 +686,77 @@ static void provider_reply_hints(void)
     }
 }
 
+static void scram_rfc7677_vector(void)
+{
+    /* RFC 7677 section 3: user "user", password "pencil". */
+    uavmail__scram sc;
+    char out[512], b64in[512];
+    const char *why = NULL;
+    size_t n;
+    static const char server_first[] =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    static const char server_final[] = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+    char decoded[512];
+    CHECK(uavmail__scram_first(&sc, "user", out, sizeof out) > 0);
+    strcpy(sc.cnonce, "rOprNGfwEbeRWgbNEkqO");
+    strcpy(sc.bare, "n=user,r=rOprNGfwEbeRWgbNEkqO");
+    n = uavmail__b64_encode(b64in, (const unsigned char *)server_first, strlen(server_first));
+    n = uavmail__scram_final(&sc, b64in, n, "pencil", 6, out, sizeof out, &why);
+    CHECK(n > 0);
+    {
+        size_t dl = 0;
+        CHECK_INT(uavmail__b64_decode((unsigned char *)decoded, sizeof decoded, &dl, out, n), 0);
+        decoded[dl] = '\0';
+    }
+    CHECK_STR(decoded, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                       "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+    n = uavmail__b64_encode(b64in, (const unsigned char *)server_final, strlen(server_final));
+    CHECK_INT(uavmail__scram_verify(&sc, b64in, n), 0);
+    /* A forged server signature is refused; a nonce not extending ours too. */
+    n = uavmail__b64_encode(b64in, (const unsigned char *)"v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 46);
+    CHECK_INT(uavmail__scram_verify(&sc, b64in, n), -1);
+    n = uavmail__b64_encode(b64in, (const unsigned char *)"r=other,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", 41);
+    CHECK_INT(uavmail__scram_final(&sc, b64in, n, "pencil", 6, out, sizeof out, &why), 0);
+}
+
+static void scram_exchange_and_forged_server(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    char line[256];
+    size_t n;
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, "250-mx\r\n250 AUTH PLAIN LOGIN SCRAM-SHA-256\r\n");
+    pump(h);
+    /* SCRAM is preferred over PLAIN; the password is not in the first message. */
+    CHECK(h->out_len > 19 && memcmp(h->out, "AUTH SCRAM-SHA-256 ", 19) == 0);
+    CHECK(strstr(h->trace, "C:AUTH SCRAM-SHA-256 <redacted>") != NULL);
+    h->out_len = 0;
+    /* The server answers with a nonce extending ours. */
+    {
+        char first[256], b64[400];
+        snprintf(first, sizeof first, "r=%sSERVER,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                 h->e.scram.cnonce);
+        n = uavmail__b64_encode(b64, (const unsigned char *)first, strlen(first));
+        snprintf(line, sizeof line, "334 %.*s\r\n", (int)n, b64);
+    }
+    S(h, line);
+    pump(h);
+    CHECK(h->out_len > 0);
+    h->out_len = 0;
+    /* An impostor cannot produce the server signature: cancelled, failed. */
+    S(h, "334 dj1BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9\r\n");
+    C(h, "*\r\n");
+    S(h, "501 cancelled\r\n");
+    C(h, "QUIT\r\n");
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    CHECK(strstr(h->err.message, "could not prove") != NULL);
+    CHECK(strstr(h->trace, PASSWORD) == NULL);
+    free(h);
+}
+
 static void a04_raw_trace_only_when_asked(void)
 {
     harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
@@ -1224,6 +1296,8 @@ static const tt_test tests[] = {
     TT(office365_wants_oauth_hint),
     TT(a04_raw_trace_only_when_asked),
     TT(provider_reply_hints),
+    TT(scram_rfc7677_vector),
+    TT(scram_exchange_and_forged_server),
     TT(a08_login_third_challenge_cancelled),
     TT(a09_no_auth_offered),
     TT(a15_auth_rejected),
