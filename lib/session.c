@@ -920,6 +920,21 @@ int uavmail_session_quit(uavmail_session *s)
     return run_blocking(s, OP_QUIT, NULL, 0);
 }
 
+int uavmail_session_is_secure(const uavmail_session *s)
+{
+    return s != NULL && s->tls != NULL && s->tls_report.handshake_done;
+}
+
+const char *uavmail_session_tls_version(const uavmail_session *s)
+{
+    return uavmail_session_is_secure(s) ? s->tls_report.version : "";
+}
+
+const char *uavmail_session_tls_ciphersuite(const uavmail_session *s)
+{
+    return uavmail_session_is_secure(s) ? s->tls_report.ciphersuite : "";
+}
+
 int uavmail__session_connect_and_quit(uavmail_session *s)
 {
     if (s->connected)

@@ -186,6 +186,22 @@ UAVMAIL_EXTERN int uavmail_provider_preset(const char *name, uavmail_session_opt
 UAVMAIL_EXTERN const char *uavmail_provider_name(size_t index);
 
 /**
+ * Security state of the open connection (TLS-10): 1 only once the TLS
+ * handshake has completed and the certificate chain and host name were
+ * verified (or a session verified earlier was resumed); 0 before that, after
+ * the connection closed, and on a plain relay.  The library has no mode in
+ * which a connection is encrypted but unverified.
+ * @since 0.1.0
+ */
+UAVMAIL_EXTERN int uavmail_session_is_secure(const uavmail_session *session);
+
+/** @return the negotiated TLS version ("TLSv1.2") while secure, else "".  @since 0.1.0 */
+UAVMAIL_EXTERN const char *uavmail_session_tls_version(const uavmail_session *session);
+
+/** @return the negotiated cipher suite while secure, else "".  @since 0.1.0 */
+UAVMAIL_EXTERN const char *uavmail_session_tls_ciphersuite(const uavmail_session *session);
+
+/**
  * The result of uavmail_probe(): a "test connection" report.  @since 0.1.0
  */
 typedef struct uavmail_probe_report uavmail_probe_report;

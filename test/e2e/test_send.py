@@ -85,6 +85,9 @@ class NonBlocking(Base):
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
                 waits = int(r.stdout.split("waits=")[1])
                 self.assertGreater(waits, 3)  # it really waited on the descriptor
+                secure = int(r.stdout.split("secure_steps=")[1].split()[0])
+                steps = int(r.stdout.split("steps=")[1].split()[0])
+                self.assertTrue(0 < secure < steps)  # TLS-10: insecure first, then secure
                 (eml, meta), = srv.wait_for(1)
                 check_delivered(self, Path(eml).read_bytes(), {big: self.files[big]})
 

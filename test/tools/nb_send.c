@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
     uavmail_session *s;
     uavmail_message *m;
-    int rc, want = 0, steps = 0, waits = 0;
+    int rc, want = 0, steps = 0, waits = 0, secure_steps = 0;
     static char env_name[128];
     if (argc != 10) {
         fprintf(stderr, "usage: nb_send HOST PORT tls|starttls CAFILE USER PASSWORD_ENV FROM TO FILE\n");
@@ -49,10 +49,22 @@ int main(int argc, char **argv)
     uavmail_message_set_text(m, "sent from an event loop\n", 24);
     uavmail_message_attach_file(m, argv[9], NULL, NULL);
     rc = uavmail_session_start(s, m, 1);
+    /* TLS-10: nothing claims to be secure before the handshake completed
+     * and verified; once it is, it stays so while connected. */
+    if (uavmail_session_is_secure(s) || uavmail_session_tls_version(s)[0] != '\0') {
+        fprintf(stderr, "secure before connecting\n");
+        return 5;
+    }
     while (rc == 0 || rc == UAVMAIL_EAGAIN) {
         struct pollfd p;
         rc = uavmail_session_step(s, &want);
         steps++;
+        if (uavmail_session_is_secure(s))
+            secure_steps++;
+        else if (secure_steps > 0 && rc == UAVMAIL_EAGAIN) {
+            fprintf(stderr, "security state went back to insecure while connected\n");
+            return 5;
+        }
         if (rc != UAVMAIL_EAGAIN)
             break;
         p.fd = uavmail_session_fd(s);
@@ -64,7 +76,11 @@ int main(int argc, char **argv)
         poll(&p, 1, (int)uavmail_session_timeout_ms(s) + 1);
         waits++;
     }
-    printf("result=%d steps=%d waits=%d\n", rc, steps, waits);
+    printf("result=%d steps=%d secure_steps=%d waits=%d\n", rc, steps, secure_steps, waits);
+    if (uavmail_session_is_secure(s)) {
+        fprintf(stderr, "still secure after the connection closed\n");
+        return 5;
+    }
     if (rc != 0)
         fprintf(stderr, "%s\n", uavmail_error_message(uavmail_session_last_error(s)));
     uavmail_message_free(m);
