@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <uavmail/uavmail.h>
 
@@ -53,6 +54,10 @@ static void usage(FILE *f)
             "            test a configuration: DNS, TCP, TLS mode, certificate, capabilities,\n"
             "            AUTH mechanisms, login (with --user); then a verdict and a fix\n"
             "       uavmail providers   (presets for --provider NAME)\n"
+            "       uavmail send --queue DIR [--priority alert|normal|bulk] [--expires SECONDS]\n"
+            "                    [--dedup KEY] ...   enqueue durably, then try to deliver\n"
+            "       uavmail queue add|list|show ID|flush|remove ID|purge [--all] --queue DIR\n"
+            "                    [--json] [--link-down] (flush takes the send options)\n"
             "       uavmail version\n"
             "\n"
             "CREDENTIAL: --password-env VAR | --password-file FILE (mode 0600) |\n"
@@ -153,7 +158,8 @@ enum {
     O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT, O_BODY, O_BODY_FILE, O_ATTACH, O_HELO, O_TIMEOUT,
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
     O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
-    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON, O_CONFIG, O_ACCOUNT
+    O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON, O_CONFIG, O_ACCOUNT,
+    O_QUEUE, O_PRIORITY, O_EXPIRES, O_DEDUP, O_ALL, O_LINK_DOWN
 };
 
 static const cli_opt send_opts[] = {
@@ -173,6 +179,8 @@ static const cli_opt send_opts[] = {
     {"auth", 1, O_AUTH},         {"trace-include-secrets", 0, O_TRACE_SECRETS},
     {"provider", 1, O_PROVIDER}, {"json", 0, O_JSON},
     {"config", 1, O_CONFIG},     {"account", 1, O_ACCOUNT},
+    {"queue", 1, O_QUEUE},       {"priority", 1, O_PRIORITY}, {"expires", 1, O_EXPIRES},
+    {"dedup", 1, O_DEDUP},       {"all", 0, O_ALL},           {"link-down", 0, O_LINK_DOWN},
     {NULL, 0, 0},
 };
 
@@ -180,6 +188,11 @@ typedef struct send_args {
     secret_source password, token;
     const char *auth, *password_env, *provider;
     int probe, json;
+    const char *queue, *dedup;
+    int priority, all, link_down, queue_cmd;
+    unsigned expires_s;
+    const char *positional[8];
+    size_t npositional;
     int trace_secrets;
     const char *server, *cafile, *capath, *user, *from, *subject, *body,
         *body_file, *helo, *output;
@@ -321,6 +334,20 @@ static int usage_error(const char *what, const char *arg)
     return EX_USAGE_;
 }
 
+/* Like cli_next, but a bare word is kept as a positional argument (ids). */
+static int cli_next_or_positional(cli_parser *p, const cli_opt *t, int *id, const char **arg,
+                                  send_args *a)
+{
+    while (p->i < p->argc && p->argv[p->i][0] != '-') {
+        if (!a->queue_cmd || a->npositional == 8) {
+            snprintf(p->err, sizeof p->err, "unexpected argument \"%s\"", p->argv[p->i]);
+            return -1;
+        }
+        a->positional[a->npositional++] = p->argv[p->i++];
+    }
+    return cli_next(p, t, id, arg);
+}
+
 static int parse_send(int argc, char **argv, send_args *a, int probe)
 {
     cli_parser p;
@@ -328,9 +355,11 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
     const char *arg;
     memset(a, 0, sizeof *a);
     a->probe = probe;
+    a->priority = UAVMAIL_PRIORITY_NORMAL;
+    a->queue_cmd = probe == 2;
     a->security = UAVMAIL_SECURITY_AUTO;
-    cli_init(&p, argc, argv, 2);
-    while ((rc = cli_next(&p, send_opts, &id, &arg)) == 1) {
+    cli_init(&p, argc, argv, probe == 2 ? 3 : 2);
+    while ((rc = cli_next_or_positional(&p, send_opts, &id, &arg, a)) == 1) {
         switch (id) {
         case O_SERVER: a->server = arg; break;
         case O_PORT:
@@ -376,6 +405,24 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
         case O_AUTH: a->auth = arg; break;
         case O_PROVIDER: a->provider = arg; break;
         case O_JSON: a->json = 1; break;
+        case O_QUEUE: a->queue = arg; break;
+        case O_PRIORITY:
+            if (strcmp(arg, "alert") == 0)
+                a->priority = UAVMAIL_PRIORITY_ALERT;
+            else if (strcmp(arg, "normal") == 0)
+                a->priority = UAVMAIL_PRIORITY_NORMAL;
+            else if (strcmp(arg, "bulk") == 0)
+                a->priority = UAVMAIL_PRIORITY_BULK;
+            else
+                return usage_error("priority must be alert, normal or bulk:", arg);
+            break;
+        case O_EXPIRES:
+            if (parse_uint(arg, 365u * 86400u, &a->expires_s) != 0)
+                return usage_error("invalid --expires (seconds from now)", arg);
+            break;
+        case O_DEDUP: a->dedup = arg; break;
+        case O_ALL: a->all = 1; break;
+        case O_LINK_DOWN: a->link_down = 1; break;
         case O_CONFIG:
         case O_ACCOUNT:
             break; /* read before parsing (with_config) */
@@ -445,7 +492,9 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
         if (a->security == UAVMAIL_SECURITY_AUTO)
             a->security = po.security;
     }
-    if (a->server == NULL && a->output == NULL)
+    if (a->queue_cmd)
+        return 0; /* "uavmail queue ..." checks what each subcommand needs */
+    if (a->server == NULL && a->output == NULL && a->queue == NULL)
         return usage_error("--server (or --provider) is required", NULL);
     if (a->nmessage > 0 && (a->subject || a->body || a->body_file || a->html_file ||
                             a->nattach || a->nheader || a->output))
@@ -754,6 +803,179 @@ static int worse(int a, int b)
     return a == EX_TEMPFAIL_ ? b : a;
 }
 
+/* ---- the outbox ------------------------------------------------------------------------ */
+
+static void print_outcome(const char *id, int outcome, int code, const char *reply, void *ud)
+{
+    static const char *const names[] = {"delivered", "bounced", "expired", "dropped"};
+    (void)ud;
+    printf("%s: %s %s", prog, names[outcome >= 0 && outcome <= 3 ? outcome : 0], id);
+    if (code != 0 && outcome != UAVMAIL_OUTCOME_DELIVERED)
+        printf(" (%d %s)", code, reply);
+    printf("\n");
+}
+
+static int open_outbox(const send_args *a, uavmail_outbox **q)
+{
+    uavmail_outbox_options qo = UAVMAIL_OUTBOX_OPTIONS_INIT;
+    int rc;
+    qo.outcome_cb = print_outcome;
+    rc = uavmail_outbox_open(q, a->queue, &qo);
+    if (rc != 0)
+        fprintf(stderr, "%s: cannot open the outbox \"%s\": %s\n", prog, a->queue,
+                uavmail_strerror(rc));
+    return rc;
+}
+
+static int enqueue_message(const send_args *a, uavmail_outbox *q, uavmail_message *m)
+{
+    char id[40];
+    int64_t expires = a->expires_s ? (int64_t)time(NULL) + a->expires_s : 0;
+    int rc = uavmail_outbox_enqueue(q, m, a->priority, expires, a->dedup, id);
+    if (rc != 0) {
+        report("cannot queue the message", rc, uavmail_outbox_last_error(q));
+        return rc;
+    }
+    printf("%s: queued %s\n", prog, id);
+    return 0;
+}
+
+static int flush_outbox(send_args *a, uavmail_outbox *q)
+{
+    uavmail_session_options o;
+    size_t sent = 0;
+    int rc;
+    options_from_args(a, &o);
+    uavmail_outbox_set_link(q, !a->link_down);
+    rc = uavmail_outbox_flush(q, &o, &sent);
+    if (rc != 0)
+        report("flush stopped", rc, uavmail_outbox_last_error(q));
+    printf("%s: %zu message(s) finished\n", prog, sent);
+    return rc;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+typedef struct list_ctx {
+    int json, count;
+    const char *only;
+} list_ctx;
+
+static int print_entry(const uavmail_outbox_entry *e, void *ud)
+{
+    static const char *const states[] = {"queued", "bounced", "expired", "dropped"};
+    static const char *const prios[] = {"alert", "normal", "bulk"};
+    list_ctx *c = ud;
+    if (c->only != NULL && strcmp(c->only, e->id) != 0)
+        return 0;
+    if (c->json) {
+        printf("%s{\"id\": \"%s\", \"state\": \"%s\", \"priority\": \"%s\", "
+               "\"attempts\": %u, \"outcome_unknown\": %s, \"created\": %lld, "
+               "\"next_attempt\": %lld, \"expires\": %lld, \"size\": %llu, "
+               "\"recipients\": %zu, \"delivered\": %zu, \"failed\": %zu, \"message_id\": ",
+               c->count ? ", " : "", e->id, states[e->state & 3], prios[e->priority % 3],
+               e->attempts, e->outcome_unknown ? "true" : "false", (long long)e->created,
+               (long long)e->next_attempt, (long long)e->expires, (unsigned long long)e->size,
+               e->recipients, e->delivered, e->failed);
+        json_str(e->message_id);
+        printf(", \"subject\": ");
+        json_str(e->subject);
+        printf(", \"last_error\": ");
+        json_str(e->last_error);
+        printf("}");
+    } else {
+        long long wait = (long long)(e->next_attempt - (int64_t)time(NULL));
+        printf("%-22s %-8s %-6s tries %-3u %s rcpt %zu/%zu/%zu  %s\n", e->id, states[e->state & 3],
+               prios[e->priority % 3], e->attempts,
+               e->state ? "          " : wait > 0 ? "next in " : "due now   ", e->delivered,
+               e->failed, e->recipients, e->subject);
+        if (e->state == 0 && wait > 0)
+            printf("%47s%llds\n", "", wait);
+        if (e->outcome_unknown)
+            printf("    outcome of the last attempt unknown: it will be sent again "
+                   "(same Message-ID %s)\n",
+                   e->message_id);
+        if (e->last_error[0])
+            printf("    last error: %s\n", e->last_error);
+    }
+    c->count++;
+    return 0;
+}
+
+static int cmd_queue(int argc, char **argv)
+{
+    send_args a;
+    uavmail_outbox *q = NULL;
+    uavmail_message *m = NULL;
+    const char *sub = argc > 2 ? argv[2] : "";
+    int rc = with_config(&argc, &argv);
+    if (rc != 0)
+        return rc;
+    rc = parse_send(argc, argv, &a, 2);
+    if (rc != 0)
+        return rc;
+    config_password(&a);
+    if (a.queue == NULL)
+        return usage_error("uavmail queue needs --queue DIR", NULL);
+    if (open_outbox(&a, &q) != 0)
+        return EX_CONFIG_;
+    if (strcmp(sub, "add") == 0) {
+        rc = build_message(&a, &m);
+        if (rc == 0)
+            rc = exit_code_for(enqueue_message(&a, q, m));
+        uavmail_message_free(m);
+    } else if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0) {
+        list_ctx c = {a.json, 0, NULL};
+        if (strcmp(sub, "show") == 0) {
+            if (a.npositional != 1) {
+                uavmail_outbox_close(q);
+                return usage_error("uavmail queue show --queue DIR ID", NULL);
+            }
+            c.only = a.positional[0];
+        }
+        if (c.json)
+            printf("[");
+        uavmail_outbox_list(q, print_entry, &c);
+        if (c.json)
+            printf("]\n");
+        rc = c.only != NULL && c.count == 0 ? EX_DATAERR_ : EX_OK_;
+        if (rc != 0)
+            fprintf(stderr, "%s: no entry %s\n", prog, c.only);
+    } else if (strcmp(sub, "flush") == 0) {
+        if (a.server == NULL) {
+            uavmail_outbox_close(q);
+            return usage_error("uavmail queue flush needs --server (or --provider)", NULL);
+        }
+        rc = exit_code_for(flush_outbox(&a, q));
+    } else if (strcmp(sub, "remove") == 0) {
+        size_t i;
+        for (i = 0; i < a.npositional && rc == 0; i++)
+            if (uavmail_outbox_remove(q, a.positional[i]) != 0) {
+                fprintf(stderr, "%s: no entry %s\n", prog, a.positional[i]);
+                rc = EX_DATAERR_;
+            }
+    } else if (strcmp(sub, "purge") == 0) {
+        rc = exit_code_for(uavmail_outbox_purge(q, a.all));
+    } else {
+        uavmail_outbox_close(q);
+        return usage_error("uavmail queue add|list|show|flush|remove|purge --queue DIR", NULL);
+    }
+    uavmail_outbox_close(q);
+    return rc;
+}
+
 static int cmd_send(int argc, char **argv)
 {
     send_args a;
@@ -767,6 +989,22 @@ static int cmd_send(int argc, char **argv)
     if (rc != 0)
         return rc;
     config_password(&a);
+    if (a.queue != NULL) {
+        /* Enqueue, then try to deliver: exit 0 once it is safely on disk. */
+        uavmail_outbox *q = NULL;
+        if (a.nmessage != 0)
+            return usage_error("--queue takes a composed message, not --message", NULL);
+        rc = build_message(&a, &m);
+        if (rc == 0 && open_outbox(&a, &q) != 0)
+            rc = EX_CONFIG_;
+        if (rc == 0)
+            rc = exit_code_for(enqueue_message(&a, q, m));
+        if (rc == 0 && a.server != NULL)
+            flush_outbox(&a, q);
+        uavmail_outbox_close(q);
+        uavmail_message_free(m);
+        return rc;
+    }
     if (a.nmessage == 0) {
         rc = build_message(&a, &m);
         if (rc == 0 && a.output != NULL) {
@@ -845,6 +1083,8 @@ int main(int argc, char **argv)
         return cmd_send(argc, argv);
     if (strcmp(argv[1], "probe") == 0)
         return cmd_probe(argc, argv);
+    if (strcmp(argv[1], "queue") == 0)
+        return cmd_queue(argc, argv);
     if (strcmp(argv[1], "providers") == 0) {
         size_t i;
         const char *name;

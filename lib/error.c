@@ -38,6 +38,7 @@ const char *uavmail_strerror(int code)
     case UAVMAIL_ECLOSED: return "server closed the session";
     case UAVMAIL_EINTERNAL: return "internal error";
     case UAVMAIL_EAGAIN: return "in progress: call again when the descriptor is ready";
+    case UAVMAIL_EFULL: return "the outbox is full";
     default: return "unknown error";
     }
 }

@@ -52,6 +52,40 @@ int uavmail__plat_wfile_write(uavmail__wfile *f, const void *buf, size_t n);
 /* Commit (fsync + rename) when @p commit, else discard.  Returns 0 or -1. */
 int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t why_cap);
 
+/* ---- directories for the outbox -------------------------------------------------- */
+
+/* Create @p path 0700 (or tighten an existing one to 0700).  0 or -errno. */
+int uavmail__plat_mkdir_private(const char *path);
+/* 1 if both paths are on the same file system (rename is atomic), else 0. */
+int uavmail__plat_same_device(const char *a, const char *b);
+/* Call @p cb for each entry name of @p dir (not "." and ".."); stops when it
+ * returns non-zero.  0, or -errno. */
+int uavmail__plat_list(const char *dir, int (*cb)(const char *name, void *ud), void *ud);
+/* Read a whole file of at most @p max bytes into a new buffer. 0 or -errno. */
+int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned char **buf,
+                           size_t *len, size_t max);
+/* Size of a file by path, or -1. */
+int64_t uavmail__plat_path_size(const char *path);
+/* Take an exclusive advisory lock without waiting (released by the OS if the
+ * process dies).  Returns a handle >= 0, -EWOULDBLOCK if held, or -errno. */
+int uavmail__plat_lock(const char *path);
+void uavmail__plat_unlock(int handle);
+
+/* Durable-write primitives, all returning 0 or -errno, collected in an ops
+ * table so tests can record them and simulate crashes and disk errors. */
+typedef struct uavmail__fs {
+    int (*create)(void *ud, const char *path, int *fd); /* new file, 0600 */
+    int (*write)(void *ud, int fd, const void *buf, size_t n);
+    int (*fsync)(void *ud, int fd);
+    int (*close)(void *ud, int fd);
+    int (*rename)(void *ud, const char *from, const char *to);
+    int (*fsync_dir)(void *ud, const char *dir);
+    int (*unlink)(void *ud, const char *path);
+    void *ud;
+} uavmail__fs;
+
+const uavmail__fs *uavmail__plat_fs(void);
+
 /* The built-in TCP transport. */
 const uavmail_transport *uavmail__plat_tcp_transport(void);
 

@@ -10,10 +10,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <dirent.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -306,6 +308,171 @@ int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t w
         unlink(f->tmp);
     wfile_free(f);
     return rc;
+}
+
+/* ---- outbox directories ------------------------------------------------------------ */
+
+int uavmail__plat_mkdir_private(const char *path)
+{
+    struct stat st;
+    if (mkdir(path, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -errno;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0)
+        return -errno;
+    return 0;
+}
+
+int uavmail__plat_same_device(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+int uavmail__plat_list(const char *dir, int (*cb)(const char *name, void *ud), void *ud)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return -errno;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (cb(e->d_name, ud) != 0)
+            break;
+    }
+    closedir(d);
+    return 0;
+}
+
+int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned char **buf,
+                           size_t *len, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    size_t got = 0;
+    unsigned char *p;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > max) {
+        int e = errno ? errno : EFBIG;
+        close(fd);
+        return -e;
+    }
+    p = uavmail__malloc(a, (size_t)st.st_size + 1);
+    if (p == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    *buf = p;
+    *len = got;
+    return 0;
+}
+
+int64_t uavmail__plat_path_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+int uavmail__plat_lock(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+void uavmail__plat_unlock(int handle)
+{
+    if (handle >= 0)
+        close(handle); /* releases the flock */
+}
+
+static int fs_create(void *ud, const char *path, int *fd)
+{
+    (void)ud;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return *fd < 0 ? -errno : 0;
+}
+
+static int fs_write(void *ud, int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    (void)ud;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fs_fsync(void *ud, int fd)
+{
+    (void)ud;
+    return fsync(fd) == 0 ? 0 : -errno;
+}
+
+static int fs_close(void *ud, int fd)
+{
+    (void)ud;
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+static int fs_rename(void *ud, const char *from, const char *to)
+{
+    (void)ud;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
+static int fs_fsync_dir(void *ud, const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+    (void)ud;
+    if (fd < 0)
+        return -errno;
+    rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+static int fs_unlink(void *ud, const char *path)
+{
+    (void)ud;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+static const uavmail__fs posix_fs = {fs_create, fs_write, fs_fsync, fs_close,
+                                     fs_rename, fs_fsync_dir, fs_unlink, NULL};
+
+const uavmail__fs *uavmail__plat_fs(void)
+{
+    return &posix_fs;
 }
 
 /* ---- TCP transport ----------------------------------------------------------- */

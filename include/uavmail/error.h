@@ -43,7 +43,8 @@ enum uavmail_error {
     UAVMAIL_ECALLBACK = -25,      /**< an application callback aborted the operation */
     UAVMAIL_ECLOSED = -26,        /**< server closed the session (421) */
     UAVMAIL_EINTERNAL = -27,      /**< internal error (a bug: please report it) */
-    UAVMAIL_EAGAIN = -28          /**< non-blocking: in progress, call again when ready */
+    UAVMAIL_EAGAIN = -28,         /**< non-blocking: in progress, call again when ready */
+    UAVMAIL_EFULL = -29           /**< the outbox is full (its message or byte limit) */
 };
 
 /**

@@ -11,5 +11,6 @@
 #include "uavmail/message.h"
 #include "uavmail/transport.h"
 #include "uavmail/session.h"
+#include "uavmail/outbox.h"
 
 #endif /* UAVMAIL_UAVMAIL_H */
