@@ -117,15 +117,17 @@ static int commit_file(uavmail_outbox *q, const char *final, const char *final_d
         rc = fs->close(fs->ud, fd);
     else
         fs->close(fs->ud, fd);
-    if (rc == 0)
+    if (rc == 0) {
         rc = fs->rename(fs->ud, tmp, final);
-    if (rc == 0)
-        rc = fs->fsync_dir(fs->ud, final_dir);
-    if (rc != 0) {
-        fs->unlink(fs->ud, tmp);
-        return fs_err(q, rc, "cannot write", final);
+        if (rc == 0) {
+            rc = fs->fsync_dir(fs->ud, final_dir);
+            if (rc != 0) /* not durable, so not acknowledged: take it back */
+                fs->unlink(fs->ud, final);
+            return rc == 0 ? 0 : fs_err(q, rc, "cannot write", final);
+        }
     }
-    return 0;
+    fs->unlink(fs->ud, tmp);
+    return fs_err(q, rc, "cannot write", final);
 }
 
 static int write_meta(uavmail_outbox *q, const uavmail__qmeta *m, const char *sub)

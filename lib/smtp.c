@@ -860,6 +860,13 @@ static void on_final(uavmail__smtp *e)
         finish_tx(e, all_rejected(e));
         return;
     }
+    if (c == 221) {
+        /* "closing" is no answer to the message: whether it was taken is unknown. */
+        uavmail__err_set(e->err, UAVMAIL_EUNKNOWN, "server said 221 (closing) instead of "
+                                                   "answering the message: outcome unknown");
+        finish_tx(e, UAVMAIL_EUNKNOWN);
+        return;
+    }
     if (c / 100 == 2) {
         finish_tx(e, tx_result_from_rcpts(e));
         return;

@@ -7,143 +7,8 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "fake_smtp.h"
 #include "tt.h"
-
-typedef struct fake_server {
-    char in[1 << 16];   /* bytes the client sent, not yet processed */
-    size_t in_len;
-    char out[1 << 14];  /* replies not yet read by the client */
-    size_t out_len;
-    char data[1 << 16]; /* DATA content received */
-    size_t data_len;
-    int in_data;
-    int messages;
-    int connects;
-    long fail_at;       /* fail the Nth transport call (0: never) */
-    long calls;
-    const char *ehlo;   /* EHLO reply */
-    char ehlo_line[300]; /* what the client said */
-    int max_rcpt;        /* answer 452 past this many RCPTs per transaction */
-    int rcpt_in_tx;
-    int transactions;
-} fake_server;
-
-static void reply(fake_server *f, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(f->out + f->out_len, s, n);
-    f->out_len += n;
-}
-
-static void process(fake_server *f)
-{
-    char *eol;
-    while ((eol = memchr(f->in, '\n', f->in_len)) != NULL) {
-        size_t n = (size_t)(eol - f->in) + 1;
-        if (f->in_data) {
-            if (n == 3 && memcmp(f->in, ".\r\n", 3) == 0) {
-                f->in_data = 0;
-                f->messages++;
-                reply(f, "250 2.0.0 queued\r\n");
-            } else if (f->data_len + n < sizeof f->data) {
-                memcpy(f->data + f->data_len, f->in, n);
-                f->data_len += n;
-            }
-        } else if (strncmp(f->in, "EHLO ", 5) == 0) {
-            memcpy(f->ehlo_line, f->in, n < sizeof f->ehlo_line ? n : sizeof f->ehlo_line - 1);
-            reply(f, f->ehlo);
-        } else if (strncmp(f->in, "MAIL FROM:", 10) == 0) {
-            f->rcpt_in_tx = 0;
-            f->transactions++;
-            reply(f, "250 2.1.0 ok\r\n");
-        } else if (strncmp(f->in, "RCPT TO:<bad", 12) == 0) {
-            reply(f, "550 5.1.1 no such user\r\n");
-        } else if (strncmp(f->in, "RCPT TO:", 8) == 0 && f->max_rcpt &&
-                   ++f->rcpt_in_tx > f->max_rcpt) {
-            reply(f, "452 4.5.3 too many recipients\r\n");
-        } else if (strncmp(f->in, "RCPT TO:", 8) == 0) {
-            reply(f, "250 2.1.5 ok\r\n");
-        } else if (strncmp(f->in, "DATA", 4) == 0) {
-            reply(f, "354 go ahead\r\n");
-            f->in_data = 1;
-            f->data_len = 0;
-        } else if (strncmp(f->in, "QUIT", 4) == 0) {
-            reply(f, "221 bye\r\n");
-        } else {
-            reply(f, "502 unknown\r\n");
-        }
-        memmove(f->in, f->in + n, f->in_len - n);
-        f->in_len -= n;
-    }
-}
-
-static int fail_now(fake_server *f)
-{
-    return f->fail_at != 0 && ++f->calls == f->fail_at;
-}
-
-static int t_connect(void **conn, const char *host, unsigned port, unsigned timeout_ms, void *ud)
-{
-    fake_server *f = ud;
-    (void)host;
-    (void)port;
-    (void)timeout_ms;
-    if (fail_now(f))
-        return UAVMAIL_ECONNECT;
-    f->connects++;
-    f->in_len = f->out_len = 0;
-    f->in_data = 0;
-    reply(f, "220 fake.example ESMTP\r\n");
-    *conn = f;
-    return 0;
-}
-
-static long t_send(void *conn, const unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
-{
-    fake_server *f = conn;
-    (void)timeout_ms;
-    (void)ud;
-    if (fail_now(f))
-        return UAVMAIL_EIO;
-    if (len > sizeof f->in - f->in_len)
-        len = sizeof f->in - f->in_len;
-    memcpy(f->in + f->in_len, buf, len);
-    f->in_len += len;
-    process(f);
-    return (long)len;
-}
-
-static long t_recv(void *conn, unsigned char *buf, size_t len, unsigned timeout_ms, void *ud)
-{
-    fake_server *f = conn;
-    (void)timeout_ms;
-    (void)ud;
-    if (fail_now(f))
-        return UAVMAIL_EIO;
-    if (f->out_len == 0)
-        return UAVMAIL_ETIMEOUT;
-    if (len > f->out_len)
-        len = f->out_len;
-    memcpy(buf, f->out, len);
-    memmove(f->out, f->out + len, f->out_len - len);
-    f->out_len -= len;
-    return (long)len;
-}
-
-static void t_close(void *conn, void *ud)
-{
-    (void)conn;
-    (void)ud;
-}
-
-static int t_local(void *conn, char *buf, size_t cap, void *ud)
-{
-    (void)conn;
-    (void)ud;
-    uavmail__strlcpy(buf, "[192.0.2.7]", cap);
-    return 0;
-}
 
 /* Counting allocator that can fail the Nth allocation. */
 typedef struct counting {
@@ -202,14 +67,7 @@ static int send_once(fake_server *f, counting *c, int with_bad_rcpt)
     uavmail_message *m = NULL;
     int rc;
     /* A version-1 transport (no fd_fn): older applications keep working. */
-    memset(&tr, 0, sizeof tr);
-    tr.version = 1;
-    tr.connect_fn = t_connect;
-    tr.send_fn = t_send;
-    tr.recv_fn = t_recv;
-    tr.close_fn = t_close;
-    tr.local_address_fn = t_local;
-    tr.user_data = f;
+    fake_transport(&tr, f);
     al.user_data = c;
     o.host = "localhost";
     o.security = UAVMAIL_SECURITY_NONE;
@@ -245,13 +103,6 @@ static int send_once(fake_server *f, counting *c, int with_bad_rcpt)
     uavmail_session_free(s);
     uavmail_message_free(m);
     return rc;
-}
-
-static fake_server *new_server(void)
-{
-    fake_server *f = calloc(1, sizeof *f);
-    f->ehlo = "250-fake.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
-    return f;
 }
 
 static void custom_transport_delivers(void)

@@ -1,0 +1,564 @@
+/*
+ * The outbox against the in-memory SMTP server: link state, priorities,
+ * per-recipient state, dead letters, expiry, outcome unknown, limits,
+ * corruption, stale files, disk errors and the flush lock.  IDs cite
+ * CONFORMANCE.md (Q-xx).
+ */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_smtp.h"
+#include "outbox_int.h"
+#include "tt.h"
+
+static int64_t fake_now = 1800000000;
+static int64_t clock_cb(void *ud)
+{
+    (void)ud;
+    return fake_now;
+}
+
+typedef struct outcomes {
+    int n, last, code;
+    char reply[200], id[40];
+} outcomes;
+
+static void on_outcome(const char *id, int outcome, int code, const char *reply, void *ud)
+{
+    outcomes *o = ud;
+    o->n++;
+    o->last = outcome;
+    o->code = code;
+    snprintf(o->reply, sizeof o->reply, "%s", reply);
+    snprintf(o->id, sizeof o->id, "%s", id);
+}
+
+typedef struct env {
+    char dir[64];
+    fake_server *f;
+    uavmail_transport tr;
+    uavmail_session_options so;
+    uavmail_outbox_options qo;
+    outcomes out;
+    uavmail_outbox *q;
+} env;
+
+static env *env_new(void)
+{
+    env *e = calloc(1, sizeof *e);
+    snprintf(e->dir, sizeof e->dir, "/tmp/uavmail-qtest-XXXXXX");
+    if (mkdtemp(e->dir) == NULL)
+        abort();
+    e->f = new_server();
+    fake_transport(&e->tr, e->f);
+    e->so = (uavmail_session_options)UAVMAIL_SESSION_OPTIONS_INIT;
+    e->so.host = "localhost";
+    e->so.security = UAVMAIL_SECURITY_NONE;
+    e->so.transport = &e->tr;
+    e->qo = (uavmail_outbox_options)UAVMAIL_OUTBOX_OPTIONS_INIT;
+    e->qo.outcome_cb = on_outcome;
+    e->qo.outcome_user_data = &e->out;
+    e->qo.time_cb = clock_cb;
+    return e;
+}
+
+static void env_open(env *e)
+{
+    CHECK_INT(uavmail_outbox_open(&e->q, e->dir, &e->qo), 0);
+}
+
+static void env_free(env *e)
+{
+    char cmd[128];
+    uavmail_outbox_close(e->q);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup failed\n");
+    free(e->f);
+    free(e);
+}
+
+static int enqueue(env *e, const char *subject, int priority, const char *rcpt2, char *id)
+{
+    uavmail_message *m;
+    int rc;
+    uavmail_message_new(&m, NULL);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    if (rcpt2 != NULL)
+        uavmail_message_add_recipient(m, UAVMAIL_CC, rcpt2, NULL);
+    uavmail_message_set_subject(m, subject);
+    uavmail_message_set_text(m, "telemetry\n", 10);
+    rc = uavmail_outbox_enqueue(e->q, m, priority, 0, NULL, id);
+    uavmail_message_free(m);
+    return rc;
+}
+
+typedef struct listing {
+    int n;
+    uavmail_outbox_entry first;
+    char id[40], error[300], msgid[160];
+} listing;
+
+static int collect(const uavmail_outbox_entry *en, void *ud)
+{
+    listing *l = ud;
+    if (l->n++ == 0) {
+        l->first = *en;
+        snprintf(l->id, sizeof l->id, "%s", en->id);
+        snprintf(l->error, sizeof l->error, "%s", en->last_error);
+        snprintf(l->msgid, sizeof l->msgid, "%s", en->message_id);
+    }
+    return 0;
+}
+
+static listing list(env *e)
+{
+    listing l;
+    memset(&l, 0, sizeof l);
+    uavmail_outbox_list(e->q, collect, &l);
+    return l;
+}
+
+static int flush(env *e)
+{
+    size_t sent = 0;
+    return uavmail_outbox_flush(e->q, &e->so, &sent);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_mode & 0777 : 0;
+}
+
+static void q13_private_files(void)
+{
+    env *e = env_new();
+    char id[40], path[160];
+    env_open(e);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, id), 0);
+    CHECK_INT(mode_of(e->dir), 0700);
+    snprintf(path, sizeof path, "%s/msg/%s.meta", e->dir, id);
+    CHECK_INT(mode_of(path), 0600);
+    snprintf(path, sizeof path, "%s/msg/%s.eml", e->dir, id);
+    CHECK_INT(mode_of(path), 0600);
+    CHECK_INT(list(e).n, 1);
+    env_free(e);
+}
+
+static void q14_link_down_then_up(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    CHECK_INT(enqueue(e, "bulk log", UAVMAIL_PRIORITY_BULK, NULL, NULL), 0);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    CHECK_INT(enqueue(e, "ALERT battery", UAVMAIL_PRIORITY_ALERT, NULL, NULL), 0);
+    uavmail_outbox_set_link(e->q, 0);
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->connects, 0); /* no connection with the link down */
+    uavmail_outbox_set_link(e->q, 1);
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->connects, 1); /* everything over one connection */
+    CHECK_INT(e->f->messages, 3);
+    CHECK_STR(e->f->subjects[0], "ALERT battery"); /* alerts first */
+    CHECK_STR(e->f->subjects[1], "report");
+    CHECK_STR(e->f->subjects[2], "bulk log");
+    CHECK_INT(e->out.n, 3);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_DELIVERED);
+    l = list(e);
+    CHECK_INT(l.n, 0); /* delivered entries are removed */
+    env_free(e);
+}
+
+static void q08_per_recipient_state(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    {
+        uavmail_message *m;
+        uavmail_message_new(&m, NULL);
+        uavmail_message_set_from(m, "uav7@example.com", NULL);
+        uavmail_message_add_recipient(m, UAVMAIL_TO, "ok@example.com", NULL);
+        uavmail_message_add_recipient(m, UAVMAIL_TO, "bad@example.com", NULL);
+        uavmail_message_add_recipient(m, UAVMAIL_TO, "later@example.com", NULL);
+        uavmail_message_set_text(m, "x", 1);
+        CHECK_INT(uavmail_outbox_enqueue(e->q, m, UAVMAIL_PRIORITY_NORMAL, 0, NULL, NULL), 0);
+        uavmail_message_free(m);
+    }
+    flush(e);
+    /* A restart (reopen) shows only the 451 recipient pending. */
+    uavmail_outbox_close(e->q);
+    env_open(e);
+    l = list(e);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.first.state, UAVMAIL_ENTRY_QUEUED);
+    CHECK_INT(l.first.delivered, 1);
+    CHECK_INT(l.first.failed, 1);
+    CHECK_INT(l.first.recipients, 3);
+    CHECK(l.first.next_attempt > fake_now); /* back-off */
+    CHECK_INT(e->out.n, 0);                 /* not finished yet */
+    fake_now += 3600;
+    e->f->accept_later = 1;
+    {
+        int before = e->f->rcpt_total;
+        flush(e);
+        CHECK_INT(e->f->rcpt_total, before + 1); /* only the pending recipient again */
+    }
+    /* Every recipient is final now: a bounce, carrying the refused one's 550. */
+    CHECK_INT(e->out.n, 1);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_BOUNCED);
+    CHECK_INT(e->out.code, 550);
+    env_free(e);
+}
+
+static void p09_permanent_is_dead_letter(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    e->f->final_reply = "554 5.7.1 rejected as spam\r\n";
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    flush(e);
+    CHECK_INT(e->out.n, 1);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_BOUNCED);
+    CHECK_INT(e->out.code, 554);
+    CHECK(strstr(e->out.reply, "spam") != NULL);
+    l = list(e);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.first.state, UAVMAIL_ENTRY_BOUNCED);
+    CHECK(strstr(l.error, "554") != NULL);
+    env_free(e);
+}
+
+static void temporary_failure_backs_off(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    e->f->final_reply = "451 4.3.0 busy\r\n";
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    flush(e);
+    l = list(e);
+    CHECK_INT(l.first.attempts, 1);
+    CHECK(l.first.next_attempt >= fake_now + 45 && l.first.next_attempt <= fake_now + 75);
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->connects, 1); /* not due yet: no connection */
+    e->f->final_reply = NULL;
+    fake_now += 120;
+    flush(e);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_DELIVERED);
+    CHECK_INT(list(e).n, 0);
+    env_free(e);
+}
+
+static void expiry_is_dead_letter(void)
+{
+    env *e = env_new();
+    uavmail_message *m;
+    listing l;
+    env_open(e);
+    uavmail_message_new(&m, NULL);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, UAVMAIL_PRIORITY_BULK, fake_now + 10, NULL, NULL), 0);
+    uavmail_message_free(m);
+    fake_now += 20;
+    flush(e);
+    CHECK_INT(e->f->connects, 0);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_EXPIRED);
+    l = list(e);
+    CHECK_INT(l.first.state, UAVMAIL_ENTRY_EXPIRED);
+    env_free(e);
+}
+
+static void q09_outcome_unknown_resent_same_message_id(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    e->f->drop_after_dot = 1;
+    flush(e);
+    l = list(e);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.first.outcome_unknown, 1); /* P-08: never treated as success */
+    CHECK_INT(e->out.n, 0);
+    e->f->drop_after_dot = 0;
+    fake_now += 3600;
+    flush(e);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_DELIVERED);
+    CHECK_INT(e->f->messages, 1);
+    {
+        char want[170];
+        snprintf(want, sizeof want, "<%s>", l.msgid);
+        CHECK_STR(e->f->msgids[0], want); /* the same Message-ID */
+    }
+    env_free(e);
+}
+
+static void dedup_and_full(void)
+{
+    env *e = env_new();
+    uavmail_message *m;
+    char a[40], b[40];
+    e->qo.max_messages = 2;
+    env_open(e);
+    uavmail_message_new(&m, NULL);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, 1, 0, "geofence-7", a), 0);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, 1, 0, "geofence-7", b), 0);
+    CHECK_STR(b, a);
+    CHECK_INT(list(e).n, 1);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, UAVMAIL_PRIORITY_BULK, 0, NULL, NULL), 0);
+    /* a full outbox refuses new messages and never evicts silently. */
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, 1, 0, NULL, NULL), UAVMAIL_EFULL);
+    CHECK_INT(list(e).n, 2);
+    uavmail_outbox_close(e->q);
+    e->qo.drop_oldest_bulk = 1;
+    env_open(e);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, UAVMAIL_PRIORITY_ALERT, 0, NULL, NULL), 0);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_DROPPED); /* reported, opt-in */
+    uavmail_message_free(m);
+    env_free(e);
+}
+
+static void q03_corrupt_files_quarantined(void)
+{
+    env *e = env_new();
+    char id[40], path[160], corrupt[160];
+    FILE *f;
+    long size, cut;
+    unsigned char *orig;
+    env_open(e);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, id), 0);
+    snprintf(path, sizeof path, "%s/msg/%s.meta", e->dir, id);
+    snprintf(corrupt, sizeof corrupt, "%s/corrupt/%s.meta", e->dir, id);
+    f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    orig = malloc((size_t)size);
+    CHECK(fread(orig, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    /* Every truncation and a bit flip in every byte: never listed, never sent. */
+    for (cut = 0; cut < 2 * size; cut++) {
+        f = fopen(path, "wb");
+        if (cut < size) {
+            fwrite(orig, 1, (size_t)cut, f);
+        } else {
+            unsigned char *flip = malloc((size_t)size);
+            memcpy(flip, orig, (size_t)size);
+            flip[cut - size] ^= (unsigned char)(1u << (cut % 8));
+            fwrite(flip, 1, (size_t)size, f);
+            free(flip);
+        }
+        fclose(f);
+        CHECK_INT(list(e).n, 0);
+        CHECK(mode_of(corrupt) != 0); /* moved to corrupt/ */
+        rename(corrupt, path);
+    }
+    flush(e);
+    CHECK_INT(e->f->messages, 0);
+    /* The intact file still works. */
+    f = fopen(path, "wb");
+    fwrite(orig, 1, (size_t)size, f);
+    fclose(f);
+    CHECK_INT(list(e).n, 1);
+    free(orig);
+    env_free(e);
+}
+
+static void q04_stale_temp_files_removed(void)
+{
+    env *e = env_new();
+    char path[160];
+    FILE *f;
+    env_open(e);
+    uavmail_outbox_close(e->q);
+    snprintf(path, sizeof path, "%s/tmp/tmp.0123456789ab.7", e->dir);
+    f = fopen(path, "wb");
+    fputs("UAVQ half a file", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/msg/001800000000-deadbeef.eml", e->dir);
+    f = fopen(path, "wb"); /* a message whose entry never committed */
+    fputs("Subject: orphan\r\n\r\nx\r\n", f);
+    fclose(f);
+    env_open(e);
+    snprintf(path, sizeof path, "%s/tmp/tmp.0123456789ab.7", e->dir);
+    CHECK_INT(mode_of(path), 0);
+    snprintf(path, sizeof path, "%s/msg/001800000000-deadbeef.eml", e->dir);
+    CHECK_INT(mode_of(path), 0);
+    CHECK_INT(list(e).n, 0);
+    env_free(e);
+}
+
+/* File-system ops that fail the Nth call with a chosen errno. */
+typedef struct failing {
+    const uavmail__fs *real;
+    int n, fail_at, err;
+} failing;
+
+#define FAIL_OR(call)                                                                        \
+    do {                                                                                     \
+        failing *x = ud;                                                                     \
+        if (++x->n == x->fail_at)                                                            \
+            return -x->err;                                                                  \
+        return call;                                                                         \
+    } while (0)
+
+static int ff_create(void *ud, const char *p, int *fd)
+{
+    FAIL_OR(((failing *)ud)->real->create(NULL, p, fd));
+}
+static int ff_write(void *ud, int fd, const void *b, size_t n)
+{
+    FAIL_OR(((failing *)ud)->real->write(NULL, fd, b, n));
+}
+static int ff_fsync(void *ud, int fd)
+{
+    FAIL_OR(((failing *)ud)->real->fsync(NULL, fd));
+}
+static int ff_close(void *ud, int fd)
+{
+    FAIL_OR(((failing *)ud)->real->close(NULL, fd));
+}
+static int ff_rename(void *ud, const char *a, const char *b)
+{
+    FAIL_OR(((failing *)ud)->real->rename(NULL, a, b));
+}
+static int ff_fsync_dir(void *ud, const char *d)
+{
+    FAIL_OR(((failing *)ud)->real->fsync_dir(NULL, d));
+}
+static int ff_unlink(void *ud, const char *p)
+{
+    FAIL_OR(((failing *)ud)->real->unlink(NULL, p));
+}
+
+static int count_tmp(const char *name, void *ud)
+{
+    (void)name;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void q01_q05_q06_failures_leave_nothing(void)
+{
+    static const int errs[] = {EIO, ENOSPC, EROFS, EDQUOT};
+    size_t k;
+    for (k = 0; k < UAVMAIL__ARRAY_LEN(errs); k++) {
+        int at;
+        for (at = 1; at < 40; at++) {
+            env *e = env_new();
+            failing fl = {uavmail__plat_fs(), 0, at, errs[k]};
+            uavmail__fs fs = {ff_create, ff_write, ff_fsync, ff_close, ff_rename,
+                              ff_fsync_dir, ff_unlink, &fl};
+            char tmp[120];
+            int rc, leftovers = 0, done;
+            CHECK_INT(uavmail__outbox_open_fs(&e->q, e->dir, &e->qo, &fs), 0);
+            rc = enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL);
+            done = fl.n < at; /* the enqueue finished before the failure point */
+            if (!done) {
+                CHECK_INT(rc, UAVMAIL_EFILE);
+                CHECK(strstr(uavmail_error_message(uavmail_outbox_last_error(e->q)), "errno") !=
+                      NULL);
+            } else {
+                CHECK_INT(rc, 0);
+            }
+            /* After a restart: the entry exists exactly when it was acknowledged. */
+            uavmail_outbox_close(e->q);
+            env_open(e);
+            CHECK_INT(list(e).n, done ? 1 : 0);
+            snprintf(tmp, sizeof tmp, "%s/tmp", e->dir);
+            uavmail__plat_list(tmp, count_tmp, &leftovers);
+            CHECK_INT(leftovers, 0);
+            env_free(e);
+            if (done)
+                break;
+        }
+    }
+}
+
+static void q12_one_flusher(void)
+{
+    env *e = env_new();
+    char lock[120];
+    int h;
+    env_open(e);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    snprintf(lock, sizeof lock, "%s/lock", e->dir);
+    h = uavmail__plat_lock(lock);
+    CHECK(h >= 0);
+    CHECK_INT(flush(e), UAVMAIL_ESTATE);
+    CHECK_INT(e->f->connects, 0);
+    uavmail__plat_unlock(h); /* as when the holder dies: the OS releases it */
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->messages, 1);
+    env_free(e);
+}
+
+static void connection_failure_reschedules_all(void)
+{
+    env *e = env_new();
+    listing l;
+    env_open(e);
+    CHECK_INT(enqueue(e, "a", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    CHECK_INT(enqueue(e, "b", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    e->f->refuse_connect = 1;
+    CHECK_INT(flush(e), UAVMAIL_ECONNECT);
+    l = list(e);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(l.first.attempts, 1);
+    CHECK(strstr(l.error, "refused") != NULL);
+    e->f->refuse_connect = 0;
+    uavmail_outbox_set_link(e->q, 0);
+    uavmail_outbox_set_link(e->q, 1); /* link-up: due at once, back-off or not */
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->messages, 2);
+    env_free(e);
+}
+
+static void rate_limit(void)
+{
+    env *e = env_new();
+    int i;
+    e->qo.rate_per_hour = 2;
+    env_open(e);
+    for (i = 0; i < 3; i++)
+        CHECK_INT(enqueue(e, "r", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    flush(e);
+    CHECK_INT(e->f->messages, 2);
+    flush(e);
+    CHECK_INT(e->f->messages, 2); /* the third waits for the hour to pass */
+    fake_now += 3601;
+    flush(e);
+    CHECK_INT(e->f->messages, 3);
+    env_free(e);
+}
+
+static const tt_test tests[] = {
+    TT(q13_private_files),
+    TT(q14_link_down_then_up),
+    TT(q08_per_recipient_state),
+    TT(p09_permanent_is_dead_letter),
+    TT(temporary_failure_backs_off),
+    TT(expiry_is_dead_letter),
+    TT(q09_outcome_unknown_resent_same_message_id),
+    TT(dedup_and_full),
+    TT(q03_corrupt_files_quarantined),
+    TT(q04_stale_temp_files_removed),
+    TT(q01_q05_q06_failures_leave_nothing),
+    TT(q12_one_flusher),
+    TT(connection_failure_reschedules_all),
+    TT(rate_limit),
+};
+
+TT_MAIN(tests)
