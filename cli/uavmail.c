@@ -837,6 +837,7 @@ static int enqueue_message(const send_args *a, uavmail_outbox *q, uavmail_messag
         return rc;
     }
     printf("%s: queued %s\n", prog, id);
+    fflush(stdout); /* the acknowledgement is visible at once, even if we die next */
     return 0;
 }
 

@@ -204,7 +204,8 @@ int uavmail__outbox_open_fs(uavmail_outbox **out, const char *dir,
     uavmail__alloc a;
     uavmail_outbox *q;
     size_t i;
-    char path[PATH_CAP], msg[PATH_CAP];
+    int lock;
+    char path[PATH_CAP], msg[PATH_CAP], lockpath[PATH_CAP];
     if (out == NULL || dir == NULL || strlen(dir) > PATH_CAP - 128)
         return UAVMAIL_EINVAL;
     *out = NULL;
@@ -248,8 +249,16 @@ int uavmail__outbox_open_fs(uavmail_outbox **out, const char *dir,
         uavmail__free(&a, q);
         return UAVMAIL_EFILE;
     }
-    uavmail__plat_list(path, remove_cb, q);
-    uavmail__plat_list(msg, orphan_cb, q);
+    /* Clean up after interrupted enqueues, unless one is in progress right
+     * now: its temp file and its message file (renamed just before its entry)
+     * look exactly like leftovers.  A crashed enqueuer holds no lock. */
+    path_of(q, lockpath, "enqueue.lock", NULL);
+    lock = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_TRY);
+    if (lock >= 0) {
+        uavmail__plat_list(path, remove_cb, q);
+        uavmail__plat_list(msg, orphan_cb, q);
+        uavmail__plat_unlock(lock);
+    }
     *out = q;
     return 0;
 }
@@ -420,8 +429,8 @@ static int make_room(uavmail_outbox *q, scan *s, uint64_t need_bytes)
     return 0;
 }
 
-int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority,
-                           int64_t expires, const char *dedup_key, char *id)
+static int enqueue_locked(uavmail_outbox *q, uavmail_message *msg, int priority,
+                          int64_t expires, const char *dedup_key, char *id)
 {
     uavmail__qmeta m;
     uavmail__mime_reader *r = NULL;
@@ -432,17 +441,6 @@ int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority
     uint64_t size = 0;
     size_t i;
     int rc;
-    if (q == NULL || msg == NULL || priority < UAVMAIL_PRIORITY_ALERT ||
-        priority > UAVMAIL_PRIORITY_BULK || (dedup_key && strlen(dedup_key) >= sizeof m.dedup))
-        return UAVMAIL_EINVAL;
-    uavmail__err_clear(&q->err);
-    if (q->opts.time_cb != NULL && !msg->frozen && msg->from.addr != NULL)
-        uavmail__message_freeze_at(msg, now_s(q));
-    rc = uavmail_message_check(msg); /* also fixes Date and Message-ID (D-11, Q-09) */
-    if (rc != 0) {
-        uavmail__err_copy(&q->err, &msg->err);
-        return rc;
-    }
     scan_dir(q, "msg", &s);
     for (i = 0; dedup_key != NULL && i < s.n; i++)
         if (strcmp(s.metas[i].dedup, dedup_key) == 0) {
@@ -501,6 +499,36 @@ int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority
     else if (id != NULL)
         uavmail__strlcpy(id, m.id, 40);
     uavmail__qmeta_free(&m, &q->alloc);
+    return rc;
+}
+
+int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority,
+                           int64_t expires, const char *dedup_key, char *id)
+{
+    char lockpath[PATH_CAP];
+    int rc, lock;
+    if (q == NULL || msg == NULL || priority < UAVMAIL_PRIORITY_ALERT ||
+        priority > UAVMAIL_PRIORITY_BULK ||
+        (dedup_key && strlen(dedup_key) >= sizeof ((uavmail__qmeta *)0)->dedup))
+        return UAVMAIL_EINVAL;
+    uavmail__err_clear(&q->err);
+    if (q->opts.time_cb != NULL && !msg->frozen && msg->from.addr != NULL)
+        uavmail__message_freeze_at(msg, now_s(q));
+    rc = uavmail_message_check(msg); /* also fixes Date and Message-ID (D-11, Q-09) */
+    if (rc != 0) {
+        uavmail__err_copy(&q->err, &msg->err);
+        return rc;
+    }
+    /* Held while our files are in flight so that no other process's open()
+     * mistakes them for leftovers; exclusive with a de-duplication key so
+     * that the check and the commit are one step across processes. */
+    path_of(q, lockpath, "enqueue.lock", NULL);
+    lock = uavmail__plat_lock(lockpath, dedup_key ? UAVMAIL__LOCK_WAIT : UAVMAIL__LOCK_SHARED);
+    if (lock < 0)
+        return uavmail__err_set(&q->err, UAVMAIL_EFILE, "outbox: cannot lock %s: %s", lockpath,
+                                strerror(-lock));
+    rc = enqueue_locked(q, msg, priority, expires, dedup_key, id);
+    uavmail__plat_unlock(lock);
     return rc;
 }
 
@@ -683,7 +711,7 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     if (!q->link_up)
         return 0; /* with the link down no connection is attempted */
     path_of(q, lockpath, "lock", NULL);
-    lock = uavmail__plat_lock(lockpath);
+    lock = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_TRY);
     if (lock < 0)
         return uavmail__err_set(&q->err, UAVMAIL_ESTATE,
                                 "outbox: another process is flushing it (Q-12)");

@@ -66,9 +66,13 @@ int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned c
                            size_t *len, size_t max);
 /* Size of a file by path, or -1. */
 int64_t uavmail__plat_path_size(const char *path);
-/* Take an exclusive advisory lock without waiting (released by the OS if the
- * process dies).  Returns a handle >= 0, -EWOULDBLOCK if held, or -errno. */
-int uavmail__plat_lock(const char *path);
+/* How uavmail__plat_lock() locks. */
+enum { UAVMAIL__LOCK_TRY = 0, /* exclusive, without waiting */
+       UAVMAIL__LOCK_SHARED = 1, /* shared, waiting for exclusive holders */
+       UAVMAIL__LOCK_WAIT = 2 /* exclusive, waiting */ };
+/* Take an advisory lock on @p path (created 0600), released by the OS if the
+ * process dies.  Returns a handle >= 0, -EWOULDBLOCK if held (TRY), or -errno. */
+int uavmail__plat_lock(const char *path, int how);
 void uavmail__plat_unlock(int handle);
 
 /* Durable-write primitives, all returning 0 or -errno, collected in an ops

@@ -389,12 +389,17 @@ int64_t uavmail__plat_path_size(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-int uavmail__plat_lock(const char *path)
+int uavmail__plat_lock(const char *path, int how)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), r;
     if (fd < 0)
         return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    do
+        r = flock(fd, how == UAVMAIL__LOCK_TRY      ? LOCK_EX | LOCK_NB
+                      : how == UAVMAIL__LOCK_SHARED ? LOCK_SH
+                                                    : LOCK_EX);
+    while (r != 0 && errno == EINTR);
+    if (r != 0) {
         int e = errno;
         close(fd);
         return -e;

@@ -256,6 +256,68 @@ static int decode_map(cbor_item_t *map, const uavmail__alloc *a, uavmail__qmeta 
     return seen == 0x1FFFFu && m->id[0] != '\0' ? 0 : -1;
 }
 
+/* Walk the CBOR item headers before libcbor sees them: every declared length
+ * and count must fit in the bytes that are left (libcbor 0.8 allocates a
+ * declared array up front: a 9-byte header could ask for 2^64 slots), the
+ * nesting is shallow (our schema is three levels; libcbor frees recursively),
+ * and only definite lengths are used (our encoder writes nothing else). */
+static int cbor_sane(const unsigned char *p, size_t n)
+{
+    enum { MAX_DEPTH = 8 };
+    size_t left[MAX_DEPTH], pos = 0;
+    int depth = 0;
+    left[0] = 1;
+    while (depth >= 0) {
+        unsigned mt, ai;
+        uint64_t v;
+        if (left[depth] == 0) {
+            depth--;
+            continue;
+        }
+        left[depth]--;
+        if (pos >= n)
+            return -1;
+        mt = p[pos] >> 5;
+        ai = p[pos] & 31u;
+        pos++;
+        if (ai < 24) {
+            v = ai;
+        } else if (ai <= 27) {
+            size_t k = (size_t)1 << (ai - 24);
+            if (n - pos < k)
+                return -1;
+            for (v = 0; k > 0; k--)
+                v = v << 8 | p[pos++];
+        } else {
+            return -1; /* indefinite length or reserved */
+        }
+        switch (mt) {
+        case 2: case 3: /* byte and text strings */
+            if (v > n - pos)
+                return -1;
+            pos += (size_t)v;
+            break;
+        case 4: case 5: /* arrays and maps: each element takes at least a byte */
+            if (v > n - pos)
+                return -1;
+            if (v != 0) {
+                if (depth + 1 == MAX_DEPTH)
+                    return -1;
+                left[++depth] = (size_t)v * (mt == 5 ? 2 : 1);
+            }
+            break;
+        case 6: /* a tag: one item follows */
+            if (depth + 1 == MAX_DEPTH)
+                return -1;
+            left[++depth] = 1;
+            break;
+        default: /* integers, simple values and floats: the argument was all */
+            break;
+        }
+    }
+    return pos == n ? 0 : -1;
+}
+
 int uavmail__qmeta_decode(const unsigned char *buf, size_t len, const uavmail__alloc *a,
                           uavmail__qmeta *m)
 {
@@ -273,6 +335,8 @@ int uavmail__qmeta_decode(const unsigned char *buf, size_t len, const uavmail__a
     crc = (uint32_t)buf[9 + plen] << 24 | (uint32_t)buf[10 + plen] << 16 |
           (uint32_t)buf[11 + plen] << 8 | buf[12 + plen];
     if (crc != uavmail__crc32c(0, buf + 9, plen))
+        return -1;
+    if (cbor_sane(buf + 9, plen) != 0)
         return -1;
     item = cbor_load(buf + 9, plen, &res);
     if (item == NULL || res.error.code != CBOR_ERR_NONE || res.read != plen) {

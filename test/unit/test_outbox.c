@@ -400,6 +400,33 @@ static void q04_stale_temp_files_removed(void)
     env_free(e);
 }
 
+/* Found by the kill -9 torture: another process's open() must not take the
+ * files of an enqueue in progress for leftovers (its message file sits in
+ * msg/ for a moment before its entry). */
+static void q04_cleanup_spares_an_enqueue_in_progress(void)
+{
+    env *e = env_new();
+    char path[160], lock[160];
+    FILE *f;
+    int h;
+    env_open(e);
+    uavmail_outbox_close(e->q);
+    snprintf(lock, sizeof lock, "%s/enqueue.lock", e->dir);
+    h = uavmail__plat_lock(lock, UAVMAIL__LOCK_SHARED); /* the other enqueuer */
+    CHECK(h >= 0);
+    snprintf(path, sizeof path, "%s/msg/001800000000-deadbeef.eml", e->dir);
+    f = fopen(path, "wb");
+    fputs("Subject: in flight\r\n\r\nx\r\n", f);
+    fclose(f);
+    env_open(e);
+    CHECK(mode_of(path) != 0); /* spared */
+    uavmail_outbox_close(e->q);
+    uavmail__plat_unlock(h); /* it died before its entry committed */
+    env_open(e);
+    CHECK_INT(mode_of(path), 0); /* now a leftover, removed */
+    env_free(e);
+}
+
 /* File-system ops that fail the Nth call with a chosen errno. */
 typedef struct failing {
     const uavmail__fs *real;
@@ -495,7 +522,7 @@ static void q12_one_flusher(void)
     env_open(e);
     CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
     snprintf(lock, sizeof lock, "%s/lock", e->dir);
-    h = uavmail__plat_lock(lock);
+    h = uavmail__plat_lock(lock, UAVMAIL__LOCK_TRY);
     CHECK(h >= 0);
     CHECK_INT(flush(e), UAVMAIL_ESTATE);
     CHECK_INT(e->f->connects, 0);
@@ -555,6 +582,7 @@ static const tt_test tests[] = {
     TT(dedup_and_full),
     TT(q03_corrupt_files_quarantined),
     TT(q04_stale_temp_files_removed),
+    TT(q04_cleanup_spares_an_enqueue_in_progress),
     TT(q01_q05_q06_failures_leave_nothing),
     TT(q12_one_flusher),
     TT(connection_failure_reschedules_all),
