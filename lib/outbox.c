@@ -9,6 +9,8 @@
  *   dead/ID.meta    dead letters (bounced, expired, dropped), kept for listing
  *   corrupt/        files that failed validation, never sent
  *   lock            held by the one process flushing
+ *   enqueue.lock    shared by enqueuers while their files are in flight;
+ *                   open() cleans up leftovers only if it can take it alone
  *   rate            timestamps of recent sends (the hourly rate limit)
  *
  * Every write is temp file + fsync + rename + directory fsync through the
@@ -396,6 +398,43 @@ static int bury(uavmail_outbox *q, uavmail__qmeta *m, int state, int code, const
 
 /* ---- enqueue ------------------------------------------------------------------------------ */
 
+typedef struct tally_ctx {
+    uavmail_outbox *q;
+    size_t count;
+    uint64_t bytes;
+} tally_ctx;
+
+static int tally_cb(const char *name, void *ud)
+{
+    tally_ctx *t = ud;
+    size_t n = strlen(name);
+    if (n > 5 && strcmp(name + n - 5, ".meta") == 0) {
+        t->count++;
+    } else if (n > 4 && strcmp(name + n - 4, ".eml") == 0) {
+        char path[PATH_CAP];
+        int64_t size;
+        path_of(t->q, path, "msg", name);
+        size = uavmail__plat_path_size(path);
+        t->bytes += size > 0 ? (uint64_t)size : 0;
+    }
+    return 0;
+}
+
+/* Entries and message bytes from the directory alone (no entry is read):
+ * an upper bound, as it also counts leftovers that open() would remove. */
+static void tally(uavmail_outbox *q, size_t *count, uint64_t *bytes)
+{
+    tally_ctx t;
+    char path[PATH_CAP];
+    t.q = q;
+    t.count = 0;
+    t.bytes = 0;
+    path_of(q, path, "msg", NULL);
+    uavmail__plat_list(path, tally_cb, &t);
+    *count = t.count;
+    *bytes = t.bytes;
+}
+
 static int make_room(uavmail_outbox *q, scan *s, uint64_t need_bytes)
 {
     uint64_t bytes = 0;
@@ -438,26 +477,35 @@ static int enqueue_locked(uavmail_outbox *q, uavmail_message *msg, int priority,
     char eml[PATH_CAP], dir[PATH_CAP], name[64];
     unsigned char rnd[4];
     int64_t t;
-    uint64_t size = 0;
-    size_t i;
+    uint64_t size = 0, bytes = 0;
+    size_t i, count = 0;
     int rc;
-    scan_dir(q, "msg", &s);
+    rc = uavmail__mime_reader_new(&r, msg, 0);
+    if (rc == 0)
+        rc = uavmail__mime_measure(r, &size);
+    if (rc != 0) {
+        uavmail__mime_reader_free(r);
+        uavmail__err_copy(&q->err, &msg->err);
+        return rc;
+    }
+    /* Reading every entry costs O(queue) per enqueue: only when a
+     * de-duplication key must be looked up or the limits may be reached. */
+    tally(q, &count, &bytes);
+    if (dedup_key == NULL && count < q->opts.max_messages &&
+        bytes + size <= q->opts.max_bytes) {
+        memset(&s, 0, sizeof s);
+        s.q = q;
+    } else {
+        scan_dir(q, "msg", &s);
+    }
     for (i = 0; dedup_key != NULL && i < s.n; i++)
         if (strcmp(s.metas[i].dedup, dedup_key) == 0) {
             if (id != NULL)
                 uavmail__strlcpy(id, s.metas[i].id, 40);
             scan_free(&s);
+            uavmail__mime_reader_free(r);
             return 0; /* already queued */
         }
-    rc = uavmail__mime_reader_new(&r, msg, 0);
-    if (rc == 0)
-        rc = uavmail__mime_measure(r, &size);
-    if (rc != 0) {
-        scan_free(&s);
-        uavmail__mime_reader_free(r);
-        uavmail__err_copy(&q->err, &msg->err);
-        return rc;
-    }
     rc = make_room(q, &s, size);
     scan_free(&s);
     if (rc != 0) {
