@@ -25,6 +25,7 @@
 #define EX_NOINPUT_ 66
 #define EX_UNAVAILABLE_ 69
 #define EX_SOFTWARE_ 70
+#define EX_IOERR_ 74
 #define EX_TEMPFAIL_ 75
 #define EX_CONFIG_ 78
 
@@ -827,6 +828,13 @@ static int open_outbox(const send_args *a, uavmail_outbox **q)
     return rc;
 }
 
+/* Exit status of an enqueue: the outbox not writable (disk full, read-only,
+ * I/O error) is EX_IOERR, a full outbox is temporary. */
+static int enqueue_status(int rc)
+{
+    return rc == UAVMAIL_EFILE ? EX_IOERR_ : rc == UAVMAIL_EFULL ? EX_TEMPFAIL_ : exit_code_for(rc);
+}
+
 static int enqueue_message(const send_args *a, uavmail_outbox *q, uavmail_message *m)
 {
     char id[40];
@@ -935,7 +943,7 @@ static int cmd_queue(int argc, char **argv)
     if (strcmp(sub, "add") == 0) {
         rc = build_message(&a, &m);
         if (rc == 0)
-            rc = exit_code_for(enqueue_message(&a, q, m));
+            rc = enqueue_status(enqueue_message(&a, q, m));
         uavmail_message_free(m);
     } else if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0) {
         list_ctx c = {a.json, 0, NULL};
@@ -999,7 +1007,7 @@ static int cmd_send(int argc, char **argv)
         if (rc == 0 && open_outbox(&a, &q) != 0)
             rc = EX_CONFIG_;
         if (rc == 0)
-            rc = exit_code_for(enqueue_message(&a, q, m));
+            rc = enqueue_status(enqueue_message(&a, q, m));
         if (rc == 0 && a.server != NULL)
             flush_outbox(&a, q);
         uavmail_outbox_close(q);

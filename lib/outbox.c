@@ -16,6 +16,7 @@
  * Every write is temp file + fsync + rename + directory fsync through the
  * uavmail__fs ops, so tests can record and replay them with crashes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,15 @@ static int fs_err(uavmail_outbox *q, int e, const char *what, const char *path)
     static const struct {
         int e;
         const char *text;
-    } names[] = {{28, "no space left on the device"}, {30, "read-only file system"},
-                 {122, "disk quota exceeded"}, {5, "input/output error"},
-                 {13, "permission denied"}};
+    } names[] = {{ENOSPC, "no space left on the device"},
+#ifdef EROFS
+                 {EROFS, "read-only file system"},
+#endif
+#ifdef EDQUOT
+                 {EDQUOT, "disk quota exceeded"},
+#endif
+                 {EIO, "input/output error"},
+                 {EACCES, "permission denied"}};
     const char *why = "file system error";
     size_t i;
     for (i = 0; i < UAVMAIL__ARRAY_LEN(names); i++)
@@ -573,8 +580,7 @@ int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority
     path_of(q, lockpath, "enqueue.lock", NULL);
     lock = uavmail__plat_lock(lockpath, dedup_key ? UAVMAIL__LOCK_WAIT : UAVMAIL__LOCK_SHARED);
     if (lock < 0)
-        return uavmail__err_set(&q->err, UAVMAIL_EFILE, "outbox: cannot lock %s: %s", lockpath,
-                                strerror(-lock));
+        return fs_err(q, lock, "cannot add to the outbox: cannot lock", lockpath);
     rc = enqueue_locked(q, msg, priority, expires, dedup_key, id);
     uavmail__plat_unlock(lock);
     return rc;

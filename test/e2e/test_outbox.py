@@ -279,6 +279,86 @@ class LinkAndStates(unittest.TestCase):
         self.assertEqual(queue_list(self.qdir)[0]["message_id"], e["message_id"])
 
 
+def can_mount():
+    if os.geteuid() != 0:
+        return False
+    d = tempfile.mkdtemp(prefix="uavmail-mnt-")
+    try:
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", d],
+                            capture_output=True).returncode == 0
+        if ok:
+            subprocess.run(["umount", d], check=True)
+        return ok
+    finally:
+        os.rmdir(d)
+
+
+@unittest.skipUnless(can_mount(), "needs root and mount(2) for a small tmpfs")
+class RealFileSystemFaults(unittest.TestCase):
+    """Q-06 on a real file system: a tmpfs that fills up, then goes read-only."""
+
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix="uavmail-q06-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k,mode=0700", "tmpfs", self.mnt],
+                       check=True)
+        self.qdir = os.path.join(self.mnt, "q")
+        self.att = os.path.join(tempfile.gettempdir(), "uavmail-q06-%d.bin" % os.getpid())
+        with open(self.att, "wb") as f:
+            f.write(os.urandom(100000))
+
+    def tearDown(self):
+        subprocess.run(["umount", self.mnt], check=False)
+        os.rmdir(self.mnt)
+        os.unlink(self.att)
+
+    def add(self, subject):
+        return run_cli(["queue", "add", "--queue", self.qdir] + message_args(subject) +
+                       ["--attach", self.att])
+
+    def test_q06_disk_full_then_read_only(self):
+        acked, full = [], None
+        for i in range(6):
+            r = self.add(f"log {i}")
+            if r.returncode == 0:
+                acked.append(r.stdout.split("queued ")[1].strip())
+            else:
+                full = r
+                break
+        self.assertIsNotNone(full, "the 320 KiB file system never filled up")
+        self.assertGreaterEqual(len(acked), 1)
+        self.assertEqual(full.returncode, 74, full.stderr)
+        self.assertIn("no space left on the device", full.stderr)
+        # Nothing partial: exactly the acknowledged entries, no temp files.
+        self.assertEqual(sorted(e["id"] for e in queue_list(self.qdir)), sorted(acked))
+        self.assertEqual(os.listdir(os.path.join(self.qdir, "tmp")), [])
+        self.assertEqual(len(os.listdir(os.path.join(self.qdir, "msg"))), 2 * len(acked))
+
+        subprocess.run(["mount", "-o", "remount,ro", self.mnt], check=True)
+        r = self.add("read-only")
+        self.assertEqual(r.returncode, 74, r.stderr)
+        self.assertIn("read-only file system", r.stderr)
+        self.assertEqual(sorted(e["id"] for e in queue_list(self.qdir)), sorted(acked))
+        subprocess.run(["mount", "-o", "remount,rw", self.mnt], check=True)
+
+        # What was acknowledged is delivered intact once there is room again.
+        p = pki()
+        with start_server(mode="tls", cert=p["server_chain"], key=p["server_key"],
+                          user=USER, password=PASSWORD, require_auth=True) as srv:
+            r = run_cli(["queue", "flush", "--queue", self.qdir] +
+                        base_args(srv.port, "tls", p["ca"]))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            msgs = srv.wait_for(len(acked))
+            with open(self.att, "rb") as f:
+                want = hashlib.sha256(f.read()).hexdigest()
+            for eml, _ in msgs:
+                msg = email.message_from_bytes(Path(eml).read_bytes(),
+                                               policy=email.policy.default)
+                [part] = list(msg.iter_attachments())
+                self.assertEqual(hashlib.sha256(part.get_payload(decode=True)).hexdigest(),
+                                 want)
+        self.assertEqual(queue_list(self.qdir), [])
+
+
 class Secrets(unittest.TestCase):
     """Q-13: the queue holds no credential in any form, and is private."""
 
