@@ -753,7 +753,7 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     scan s;
     uavmail_session *sess = NULL;
     int64_t now, stamps[512];
-    size_t i, ndue = 0, done = 0, n_stamps;
+    size_t i, done = 0, n_stamps;
     unsigned allowed = ~0u, sends = 0;
     char lockpath[PATH_CAP];
     int lock, rc = 0, boost;
@@ -786,8 +786,6 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
                              sizeof m->last_error);
             bury(q, m, UAVMAIL_ENTRY_EXPIRED, 0, m->last_error);
             m->dead = UAVMAIL_ENTRY_EXPIRED;
-        } else if (boost || m->next_attempt <= now) {
-            ndue++;
         }
     }
     for (i = 0; i < s.n && rc == 0 && sends < allowed; i++) {
@@ -842,7 +840,6 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     uavmail__plat_unlock(lock);
     if (sent != NULL)
         *sent = done;
-    (void)ndue;
     return rc;
 }
 
