@@ -970,13 +970,19 @@ static int cmd_queue(int argc, char **argv)
         rc = exit_code_for(flush_outbox(&a, q));
     } else if (strcmp(sub, "remove") == 0) {
         size_t i;
-        for (i = 0; i < a.npositional && rc == 0; i++)
-            if (uavmail_outbox_remove(q, a.positional[i]) != 0) {
-                fprintf(stderr, "%s: no entry %s\n", prog, a.positional[i]);
-                rc = EX_DATAERR_;
+        for (i = 0; i < a.npositional; i++) { /* each ID, whatever the others do */
+            int r = uavmail_outbox_remove(q, a.positional[i]);
+            if (r != 0) {
+                report("cannot remove an entry", r, uavmail_outbox_last_error(q));
+                if (rc == 0)
+                    rc = r == UAVMAIL_EINVAL ? EX_DATAERR_ : exit_code_for(r);
             }
+        }
     } else if (strcmp(sub, "purge") == 0) {
-        rc = exit_code_for(uavmail_outbox_purge(q, a.all));
+        rc = uavmail_outbox_purge(q, a.all);
+        if (rc != 0)
+            report("cannot purge", rc, uavmail_outbox_last_error(q));
+        rc = exit_code_for(rc);
     } else {
         uavmail_outbox_close(q);
         return usage_error("uavmail queue add|list|show|flush|remove|purge --queue DIR", NULL);

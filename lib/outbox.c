@@ -9,8 +9,9 @@
  *   dead/ID.meta    dead letters (bounced, expired, dropped), kept for listing
  *   corrupt/        files that failed validation, never sent
  *   lock            held by the one process flushing
- *   enqueue.lock    shared by enqueuers while their files are in flight;
+ *   enqueue.lock    shared by enqueuers and the flusher while files are in flight;
  *                   open() cleans up leftovers only if it can take it alone
+ *   dedup.lock      exclusive while an enqueue with a de-duplication key runs
  *   rate            timestamps of recent sends (the hourly rate limit)
  *
  * Every write is temp file + fsync + rename + directory fsync through the
@@ -28,6 +29,7 @@
 #include "qmeta.h"
 
 #define PATH_CAP 1024
+#define UAVMAIL__RATE_MAX 512 /* sends per hour the rate file can count */
 
 struct uavmail_outbox {
     uavmail__alloc alloc;
@@ -82,16 +84,18 @@ static int fs_err(uavmail_outbox *q, int e, const char *what, const char *path)
 
 /* Write @p len bytes durably as @p final (temp + fsync + rename + dir fsync).
  * @p src, when set, streams the content instead of @p data.  On any failure
- * the temp file is removed and nothing is visible (Q-01, Q-05). */
+ * the temp file is removed.  A @p fresh file (one that did not exist) is
+ * also taken back if its directory entry could not be made durable (Q-01);
+ * a rewrite is not: the rename already replaced the only other copy. */
 static int commit_file(uavmail_outbox *q, const char *final, const char *final_dir,
                        const void *data, size_t len, uavmail__mime_reader *src, uint64_t *size,
-                       uint32_t *crc)
+                       uint32_t *crc, int fresh)
 {
     char tmp[PATH_CAP], name[64];
     const uavmail__fs *fs = &q->fs;
     int fd = -1, rc;
-    unsigned char rnd[6];
-    uavmail__plat_random(rnd, sizeof rnd);
+    unsigned char rnd[6] = {0, 0, 0, 0, 0, 0};
+    uavmail__plat_random(rnd, sizeof rnd); /* O_EXCL below catches any clash */
     uavmail__snprintf(name, sizeof name, "tmp.%02x%02x%02x%02x%02x%02x.%u", rnd[0], rnd[1], rnd[2],
                       rnd[3], rnd[4], rnd[5], q->seq++);
     path_of(q, tmp, "tmp", name);
@@ -99,21 +103,24 @@ static int commit_file(uavmail_outbox *q, const char *final, const char *final_d
     if (rc != 0)
         return fs_err(q, rc, "cannot create", tmp);
     if (src != NULL) {
-        static char buf[65536];
-        long n;
+        enum { CHUNK = 65536 };
+        char *buf = uavmail__malloc(&q->alloc, CHUNK);
+        long n = UAVMAIL_ENOMEM;
         uint64_t total = 0;
         uint32_t c = 0;
-        while ((n = uavmail__mime_read(src, buf, sizeof buf)) > 0) {
+        while (buf != NULL && (n = uavmail__mime_read(src, buf, CHUNK)) > 0) {
             c = uavmail__crc32c(c, buf, (size_t)n);
             total += (uint64_t)n;
             rc = fs->write(fs->ud, fd, buf, (size_t)n);
             if (rc != 0)
                 break;
         }
+        uavmail__free(&q->alloc, buf);
         if (n < 0) {
             fs->close(fs->ud, fd);
             fs->unlink(fs->ud, tmp);
-            return (int)n;
+            return uavmail__err_set(&q->err, (int)n, "outbox: cannot render the message: %s",
+                                    uavmail_strerror((int)n));
         }
         *size = total;
         *crc = c;
@@ -130,7 +137,7 @@ static int commit_file(uavmail_outbox *q, const char *final, const char *final_d
         rc = fs->rename(fs->ud, tmp, final);
         if (rc == 0) {
             rc = fs->fsync_dir(fs->ud, final_dir);
-            if (rc != 0) /* not durable, so not acknowledged: take it back */
+            if (rc != 0 && fresh) /* not durable, so not acknowledged: take it back */
                 fs->unlink(fs->ud, final);
             return rc == 0 ? 0 : fs_err(q, rc, "cannot write", final);
         }
@@ -139,7 +146,7 @@ static int commit_file(uavmail_outbox *q, const char *final, const char *final_d
     return fs_err(q, rc, "cannot write", final);
 }
 
-static int write_meta(uavmail_outbox *q, const uavmail__qmeta *m, const char *sub)
+static int write_meta(uavmail_outbox *q, const uavmail__qmeta *m, const char *sub, int fresh)
 {
     unsigned char *buf;
     size_t len;
@@ -150,12 +157,16 @@ static int write_meta(uavmail_outbox *q, const uavmail__qmeta *m, const char *su
     uavmail__snprintf(name, sizeof name, "%s.meta", m->id);
     path_of(q, path, sub, name);
     path_of(q, dir, sub, NULL);
-    rc = commit_file(q, path, dir, buf, len, NULL, NULL, NULL);
+    rc = commit_file(q, path, dir, buf, len, NULL, NULL, NULL, fresh);
     uavmail__free(&q->alloc, buf);
     return rc;
 }
 
-/* Load an entry; anything invalid is moved to corrupt/ and reported. */
+static int valid_id(const char *id);
+static int burial_cb(const char *name, void *ud);
+
+/* Load an entry; anything invalid is moved to corrupt/ and reported (Q-03).
+ * Returns 0, -1 (quarantined) or -2 (not readable now; left alone). */
 static int load_meta(uavmail_outbox *q, const char *sub, const char *name, uavmail__qmeta *m)
 {
     char path[PATH_CAP];
@@ -163,10 +174,20 @@ static int load_meta(uavmail_outbox *q, const char *sub, const char *name, uavma
     size_t len = 0;
     int rc;
     path_of(q, path, sub, name);
+    memset(m, 0, sizeof *m);
     rc = uavmail__plat_read_all(&q->alloc, path, &buf, &len, UAVMAIL__QMETA_MAX + 64);
+    if (rc != 0 && rc != -EFBIG)
+        return -2; /* gone meanwhile, or cannot be read now: not the file's fault */
     if (rc == 0)
         rc = uavmail__qmeta_decode(buf, len, &q->alloc, m);
     uavmail__free(&q->alloc, buf);
+    if (rc == -2)
+        return -2;
+    if (rc == 0 && (strlen(m->id) + 5 != strlen(name) || strncmp(m->id, name, strlen(m->id)) != 0 ||
+                    !valid_id(m->id))) {
+        uavmail__qmeta_free(m, &q->alloc);
+        rc = -1; /* its ID must be its name: it goes into paths */
+    }
     if (rc != 0) {
         char to[PATH_CAP], dir[PATH_CAP];
         path_of(q, to, "corrupt", name);
@@ -238,6 +259,10 @@ int uavmail__outbox_open_fs(uavmail_outbox **out, const char *dir,
         q->opts.retry_initial_s = 60;
     if (q->opts.retry_max_s == 0)
         q->opts.retry_max_s = 1800;
+    if (q->opts.rate_per_hour > UAVMAIL__RATE_MAX) {
+        uavmail__free(&a, q);
+        return UAVMAIL_EINVAL;
+    }
     q->fs = *fs;
     q->link_up = 1;
     uavmail__strlcpy(q->dir, dir, sizeof q->dir);
@@ -265,6 +290,7 @@ int uavmail__outbox_open_fs(uavmail_outbox **out, const char *dir,
     lock = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_TRY);
     if (lock >= 0) {
         uavmail__plat_list(path, remove_cb, q);
+        uavmail__plat_list(msg, burial_cb, q);
         uavmail__plat_list(msg, orphan_cb, q);
         uavmail__plat_unlock(lock);
     }
@@ -323,10 +349,11 @@ static int scan_cb(const char *name, void *ud)
         s->metas = p;
         s->cap = cap;
     }
-    if (load_meta(s->q, s->sub, name, &s->metas[s->n]) == 0)
-        s->n++;
-    else
-        s->corrupt++;
+    switch (load_meta(s->q, s->sub, name, &s->metas[s->n])) {
+    case 0: s->n++; break;
+    case -1: s->corrupt++; break;
+    default: break;
+    }
     return 0;
 }
 
@@ -370,14 +397,16 @@ static int remove_entry(uavmail_outbox *q, const char *sub, const char *id)
     uavmail__snprintf(name, sizeof name, "%s.meta", id);
     path_of(q, path, sub, name);
     rc = q->fs.unlink(q->fs.ud, path);
+    if (rc != 0)
+        return fs_err(q, rc, "cannot remove", path);
     uavmail__snprintf(name, sizeof name, "%s.eml", id);
     path_of(q, path, "msg", name);
-    if (rc == 0)
-        rc = q->fs.unlink(q->fs.ud, path);
+    rc = q->fs.unlink(q->fs.ud, path);
+    if (rc != 0 && rc != -ENOENT) /* dead letters have no message file */
+        return fs_err(q, rc, "cannot remove", path);
     path_of(q, dir, sub, NULL);
-    if (rc == 0)
-        rc = q->fs.fsync_dir(q->fs.ud, dir);
-    return rc == 0 ? 0 : fs_err(q, rc, "cannot remove", path);
+    rc = q->fs.fsync_dir(q->fs.ud, dir);
+    return rc == 0 ? 0 : fs_err(q, rc, "cannot sync the directory", dir);
 }
 
 static void report(uavmail_outbox *q, const uavmail__qmeta *m, int outcome, int code,
@@ -387,20 +416,61 @@ static void report(uavmail_outbox *q, const uavmail__qmeta *m, int outcome, int 
         q->opts.outcome_cb(m->id, outcome, code, reply ? reply : "", q->opts.outcome_user_data);
 }
 
-/* Make @p m a dead letter: its entry moves to dead/, the message is dropped. */
+static int outcome_of(int state)
+{
+    return state == UAVMAIL_ENTRY_BOUNCED   ? UAVMAIL_OUTCOME_BOUNCED
+           : state == UAVMAIL_ENTRY_EXPIRED ? UAVMAIL_OUTCOME_EXPIRED
+                                            : UAVMAIL_OUTCOME_DROPPED;
+}
+
+/* Make @p m a dead letter: its entry is written to dead/ (the decision, now
+ * durable), removed from msg/ and reported.  If the removal fails or a crash
+ * cuts it short, the next open() or flush finishes it and reports again
+ * (outcomes are reported at least once, like deliveries). */
 static int bury(uavmail_outbox *q, uavmail__qmeta *m, int state, int code, const char *reply)
 {
     int rc;
     m->dead = state;
-    rc = write_meta(q, m, "dead");
-    if (rc == 0)
-        rc = remove_entry(q, "msg", m->id);
-    report(q, m,
-           state == UAVMAIL_ENTRY_BOUNCED   ? UAVMAIL_OUTCOME_BOUNCED
-           : state == UAVMAIL_ENTRY_EXPIRED ? UAVMAIL_OUTCOME_EXPIRED
-                                            : UAVMAIL_OUTCOME_DROPPED,
-           code, reply);
+    rc = write_meta(q, m, "dead", 1);
+    if (rc != 0) {
+        m->dead = 0; /* still queued: reported when it really ends */
+        return rc;
+    }
+    rc = remove_entry(q, "msg", m->id);
+    report(q, m, outcome_of(state), code, reply); /* decided and durable */
     return rc;
+}
+
+/* An entry both in msg/ and dead/ is a burial cut short (crash or error):
+ * finish it -- remove the queued copy, report the outcome.  1 if it was. */
+static int finish_burial(uavmail_outbox *q, const char *id)
+{
+    char path[PATH_CAP], name[64];
+    uavmail__qmeta d;
+    size_t i;
+    uavmail__snprintf(name, sizeof name, "%s.meta", id);
+    path_of(q, path, "dead", name);
+    if (uavmail__plat_path_size(path) < 0 || load_meta(q, "dead", name, &d) != 0)
+        return 0;
+    if (remove_entry(q, "msg", id) == 0) {
+        for (i = 0; i < d.nrcpt && d.rcpt[i].state != UAVMAIL__R_FAILED; i++)
+            ;
+        report(q, &d, outcome_of(d.dead), i < d.nrcpt ? d.rcpt[i].code : 0,
+               i < d.nrcpt ? d.rcpt[i].reply : d.last_error);
+    }
+    uavmail__qmeta_free(&d, &q->alloc);
+    return 1;
+}
+
+static int burial_cb(const char *name, void *ud)
+{
+    size_t n = strlen(name);
+    char id[64];
+    if (n < 6 || n > 60 || strcmp(name + n - 5, ".meta") != 0)
+        return 0;
+    uavmail__snprintf(id, sizeof id, "%.*s", (int)(n - 5), name);
+    finish_burial(ud, id);
+    return 0;
 }
 
 /* ---- enqueue ------------------------------------------------------------------------------ */
@@ -446,6 +516,8 @@ static int make_room(uavmail_outbox *q, scan *s, uint64_t need_bytes)
 {
     uint64_t bytes = 0;
     size_t i, count = s->n;
+    char lockpath[PATH_CAP];
+    int flushing;
     for (i = 0; i < s->n; i++)
         bytes += s->metas[i].eml_size;
     if (count < q->opts.max_messages && bytes + need_bytes <= q->opts.max_bytes)
@@ -455,20 +527,30 @@ static int make_room(uavmail_outbox *q, scan *s, uint64_t need_bytes)
                                 "outbox full: %zu messages, %llu bytes (limits %u, %llu)", count,
                                 (unsigned long long)bytes, q->opts.max_messages,
                                 (unsigned long long)q->opts.max_bytes);
-    /* Opt-in policy: evict the oldest bulk messages, each one reported. */
-    qsort(s->metas, s->n, sizeof *s->metas, by_priority);
-    for (i = s->n; i-- > 0 && (count >= q->opts.max_messages ||
-                               bytes + need_bytes > q->opts.max_bytes);) {
+    /* Opt-in policy: evict the oldest bulk messages, each one reported --
+     * not while a flush might be sending them. */
+    path_of(q, lockpath, "lock", NULL);
+    flushing = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_TRY);
+    if (flushing < 0)
+        return uavmail__err_set(&q->err, UAVMAIL_EFULL,
+                                "outbox full, and a flush is in progress: nothing dropped");
+    if (s->n > 1)
+        qsort(s->metas, s->n, sizeof *s->metas, by_priority);
+    for (i = 0; i < s->n && (count >= q->opts.max_messages ||
+                             bytes + need_bytes > q->opts.max_bytes); i++) {
         uavmail__qmeta *m = &s->metas[i];
         if (m->priority != UAVMAIL_PRIORITY_BULK)
             continue;
         uavmail__strlcpy(m->last_error, "dropped to make room (drop_oldest_bulk)",
                          sizeof m->last_error);
-        if (bury(q, m, UAVMAIL_ENTRY_DROPPED, 0, m->last_error) != 0)
+        if (bury(q, m, UAVMAIL_ENTRY_DROPPED, 0, m->last_error) != 0) {
+            uavmail__plat_unlock(flushing);
             return q->err.code;
+        }
         count--;
         bytes -= m->eml_size;
     }
+    uavmail__plat_unlock(flushing);
     if (count >= q->opts.max_messages || bytes + need_bytes > q->opts.max_bytes)
         return uavmail__err_set(&q->err, UAVMAIL_EFULL,
                                 "outbox full even after dropping bulk messages");
@@ -521,9 +603,24 @@ static int enqueue_locked(uavmail_outbox *q, uavmail_message *msg, int priority,
     }
     memset(&m, 0, sizeof m);
     t = now_s(q);
-    uavmail__plat_random(rnd, sizeof rnd);
-    uavmail__snprintf(m.id, sizeof m.id, "%012lld-%02x%02x%02x%02x", (long long)t, rnd[0], rnd[1],
-                      rnd[2], rnd[3]);
+    for (i = 0;; i++) { /* an ID no entry, live or dead, has: rename would replace it */
+        char taken[PATH_CAP];
+        if (i == 8 || uavmail__plat_random(rnd, sizeof rnd) != 0) {
+            uavmail__mime_reader_free(r);
+            return uavmail__err_set(&q->err, UAVMAIL_EINTERNAL,
+                                    "outbox: no random source for a new entry's ID");
+        }
+        uavmail__snprintf(m.id, sizeof m.id, "%012lld-%02x%02x%02x%02x", (long long)t, rnd[0],
+                          rnd[1], rnd[2], rnd[3]);
+        uavmail__snprintf(name, sizeof name, "%s.eml", m.id);
+        path_of(q, taken, "msg", name);
+        if (uavmail__plat_path_size(taken) >= 0)
+            continue;
+        uavmail__snprintf(name, sizeof name, "%s.meta", m.id);
+        path_of(q, taken, "dead", name);
+        if (uavmail__plat_path_size(taken) < 0)
+            break;
+    }
     m.priority = priority;
     m.created = t;
     m.next_attempt = t;
@@ -544,11 +641,11 @@ static int enqueue_locked(uavmail_outbox *q, uavmail_message *msg, int priority,
     uavmail__snprintf(name, sizeof name, "%s.eml", m.id);
     path_of(q, eml, "msg", name);
     path_of(q, dir, "msg", NULL);
-    rc = commit_file(q, eml, dir, NULL, 0, r, &m.eml_size, &m.eml_crc);
+    rc = commit_file(q, eml, dir, NULL, 0, r, &m.eml_size, &m.eml_crc, 1);
     uavmail__mime_reader_free(r);
     /* 2. the entry: once it is durable, the message is acknowledged */
     if (rc == 0)
-        rc = write_meta(q, &m, "msg");
+        rc = write_meta(q, &m, "msg", 1);
     if (rc != 0)
         q->fs.unlink(q->fs.ud, eml);
     else if (id != NULL)
@@ -561,7 +658,7 @@ int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority
                            int64_t expires, const char *dedup_key, char *id)
 {
     char lockpath[PATH_CAP];
-    int rc, lock;
+    int rc, lock, dedup = -1;
     if (q == NULL || msg == NULL || priority < UAVMAIL_PRIORITY_ALERT ||
         priority > UAVMAIL_PRIORITY_BULK ||
         (dedup_key && strlen(dedup_key) >= sizeof ((uavmail__qmeta *)0)->dedup))
@@ -574,14 +671,27 @@ int uavmail_outbox_enqueue(uavmail_outbox *q, uavmail_message *msg, int priority
         uavmail__err_copy(&q->err, &msg->err);
         return rc;
     }
-    /* Held while our files are in flight so that no other process's open()
-     * mistakes them for leftovers; exclusive with a de-duplication key so
-     * that the check and the commit are one step across processes. */
+    if (msg->nrcpt > UAVMAIL__QMETA_MAX_RCPT)
+        return uavmail__err_set(&q->err, UAVMAIL_EINVAL,
+                                "outbox: %zu recipients; an entry holds at most %d", msg->nrcpt,
+                                UAVMAIL__QMETA_MAX_RCPT);
+    /* enqueue.lock, shared, is held while our files are in flight so that no
+     * other process's open() mistakes them for leftovers; dedup.lock,
+     * exclusive, makes the look-up and the commit one step across processes. */
     path_of(q, lockpath, "enqueue.lock", NULL);
-    lock = uavmail__plat_lock(lockpath, dedup_key ? UAVMAIL__LOCK_WAIT : UAVMAIL__LOCK_SHARED);
+    lock = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_SHARED);
     if (lock < 0)
         return fs_err(q, lock, "cannot add to the outbox: cannot lock", lockpath);
+    if (dedup_key != NULL) {
+        path_of(q, lockpath, "dedup.lock", NULL);
+        dedup = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_WAIT);
+        if (dedup < 0) {
+            uavmail__plat_unlock(lock);
+            return fs_err(q, dedup, "cannot add to the outbox: cannot lock", lockpath);
+        }
+    }
     rc = enqueue_locked(q, msg, priority, expires, dedup_key, id);
+    uavmail__plat_unlock(dedup);
     uavmail__plat_unlock(lock);
     return rc;
 }
@@ -627,11 +737,13 @@ static unsigned sent_last_hour(uavmail_outbox *q, int64_t now, int64_t *stamps, 
 
 static void record_sends(uavmail_outbox *q, int64_t now, unsigned count)
 {
-    int64_t stamps[512];
+    int64_t stamps[UAVMAIL__RATE_MAX];
     size_t n, i, len = 0;
-    char text[512 * 21], path[PATH_CAP];
+    char text[UAVMAIL__RATE_MAX * 21], path[PATH_CAP];
     if (q->opts.rate_per_hour == 0 || count == 0)
         return;
+    if (count > UAVMAIL__ARRAY_LEN(stamps))
+        count = (unsigned)UAVMAIL__ARRAY_LEN(stamps); /* more than the limit can count anyway */
     sent_last_hour(q, now, stamps, UAVMAIL__ARRAY_LEN(stamps) - count, &n);
     for (i = 0; i < count; i++)
         stamps[n++] = now;
@@ -639,7 +751,7 @@ static void record_sends(uavmail_outbox *q, int64_t now, unsigned count)
         len += (size_t)uavmail__snprintf(text + len, sizeof text - len, "%lld\n",
                                          (long long)stamps[i]);
     path_of(q, path, "rate", NULL);
-    commit_file(q, path, q->dir, text, len, NULL, NULL, NULL);
+    commit_file(q, path, q->dir, text, len, NULL, NULL, NULL, 0);
 }
 
 /* Apply one message's per-recipient results (Q-08) and its outcome:
@@ -693,7 +805,7 @@ static int settle(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int 
         return remove_entry(q, "msg", m->id);
     }
     m->next_attempt = now + backoff_s(q, m->attempts);
-    return write_meta(q, m, "msg");
+    return write_meta(q, m, "msg", 0);
 }
 
 /* A connection-level failure: everything that was due waits its back-off. */
@@ -702,10 +814,11 @@ static void reschedule(uavmail_outbox *q, uavmail__qmeta *m, const char *why, in
     m->attempts++;
     m->next_attempt = now + backoff_s(q, m->attempts);
     uavmail__strlcpy(m->last_error, why, sizeof m->last_error);
-    write_meta(q, m, "msg");
+    write_meta(q, m, "msg", 0);
 }
 
-static int send_one(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int final)
+static int send_one(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int final,
+                    int *damaged)
 {
     uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
     uavmail_message *msg;
@@ -715,7 +828,8 @@ static int send_one(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, in
     mo.allocator = q->opts.allocator;
     uavmail__snprintf(name, sizeof name, "%s.eml", m->id);
     path_of(q, eml, "msg", name);
-    if ((uint64_t)uavmail__plat_path_size(eml) != m->eml_size)
+    *damaged = (uint64_t)uavmail__plat_path_size(eml) != m->eml_size;
+    if (*damaged)
         return uavmail__err_set(&q->err, UAVMAIL_EFILE, "outbox: message file of %s is missing "
                                                         "or damaged",
                                 m->id);
@@ -752,11 +866,11 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
 {
     scan s;
     uavmail_session *sess = NULL;
-    int64_t now, stamps[512];
+    int64_t now, stamps[UAVMAIL__RATE_MAX];
     size_t i, done = 0, n_stamps;
     unsigned allowed = ~0u, sends = 0;
     char lockpath[PATH_CAP];
-    int lock, rc = 0, boost;
+    int lock, writing, rc = 0, boost;
     if (q == NULL || opts == NULL)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&q->err);
@@ -769,11 +883,15 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     if (lock < 0)
         return uavmail__err_set(&q->err, UAVMAIL_ESTATE,
                                 "outbox: another process is flushing it (Q-12)");
+    /* Our rewrites pass through tmp/ too: no open() may clean up meanwhile. */
+    path_of(q, lockpath, "enqueue.lock", NULL);
+    writing = uavmail__plat_lock(lockpath, UAVMAIL__LOCK_SHARED);
     now = now_s(q);
     boost = q->link_boost;
     q->link_boost = 0;
     scan_dir(q, "msg", &s);
-    qsort(s.metas, s.n, sizeof *s.metas, by_priority);
+    if (s.n > 1) /* qsort must not see the NULL of an empty scan */
+        qsort(s.metas, s.n, sizeof *s.metas, by_priority);
     if (q->opts.rate_per_hour != 0) {
         unsigned used = sent_last_hour(q, now, stamps, UAVMAIL__ARRAY_LEN(stamps), &n_stamps);
         allowed = used >= q->opts.rate_per_hour ? 0 : q->opts.rate_per_hour - used;
@@ -790,18 +908,22 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     }
     for (i = 0; i < s.n && rc == 0 && sends < allowed; i++) {
         uavmail__qmeta *m = &s.metas[i];
-        int finished, r;
+        int finished, r, damaged = 0;
         size_t left = 0, k;
         if (m->dead || !(boost || m->next_attempt <= now))
             continue;
+        if (finish_burial(q, m->id)) {
+            m->dead = UAVMAIL_ENTRY_BOUNCED; /* its end was decided before: never resent */
+            continue;
+        }
         if (sess == NULL && (rc = uavmail_session_new(&sess, opts)) != 0) {
             uavmail__err_set(&q->err, rc, "outbox: invalid session options");
             break;
         }
         for (k = i + 1; k < s.n; k++)
             left += !s.metas[k].dead && (boost || s.metas[k].next_attempt <= now);
-        r = send_one(q, sess, m, left == 0 || sends + 1 >= allowed);
-        if (r == UAVMAIL_EFILE && q->err.code == UAVMAIL_EFILE) {
+        r = send_one(q, sess, m, left == 0 || sends + 1 >= allowed, &damaged);
+        if (damaged) {
             /* Its message file is gone or damaged: quarantine, never send. */
             char from[PATH_CAP], to[PATH_CAP], name[64];
             uavmail__snprintf(name, sizeof name, "%s.meta", m->id);
@@ -837,6 +959,7 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     record_sends(q, now, sends);
     uavmail_session_free(sess);
     scan_free(&s);
+    uavmail__plat_unlock(writing);
     uavmail__plat_unlock(lock);
     if (sent != NULL)
         *sent = done;
@@ -883,7 +1006,8 @@ int uavmail_outbox_list(uavmail_outbox *q, uavmail_entry_cb cb, void *ud)
     if (q == NULL || cb == NULL)
         return UAVMAIL_EINVAL;
     scan_dir(q, "msg", &s);
-    qsort(s.metas, s.n, sizeof *s.metas, by_priority);
+    if (s.n > 1) /* qsort must not see the NULL of an empty scan */
+        qsort(s.metas, s.n, sizeof *s.metas, by_priority);
     stop = emit_entries(&s, cb, ud);
     scan_free(&s);
     if (!stop) {
@@ -905,19 +1029,57 @@ static int valid_id(const char *id)
     return 1;
 }
 
+/* Take the flush lock (and with @p enqueues, the enqueue lock alone) for a
+ * change to msg/ that must not race a flush sending the same entries. */
+static int lock_out(uavmail_outbox *q, int enqueues, int *locks)
+{
+    char path[PATH_CAP];
+    locks[0] = locks[1] = -1;
+    path_of(q, path, "lock", NULL);
+    locks[0] = uavmail__plat_lock(path, UAVMAIL__LOCK_TRY);
+    if (locks[0] < 0)
+        return uavmail__err_set(&q->err, UAVMAIL_ESTATE,
+                                "outbox: a flush is in progress; try again when it is over");
+    if (enqueues) {
+        path_of(q, path, "enqueue.lock", NULL);
+        locks[1] = uavmail__plat_lock(path, UAVMAIL__LOCK_TRY);
+        if (locks[1] < 0) {
+            uavmail__plat_unlock(locks[0]);
+            return uavmail__err_set(&q->err, UAVMAIL_ESTATE,
+                                    "outbox: a message is being added; try again");
+        }
+    }
+    return 0;
+}
+
+static void unlock_out(int *locks)
+{
+    uavmail__plat_unlock(locks[1]);
+    uavmail__plat_unlock(locks[0]);
+}
+
 int uavmail_outbox_remove(uavmail_outbox *q, const char *id)
 {
     char path[PATH_CAP], name[64];
+    int locks[2], rc;
     if (q == NULL || id == NULL || !valid_id(id))
         return UAVMAIL_EINVAL;
+    uavmail__err_clear(&q->err);
+    rc = lock_out(q, 0, locks);
+    if (rc != 0)
+        return rc;
     uavmail__snprintf(name, sizeof name, "%s.meta", id);
     path_of(q, path, "msg", name);
-    if (uavmail__plat_path_size(path) >= 0)
-        return remove_entry(q, "msg", id);
-    path_of(q, path, "dead", name);
-    if (uavmail__plat_path_size(path) >= 0)
-        return remove_entry(q, "dead", id);
-    return uavmail__err_set(&q->err, UAVMAIL_EINVAL, "outbox: no entry %s", id);
+    if (uavmail__plat_path_size(path) >= 0) {
+        rc = remove_entry(q, "msg", id);
+    } else {
+        path_of(q, path, "dead", name);
+        rc = uavmail__plat_path_size(path) >= 0
+                 ? remove_entry(q, "dead", id)
+                 : uavmail__err_set(&q->err, UAVMAIL_EINVAL, "outbox: no entry %s", id);
+    }
+    unlock_out(locks);
+    return rc;
 }
 
 typedef struct purge_ctx {
@@ -938,8 +1100,13 @@ int uavmail_outbox_purge(uavmail_outbox *q, int all)
 {
     static const char *const subs[] = {"dead", "corrupt", "msg"};
     size_t i;
+    int locks[2], rc;
     if (q == NULL)
         return UAVMAIL_EINVAL;
+    uavmail__err_clear(&q->err);
+    rc = lock_out(q, all, locks);
+    if (rc != 0)
+        return rc;
     for (i = 0; i < (all ? 3u : 2u); i++) {
         char path[PATH_CAP];
         purge_ctx p;
@@ -949,6 +1116,7 @@ int uavmail_outbox_purge(uavmail_outbox *q, int all)
         uavmail__plat_list(path, purge_cb, &p);
         q->fs.fsync_dir(q->fs.ud, path);
     }
+    unlock_out(locks);
     return 0;
 }
 
@@ -964,7 +1132,7 @@ int uavmail_outbox_stats_get(uavmail_outbox *q, uavmail_outbox_stats *st)
     scan s;
     size_t i;
     char path[PATH_CAP];
-    int64_t stamps[512];
+    int64_t stamps[UAVMAIL__RATE_MAX];
     size_t n;
     if (q == NULL || st == NULL || st->version != 1)
         return UAVMAIL_EINVAL;

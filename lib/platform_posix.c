@@ -360,7 +360,7 @@ int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned c
     if (fd < 0)
         return -errno;
     if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > max) {
-        int e = errno ? errno : EFBIG;
+        int e = (uint64_t)st.st_size > max ? EFBIG : errno;
         close(fd);
         return -e;
     }

@@ -45,8 +45,11 @@ typedef struct uavmail__qmeta {
 /* Serialise @p m into a newly allocated framed buffer (*out, *len). */
 int uavmail__qmeta_encode(const uavmail__qmeta *m, const uavmail__alloc *a, unsigned char **out,
                           size_t *len);
-/* Validate and decode a framed buffer; 0, or -1 for anything malformed,
- * truncated or corrupt (the caller quarantines it).  Frees with qmeta_free. */
+#define UAVMAIL__QMETA_MAX_RCPT 4096 /* recipients per entry */
+
+/* Validate and decode a framed buffer; 0, -1 for anything malformed,
+ * truncated or corrupt (the caller quarantines it), or -2 when memory ran
+ * out (the file may be fine).  Frees with qmeta_free. */
 int uavmail__qmeta_decode(const unsigned char *buf, size_t len, const uavmail__alloc *a,
                           uavmail__qmeta *m);
 void uavmail__qmeta_free(uavmail__qmeta *m, const uavmail__alloc *a);

@@ -46,8 +46,10 @@ enum uavmail_outcome {
     UAVMAIL_OUTCOME_DROPPED = 3
 };
 
-/** Reports a message's final outcome (called inside flush/enqueue, on the
- *  caller's thread).  @p reply is the server's reply for a bounce, else "". */
+/** Reports a message's final outcome (called inside open/flush/enqueue, on
+ *  the caller's thread), at least once: a crash or I/O error between the
+ *  decision and its cleanup can repeat a report, never lose one.  @p reply
+ *  is the server's reply for a bounce, else "". */
 typedef void (*uavmail_outcome_cb)(const char *id, int outcome, int smtp_code, const char *reply,
                                    void *user_data);
 
@@ -59,7 +61,7 @@ typedef struct uavmail_outbox_options {
     uint64_t max_bytes;                 /**< 0: 1 GiB */
     unsigned retry_initial_s;           /**< first back-off; 0: 60 s */
     unsigned retry_max_s;               /**< back-off ceiling; 0: 30 min */
-    unsigned rate_per_hour;             /**< messages per hour per outbox; 0: unlimited */
+    unsigned rate_per_hour;             /**< messages per hour per outbox, at most 512; 0: unlimited */
     int drop_oldest_bulk;               /**< 1: make room by evicting the oldest bulk messages */
     uavmail_outcome_cb outcome_cb;      /**< NULL: none */
     void *outcome_user_data;
@@ -157,10 +159,13 @@ UAVMAIL_EXTERN int uavmail_outbox_flush(uavmail_outbox *outbox,
 UAVMAIL_EXTERN int uavmail_outbox_list(uavmail_outbox *outbox, uavmail_entry_cb cb,
                                        void *user_data);
 
-/** Remove one entry (queued or dead).  @return 0 or UAVMAIL_EINVAL (no such id).  @since 0.1.0 */
+/** Remove one entry (queued or dead).  @return 0, UAVMAIL_EINVAL (no such id), UAVMAIL_ESTATE
+ *  (a flush is in progress: it might be sending this entry) or UAVMAIL_EFILE.  @since 0.1.0 */
 UAVMAIL_EXTERN int uavmail_outbox_remove(uavmail_outbox *outbox, const char *id);
 
-/** Remove every dead letter (and quarantined file); with @p all, queued ones too.  @since 0.1.0 */
+/** Remove every dead letter (and quarantined file); with @p all, queued ones too.
+ *  @return 0 or UAVMAIL_ESTATE (a flush, or with @p all an enqueue, is in progress).
+ *  @since 0.1.0 */
 UAVMAIL_EXTERN int uavmail_outbox_purge(uavmail_outbox *outbox, int all);
 
 /** Fill @p stats (set its version to 1 first).  @since 0.1.0 */

@@ -514,6 +514,113 @@ static void q01_q05_q06_failures_leave_nothing(void)
     }
 }
 
+/* Found in review: a rewrite whose directory fsync failed used to be "taken
+ * back" -- deleting the only copy of an acknowledged entry.  Fail every file
+ * operation of a deferred attempt in turn: the entry survives each time. */
+static void rewrite_failures_keep_the_entry(void)
+{
+    int at;
+    for (at = 1; at < 20; at++) {
+        env *e = env_new();
+        failing fl = {uavmail__plat_fs(), 0, at, EIO};
+        uavmail__fs fs = {ff_create, ff_write, ff_fsync, ff_close, ff_rename,
+                          ff_fsync_dir, ff_unlink, &fl};
+        env_open(e);
+        CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+        uavmail_outbox_close(e->q);
+        CHECK_INT(uavmail__outbox_open_fs(&e->q, e->dir, &e->qo, &fs), 0);
+        e->f->final_reply = "451 4.3.0 later\r\n";
+        flush(e);
+        uavmail_outbox_close(e->q);
+        env_open(e);
+        CHECK_INT(list(e).n, 1);
+        CHECK_INT(e->out.n, 0); /* nothing reported: it has not ended */
+        env_free(e);
+    }
+}
+
+/* A failed dead-letter write leaves the entry queued and unreported; once the
+ * dead letter is durable the outcome is reported (again after an
+ * interrupted burial is finished at the next open), and never resent. */
+static void bounce_reported_only_once_saved(void)
+{
+    int at;
+    for (at = 1; at < 12; at++) {
+        env *e = env_new();
+        failing fl = {uavmail__plat_fs(), 0, at, ENOSPC};
+        uavmail__fs fs = {ff_create, ff_write, ff_fsync, ff_close, ff_rename,
+                          ff_fsync_dir, ff_unlink, &fl};
+        listing l;
+        env_open(e);
+        CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+        uavmail_outbox_close(e->q);
+        CHECK_INT(uavmail__outbox_open_fs(&e->q, e->dir, &e->qo, &fs), 0);
+        e->f->final_reply = "554 5.7.1 no\r\n";
+        flush(e);
+        uavmail_outbox_close(e->q);
+        env_open(e);
+        l = list(e);
+        CHECK_INT(l.n, 1);
+        if (l.first.state == UAVMAIL_ENTRY_BOUNCED) /* at least once, once decided */
+            CHECK(e->out.n >= 1 && e->out.last == UAVMAIL_OUTCOME_BOUNCED);
+        else
+            CHECK_INT(e->out.n, 0);
+        env_free(e);
+    }
+}
+
+typedef struct find {
+    const char *id;
+    int state;
+} find;
+
+static int find_cb(const uavmail_outbox_entry *en, void *ud)
+{
+    find *f = ud;
+    if (strcmp(en->id, f->id) == 0)
+        f->state = en->state;
+    return 0;
+}
+
+static int state_of(env *e, const char *id)
+{
+    find f = {id, -1};
+    uavmail_outbox_list(e->q, find_cb, &f);
+    return f.state;
+}
+
+static void recipient_limit_and_oldest_bulk_dropped(void)
+{
+    env *e = env_new();
+    uavmail_message *m;
+    char old_id[40], new_id[40];
+    int i;
+    env_open(e);
+    uavmail_message_new(&m, NULL);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    for (i = 0; i < 4097; i++) {
+        char a[40];
+        snprintf(a, sizeof a, "r%d@example.com", i);
+        uavmail_message_add_recipient(m, UAVMAIL_BCC, a, NULL);
+    }
+    uavmail_message_set_subject(m, "many");
+    uavmail_message_set_text(m, "x\n", 2);
+    CHECK_INT(uavmail_outbox_enqueue(e->q, m, UAVMAIL_PRIORITY_NORMAL, 0, NULL, NULL),
+              UAVMAIL_EINVAL); /* refused up front, never acknowledged then quarantined */
+    uavmail_message_free(m);
+    uavmail_outbox_close(e->q);
+    e->qo.max_messages = 2;
+    e->qo.drop_oldest_bulk = 1;
+    env_open(e);
+    CHECK_INT(enqueue(e, "old bulk", UAVMAIL_PRIORITY_BULK, NULL, old_id), 0);
+    fake_now += 10;
+    CHECK_INT(enqueue(e, "new bulk", UAVMAIL_PRIORITY_BULK, NULL, new_id), 0);
+    CHECK_INT(enqueue(e, "alert", UAVMAIL_PRIORITY_ALERT, NULL, NULL), 0);
+    CHECK_INT(state_of(e, old_id), UAVMAIL_ENTRY_DROPPED);
+    CHECK_INT(state_of(e, new_id), UAVMAIL_ENTRY_QUEUED);
+    env_free(e);
+}
+
 static void q12_one_flusher(void)
 {
     env *e = env_new();
@@ -585,6 +692,9 @@ static const tt_test tests[] = {
     TT(q04_cleanup_spares_an_enqueue_in_progress),
     TT(q01_q05_q06_failures_leave_nothing),
     TT(q12_one_flusher),
+    TT(rewrite_failures_keep_the_entry),
+    TT(bounce_reported_only_once_saved),
+    TT(recipient_limit_and_oldest_bulk_dropped),
     TT(connection_failure_reschedules_all),
     TT(rate_limit),
 };
