@@ -917,7 +917,8 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
             continue;
         }
         if (sess == NULL && (rc = uavmail_session_new(&sess, opts)) != 0) {
-            uavmail__err_set(&q->err, rc, "outbox: invalid session options");
+            uavmail__err_set(&q->err, rc, "outbox: cannot start a session: %s",
+                             uavmail_strerror(rc));
             break;
         }
         for (k = i + 1; k < s.n; k++)
