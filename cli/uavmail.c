@@ -45,6 +45,7 @@ static void usage(FILE *f)
             "                    [--reply-to ADDR] [--helo NAME] [--timeout SECONDS] [--trace]\n"
             "                    [--output FILE.eml  (write the message instead of sending)]\n"
             "                    [--dsn success,failure,delay|never] [--tls-session-file FILE]\n"
+            "                    [--client-cert FILE.pem --client-key FILE.pem]\n"
             "       uavmail send --server HOST ... (--from ADDR --to ADDR ... | -t)\n"
             "                    --message FILE.eml [--message FILE.eml ...]\n"
             "            prepared messages, all over one connection; -t takes the envelope\n"
@@ -160,7 +161,7 @@ enum {
     O_TRACE, O_HELP, O_OUTPUT, O_HTML_FILE, O_INLINE, O_HEADER, O_REPLY_TO, O_MESSAGE,
     O_HEADERS_ENVELOPE, O_TLS_SESSION_FILE, O_DSN, O_PASSWORD_FILE, O_PASSWORD_CMD,
     O_TOKEN_ENV, O_TOKEN_CMD, O_AUTH, O_TRACE_SECRETS, O_PROVIDER, O_JSON, O_CONFIG, O_ACCOUNT,
-    O_QUEUE, O_PRIORITY, O_EXPIRES, O_DEDUP, O_ALL, O_LINK_DOWN
+    O_QUEUE, O_PRIORITY, O_EXPIRES, O_DEDUP, O_ALL, O_LINK_DOWN, O_CLIENT_CERT, O_CLIENT_KEY
 };
 
 static const cli_opt send_opts[] = {
@@ -182,6 +183,7 @@ static const cli_opt send_opts[] = {
     {"config", 1, O_CONFIG},     {"account", 1, O_ACCOUNT},
     {"queue", 1, O_QUEUE},       {"priority", 1, O_PRIORITY}, {"expires", 1, O_EXPIRES},
     {"dedup", 1, O_DEDUP},       {"all", 0, O_ALL},           {"link-down", 0, O_LINK_DOWN},
+    {"client-cert", 1, O_CLIENT_CERT},                        {"client-key", 1, O_CLIENT_KEY},
     {NULL, 0, 0},
 };
 
@@ -195,6 +197,7 @@ typedef struct send_args {
     const char *positional[8];
     size_t npositional;
     int trace_secrets;
+    const char *client_cert, *client_key;
     const char *server, *cafile, *capath, *user, *from, *subject, *body,
         *body_file, *helo, *output;
     unsigned port;
@@ -381,6 +384,8 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
             break;
         case O_CAFILE: a->cafile = arg; break;
         case O_CAPATH: a->capath = arg; break;
+        case O_CLIENT_CERT: a->client_cert = arg; break;
+        case O_CLIENT_KEY: a->client_key = arg; break;
         case O_USER: a->user = arg; break;
         case O_PASSWORD_ENV:
             if (set_source(&a->password, SECRET_ENV, arg, "password") != 0)
@@ -509,6 +514,8 @@ static int parse_send(int argc, char **argv, send_args *a, int probe)
         return usage_error("at least one --to, --cc or --bcc is required", NULL);
     if (a->body != NULL && a->body_file != NULL)
         return usage_error("give either --body or --body-file, not both", NULL);
+    if ((a->client_cert == NULL) != (a->client_key == NULL))
+        return usage_error("--client-cert and --client-key go together", NULL);
     if (a->user != NULL && a->password.kind == SECRET_NONE && a->token.kind == SECRET_NONE &&
         config.password == NULL)
         return usage_error("--user needs --password-env, --password-file, --password-cmd, "
@@ -746,6 +753,8 @@ static void options_from_args(send_args *a, uavmail_session_options *o_out)
     o.security = a->security;
     o.cafile = a->cafile;
     o.capath = a->capath;
+    o.client_cert = a->client_cert;
+    o.client_key = a->client_key;
     o.username = a->user;
     o.password_cb = a->password.kind != SECRET_NONE ? password_cb : NULL;
     o.password_user_data = a;

@@ -34,6 +34,18 @@ static inline void uavmail__tls_conf_min_tls12(mbedtls_ssl_config *conf)
 #endif
 }
 
+/* 1 if the server sent a CertificateRequest during the handshake (2.28 keeps
+ * it in a public field; 3.x hides it: then 0, "unknown", and no hint). */
+static inline int uavmail__tls_server_asked_cert(const mbedtls_ssl_context *ssl)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    (void)ssl;
+    return 0;
+#else
+    return ssl->client_auth != 0;
+#endif
+}
+
 static inline int uavmail__tls_pk_parse_keyfile(mbedtls_pk_context *pk, const char *path,
                                                 mbedtls_ctr_drbg_context *drbg)
 {

@@ -31,6 +31,7 @@ struct uavmail__tls_cfg {
     size_t npins;
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
+    int have_own_cert;
     int64_t (*time_cb)(void *ud);
     void *time_user_data;
 };
@@ -282,6 +283,7 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
             err->tls_code = rc;
             goto fail;
         }
+        c->have_own_cert = 1;
     }
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
@@ -554,7 +556,11 @@ int uavmail__tls_handshake(uavmail__tls *t, unsigned timeout_ms, int *want,
             return UAVMAIL_ECERT;
         }
         rc = tls_fail(t, rc, "TLS handshake failed", err);
-        if (rc == UAVMAIL_ETLS)
+        if (uavmail__tls_server_asked_cert(&t->ssl) && !cfg->have_own_cert)
+            uavmail__err_hint(err, "the server asked for a client certificate and none is "
+                                   "configured: set client_cert and client_key "
+                                   "(CLI: --client-cert FILE --client-key FILE)");
+        else if (rc == UAVMAIL_ETLS)
             uavmail__err_hint(err, "if the server speaks plain SMTP on this port, use "
                                    "STARTTLS (usually port 587) instead of implicit TLS");
         return rc;

@@ -58,6 +58,29 @@ class Delivery(Base):
     def test_implicit_tls_attachments_byte_exact(self):
         self.deliver("tls", "tls")
 
+    def test_client_certificate_mutual_tls(self):
+        """A server that requires a client certificate (mutual TLS): with
+        --client-cert/--client-key the message goes and the server saw our
+        certificate; without, the handshake is refused with a clear error."""
+        with start_server(mode="tls", cert=self.pki["server_chain"], key=self.pki["server_key"],
+                          user=USER, password=PASSWORD, require_auth=True,
+                          extra_args=["--client-ca", self.pki["ca"]]) as srv:
+            r = run_cli(send_args(srv.port, "tls", self.pki["ca"],
+                                  ["--body", "hi", "--client-cert", self.pki["client"],
+                                   "--client-key", self.pki["client_key"]]))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            (_, meta), = srv.wait_for(1)
+            self.assertEqual(meta["client_cert"], "uav7 companion")
+            r = run_cli(send_args(srv.port, "tls", self.pki["ca"], ["--body", "hi"]))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("TLS handshake failed", r.stderr)
+            self.assertIn("the server asked for a client certificate", r.stderr)
+            self.assertEqual(len(srv.messages()), 1)
+        r = run_cli(send_args(1, "tls", self.pki["ca"], ["--body", "hi", "--client-cert",
+                                                          self.pki["client"]]))
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("--client-cert and --client-key go together", r.stderr)
+
     def test_auto_security_on_tls_port_requires_starttls(self):
         # TLS-01: "auto" on a non-465 port means STARTTLS required; the
         # implicit-TLS server never answers a plaintext greeting, so this
