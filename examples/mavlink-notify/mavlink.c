@@ -132,6 +132,88 @@ void mav_parse(mav_parser *p, const uint8_t *data, size_t len, mav_frame_cb cb, 
     }
 }
 
+/* ---- .tlog ------------------------------------------------------------------------- */
+
+void mav_tlog_init(mav_tlog *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+typedef struct tlog_ctx {
+    mav_tlog_cb cb;
+    void *ud;
+    uint64_t time_us;
+    int got;
+} tlog_ctx;
+
+static void tlog_frame(const mav_frame *f, void *ud)
+{
+    tlog_ctx *c = ud;
+    c->got = 1;
+    c->cb(f, c->time_us, c->ud);
+}
+
+/* Length of the frame starting at @p b (n bytes available), 0 if not yet
+ * known, or -1 if @p b does not start a frame. */
+static long frame_len(const uint8_t *b, size_t n)
+{
+    if (n < 1)
+        return 0;
+    if (b[0] == 0xFE)
+        return n < 2 ? 0 : 8 + (long)b[1];
+    if (b[0] != 0xFD)
+        return -1;
+    return n < 3 ? 0 : 12 + (long)b[1] + ((b[2] & 0x01) ? 13 : 0);
+}
+
+void mav_tlog_feed(mav_tlog *t, const uint8_t *data, size_t len, mav_tlog_cb cb, void *ud)
+{
+    for (;;) {
+        size_t take = sizeof t->buf - t->n;
+        long fl;
+        if (take > len)
+            take = len;
+        memcpy(t->buf + t->n, data, take);
+        t->n += take;
+        data += take;
+        len -= take;
+        if (t->n < 9)
+            return;
+        fl = frame_len(t->buf + 8, t->n - 8);
+        if (fl < 0) { /* not a record boundary: slide one byte and look again */
+            t->bad_records++;
+            memmove(t->buf, t->buf + 1, --t->n);
+            continue;
+        }
+        if (fl == 0 || t->n < 8 + (size_t)fl) {
+            if (len == 0)
+                return;
+            continue;
+        }
+        {
+            mav_parser p;
+            tlog_ctx c;
+            size_t i;
+            c.cb = cb;
+            c.ud = ud;
+            c.got = 0;
+            c.time_us = 0;
+            for (i = 0; i < 8; i++)
+                c.time_us = c.time_us << 8 | t->buf[i];
+            mav_parser_init(&p);
+            mav_parse(&p, t->buf + 8, (size_t)fl, tlog_frame, &c);
+            if (c.got || p.unknown_msgid) {
+                t->records++;
+                t->n -= 8 + (size_t)fl;
+                memmove(t->buf, t->buf + 8 + fl, t->n);
+            } else {
+                t->bad_records++;
+                memmove(t->buf, t->buf + 1, --t->n);
+            }
+        }
+    }
+}
+
 /* ---- messages ----------------------------------------------------------------------- */
 
 static uint16_t u16(const uint8_t *p)

@@ -37,6 +37,22 @@ void mav_parser_init(mav_parser *p);
  * byte past the magic (DRONE-NOTES 3.1). */
 void mav_parse(mav_parser *p, const uint8_t *data, size_t len, mav_frame_cb cb, void *user_data);
 
+/* A .tlog (MAVProxy / Mission Planner telemetry log): each frame preceded
+ * by an 8-byte big-endian timestamp in microseconds since 1970.  Feed the
+ * file's bytes in any pieces; @p cb gets each good frame and @p time_us its
+ * record's timestamp.  Records whose frame fails are skipped to the next
+ * plausible timestamp. */
+typedef void (*mav_tlog_cb)(const mav_frame *frame, uint64_t time_us, void *user_data);
+
+typedef struct mav_tlog {
+    uint8_t buf[8 + MAV_MAX_FRAME];
+    size_t n;
+    unsigned long records, bad_records;
+} mav_tlog;
+
+void mav_tlog_init(mav_tlog *t);
+void mav_tlog_feed(mav_tlog *t, const uint8_t *data, size_t len, mav_tlog_cb cb, void *user_data);
+
 /* CRC-16/MCRF4XX ("X.25" in MAVLink) step over @p n bytes. */
 uint16_t mav_crc(uint16_t crc, const uint8_t *data, size_t n);
 /* CRC_EXTRA and full (v2) payload length of a known message; 0 if unknown. */

@@ -170,7 +170,55 @@ static void stream_bytewise_and_with_noise(void)
     CHECK_INT(g.f[0].msgid, MAV_MSG_EXTENDED_SYS_STATE);
 }
 
+typedef struct tl {
+    int n;
+    uint64_t t[8];
+    uint32_t id[8];
+} tl;
+
+static void on_record(const mav_frame *f, uint64_t time_us, void *ud)
+{
+    tl *x = ud;
+    if (x->n < 8) {
+        x->t[x->n] = time_us;
+        x->id[x->n] = f->msgid;
+        x->n++;
+    }
+}
+
+static void tlog_records(void)
+{
+    /* DRONE-NOTES 3.4: the first HEARTBEAT at 2025-01-01T00:00:00Z, then a
+     * GPS record; fed whole, then byte by byte, then with a damaged record. */
+    const char *hex = "00062a99ba0c6000fd0900000001010000000400000002039904037a70"
+                      "00062a99ba0c6001fd020000070101f5000000029c2a";
+    uint8_t b[200];
+    size_t n = unhex(hex, b), i;
+    mav_tlog t;
+    tl x;
+    memset(&x, 0, sizeof x);
+    mav_tlog_init(&t);
+    mav_tlog_feed(&t, b, n, on_record, &x);
+    CHECK_INT(x.n, 2);
+    CHECK(x.t[0] == 1735689600000000ull);
+    CHECK_INT(x.id[0], MAV_MSG_HEARTBEAT);
+    CHECK(x.t[1] == 1735689600000001ull);
+    CHECK_INT(x.id[1], MAV_MSG_EXTENDED_SYS_STATE);
+    memset(&x, 0, sizeof x);
+    mav_tlog_init(&t);
+    for (i = 0; i < n; i++)
+        mav_tlog_feed(&t, b + i, 1, on_record, &x);
+    CHECK_INT(x.n, 2);
+    b[20] ^= 0x40; /* damage the first frame: only the second record remains */
+    memset(&x, 0, sizeof x);
+    mav_tlog_init(&t);
+    mav_tlog_feed(&t, b, n, on_record, &x);
+    CHECK_INT(x.n, 1);
+    CHECK_INT(x.id[0], MAV_MSG_EXTENDED_SYS_STATE);
+}
+
 static const tt_test tests[] = {
+    TT(tlog_records),
     TT(crc_check_value),
     TT(golden_heartbeat_v2_v1_signed),
     TT(golden_truncated_messages),
