@@ -59,6 +59,14 @@ static void path_of(const uavmail_outbox *q, char *out, const char *sub, const c
     uavmail__snprintf(out, PATH_CAP, "%s/%s%s%s", q->dir, sub, name ? "/" : "", name ? name : "");
 }
 
+/* Length of @p name without @p suffix if it ends in it after a non-empty
+ * stem, else 0. */
+static size_t stem_len(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n > k && strcmp(name + n - k, suffix) == 0 ? n - k : 0;
+}
+
 static int fs_err(uavmail_outbox *q, int e, const char *what, const char *path)
 {
     static const struct {
@@ -214,11 +222,11 @@ static int remove_cb(const char *name, void *ud)
 static int orphan_cb(const char *name, void *ud)
 {
     uavmail_outbox *q = ud;
-    size_t n = strlen(name);
+    size_t k = stem_len(name, ".eml");
     char meta[PATH_CAP], path[PATH_CAP], base[80];
-    if (n < 5 || n > 70 || strcmp(name + n - 4, ".eml") != 0)
+    if (k == 0 || k > 66) /* base must not truncate */
         return 0;
-    uavmail__snprintf(base, sizeof base, "%.*s.meta", (int)(n - 4), name);
+    uavmail__snprintf(base, sizeof base, "%.*s.meta", (int)k, name);
     path_of(q, meta, "msg", base);
     if (uavmail__plat_path_size(meta) < 0) {
         path_of(q, path, "msg", name);
@@ -338,8 +346,7 @@ typedef struct scan {
 static int scan_cb(const char *name, void *ud)
 {
     scan *s = ud;
-    size_t n = strlen(name);
-    if (n < 6 || strcmp(name + n - 5, ".meta") != 0)
+    if (stem_len(name, ".meta") == 0)
         return 0;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -464,11 +471,11 @@ static int finish_burial(uavmail_outbox *q, const char *id)
 
 static int burial_cb(const char *name, void *ud)
 {
-    size_t n = strlen(name);
+    size_t k = stem_len(name, ".meta");
     char id[64];
-    if (n < 6 || n > 60 || strcmp(name + n - 5, ".meta") != 0)
+    if (k == 0 || k > 55) /* id must not truncate */
         return 0;
-    uavmail__snprintf(id, sizeof id, "%.*s", (int)(n - 5), name);
+    uavmail__snprintf(id, sizeof id, "%.*s", (int)k, name);
     finish_burial(ud, id);
     return 0;
 }
@@ -484,10 +491,9 @@ typedef struct tally_ctx {
 static int tally_cb(const char *name, void *ud)
 {
     tally_ctx *t = ud;
-    size_t n = strlen(name);
-    if (n > 5 && strcmp(name + n - 5, ".meta") == 0) {
+    if (stem_len(name, ".meta") != 0) {
         t->count++;
-    } else if (n > 4 && strcmp(name + n - 4, ".eml") == 0) {
+    } else if (stem_len(name, ".eml") != 0) {
         char path[PATH_CAP];
         int64_t size;
         path_of(t->q, path, "msg", name);
