@@ -8,18 +8,40 @@ case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
             valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev time curl
-            msmtp" ;;
+            msmtp
+            gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libmbedtls-dev:arm64 libcbor-dev:arm64
+            gcc-i686-linux-gnu libc6-dev-i386-cross libmbedtls-dev:i386 libcbor-dev:i386
+            gcc-arm-none-eabi libnewlib-arm-none-eabi libcurl4-openssl-dev
+            gcc-mingw-w64-x86-64-win32 wine wine64 dpkg-dev" ;;
 esac
+# Cross suites (scripts/cross.sh) use Debian's arm64 and i386 packages (multiarch).
+if [ "$what" = test ]; then
+    for a in arm64 i386; do
+        dpkg --print-foreign-architectures | grep -qx "$a" || new_arch="${new_arch:-} $a"
+    done
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# The Windows suite builds mbedTLS and libcbor from their Debian source packages.
+src_list=/etc/apt/sources.list.d/uavmail-deb-src.sources
+need_src=""
+[ "$what" = test ] && [ ! -f "$src_list" ] && need_src=1
+[ -z "$missing" ] && [ -z "${new_arch:-}" ] && [ -z "$need_src" ] && exit 0
 echo "installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+for a in ${new_arch:-}; do $SUDO dpkg --add-architecture "$a"; done
+if [ -n "$need_src" ]; then
+    printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm' \
+        'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+        $SUDO tee "$src_list" >/dev/null
+fi
 export DEBIAN_FRONTEND=noninteractive
 # Postfix must not ask questions, and must not become this machine's MTA.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+lock="-o DPkg::Lock::Timeout=900"
+# A partially failed update (one mirror index mid-sync) need not stop the install.
+$SUDO apt-get $lock update -qq || echo "deps.sh: apt-get update reported errors; installing anyway" >&2
+[ -z "$missing" ] || $SUDO apt-get $lock install -y -qq --no-install-recommends $missing >/dev/null

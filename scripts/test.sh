@@ -5,6 +5,7 @@
 #   2. unit and protocol suites under valgrind
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit, protocol, e2e, fuzz corpora
 #   4. every libFuzzer target for FUZZ_SECONDS (default 60) when clang is available
+#   5. scripts/cross.sh: aarch64 (qemu), i686, Windows (wine) suites and the footprint targets
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +65,8 @@ if command -v clang >/dev/null 2>&1; then
         rm -rf "$corpus"
     done
 fi
+
+scripts/cross.sh "$logs" || status=1
 
 /usr/bin/python3 - "$logs" <<'PY'
 import json, sys, pathlib

@@ -29,6 +29,12 @@ def cli_path():
     return p
 
 
+def cli_cmd():
+    """The CLI as a command list; a cross build's runner (qemu-aarch64, wine)
+    comes first when scripts/cross.sh sets UAVMAIL_EXE_WRAPPER."""
+    return os.environ.get("UAVMAIL_EXE_WRAPPER", "").split() + [cli_path()]
+
+
 def pki():
     """The test PKI, generated once per build directory."""
     d = Path(os.environ.get("UAVMAIL_TEST_TMP", tempfile.gettempdir())) / "uavmail-pki"
@@ -39,7 +45,7 @@ def run_cli(args, password=PASSWORD, timeout=120):
     env = dict(os.environ)
     env[ENV_VAR] = password
     env.setdefault("LC_ALL", "C")
-    r = subprocess.run([cli_path()] + args, env=env, capture_output=True, text=True,
+    r = subprocess.run(cli_cmd() + args, env=env, capture_output=True, text=True,
                        timeout=timeout)
     return r
 
