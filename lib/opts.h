@@ -36,6 +36,15 @@
 #define UAVMAIL_MIME_READ_CHUNK (57 * 256)
 #endif
 
+/* A session's receive buffer and its buffer of message bytes on their way
+ * to the engine (both inside the session handle). */
+#ifndef UAVMAIL_SESSION_INBUF_SIZE
+#define UAVMAIL_SESSION_INBUF_SIZE 4096
+#endif
+#ifndef UAVMAIL_SESSION_BODYBUF_SIZE
+#define UAVMAIL_SESSION_BODYBUF_SIZE 8192
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255

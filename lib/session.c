@@ -13,8 +13,8 @@
 #include "session_int.h"
 #include "tls.h"
 
-#define INBUF_SIZE 4096
-#define BODYBUF_SIZE 8192
+#define INBUF_SIZE UAVMAIL_SESSION_INBUF_SIZE
+#define BODYBUF_SIZE UAVMAIL_SESSION_BODYBUF_SIZE
 
 struct uavmail_session {
     uavmail__alloc alloc;
