@@ -11,7 +11,9 @@
 #include "uavmail/uavmail.h"
 #include "opts.h"
 
-#if defined(__GNUC__)
+#if defined(__USE_MINGW_ANSI_STDIO) && __USE_MINGW_ANSI_STDIO /* meson sets it for mingw-w64 */
+#define UAVMAIL__PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
 #define UAVMAIL__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define UAVMAIL__PRINTF(f, a)
