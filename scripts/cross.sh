@@ -2,9 +2,10 @@
 # Cross-platform suites (issue 9), called by scripts/test.sh and runnable alone:
 #   scripts/cross.sh [LOG_DIR] [TARGET...]
 # Targets (default: all):
-#   aarch64  gcc-aarch64-linux-gnu build, unit + protocol + fuzz-corpus suites under qemu-user
-#   i686     32-bit x86 build, the full unit suite + protocol + fuzz corpora (FZ-07)
-#   win64    mingw-w64 build (mbedTLS/libcbor from Debian source packages), unit suite under wine
+#   aarch64  gcc-aarch64-linux-gnu build: unit, protocol, fuzz-corpus, loopback under qemu-user
+#   i686     32-bit x86 build: the full unit suite, protocol, fuzz corpora, loopback (FZ-07)
+#   win64    mingw-w64 build, minimal profile (mbedTLS from Debian's source package; see
+#            scripts/win64-deps.sh for libcbor), unit + loopback suites under wine
 #   footprint  scripts/footprint.sh --check: the size and heap targets of issue 9
 # Each target writes LOG_DIR/cross-TARGET.json in meson's testlog format (one JSON object a
 # line with "name" and "result"), so test.sh counts it; a missing tool gives SKIP, not FAIL.
@@ -26,16 +27,16 @@ have() {
     for t in "$@"; do command -v "$t" >/dev/null 2>&1 || { missing_tool=$t; return 1; }; done
 }
 
-# meson_suite NAME CROSS_FILE WRAPPER SETUP_ARGS -- TEST_ARGS
+# meson_suite NAME WRAPPER SETUP_ARGS TEST_ARGS...
 meson_suite() {
-    name=$1; cross=$2; wrapper=$3; setup=$4; shift 4
+    name=$1; wrapper=$2; setup=$3; shift 3
     dir=build-$name
     json="$logs/cross-$name.json"
     : > "$json"
     start=$(date +%s)
     if [ ! -d "$dir" ]; then
         # shellcheck disable=SC2086
-        meson setup "$dir" --cross-file "$cross" -Dbuildtype=minsize $setup \
+        meson setup "$dir" -Dbuildtype=minsize $setup \
             > "$logs/cross-$name-setup.txt" 2>&1 || {
             tail -20 "$logs/cross-$name-setup.txt"; result "$json" "$name-setup" FAIL; status=1; return; }
     fi
@@ -59,23 +60,26 @@ for t in $targets; do
         if ! have aarch64-linux-gnu-gcc qemu-aarch64; then :
         elif [ ! -f /usr/lib/aarch64-linux-gnu/libmbedtls.so ]; then missing_tool=libmbedtls-dev:arm64
         else
-            meson_suite aarch64 cross/aarch64-linux-gnu.ini qemu-aarch64 "" \
-                --suite unit --suite protocol --suite fuzz --timeout-multiplier 3
+            meson_suite aarch64 qemu-aarch64 "--cross-file cross/aarch64-linux-gnu.ini" \
+                --suite unit --suite protocol --suite fuzz --suite loopback --timeout-multiplier 3
         fi ;;
     i686)
         if ! have i686-linux-gnu-gcc; then :
         elif [ ! -f /usr/lib/i386-linux-gnu/libmbedtls.so ]; then missing_tool=libmbedtls-dev:i386
         else
-            meson_suite i686 cross/i686-linux-gnu.ini "" "" \
-                --suite unit --suite protocol --suite fuzz
+            meson_suite i686 "" "--cross-file cross/i686-linux-gnu.ini" \
+                --suite unit --suite protocol --suite fuzz --suite loopback
         fi ;;
     win64)
         if ! have x86_64-w64-mingw32-gcc wine; then :
         elif ! scripts/win64-deps.sh > "$logs/cross-win64-deps.txt" 2>&1; then
             tail -20 "$logs/cross-win64-deps.txt"; missing_tool="mbedTLS/libcbor Debian sources"
         else
-            meson_suite win64 cross/x86_64-w64-mingw32.ini wine "-Dcli=false" \
-                --suite unit --suite win --timeout-multiplier 4
+            # wine keeps its state in the build tree, finds libuavmail-0.dll through WINEPATH.
+            export WINEPREFIX="$top/build-win64-deps/wine" WINEDEBUG=-all WINEPATH="$top/build-win64/lib"
+            meson_suite win64 wine "--cross-file cross/x86_64-w64-mingw32.ini
+                --cross-file build-win64-deps/paths.ini -Dprofile=minimal -Dcli=false" \
+                --suite unit --suite loopback --timeout-multiplier 4
         fi ;;
     footprint)
         : > "$logs/cross-footprint.json"
