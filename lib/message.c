@@ -11,6 +11,9 @@
 #include "platform.h"
 
 #define SUBJECT_MAX 2048
+/* No object is larger than PTRDIFF_MAX: a longer length is a caller's error,
+ * refused before any byte is read or any size is computed from it (FZ-07). */
+#define OBJECT_MAX ((size_t)PTRDIFF_MAX)
 #define NAME_MAX_ 256
 #define FILENAME_MAX_ 255
 
@@ -212,6 +215,9 @@ static int set_body(uavmail_message *m, char **dst, size_t *dst_len, const char 
     if (m == NULL || (text == NULL && len != 0))
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+    if (len > OBJECT_MAX)
+        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG, "%s body length %zu is impossible", what,
+                                len);
     if (!uavmail__utf8_valid(text ? text : "", len))
         return uavmail__err_set(&m->err, UAVMAIL_EENCODING, "%s body is not valid UTF-8", what);
     t = uavmail__strndup(&m->alloc, text ? text : "", len);
@@ -407,6 +413,9 @@ static int attach_memory(uavmail_message *m, const void *data, size_t len,
     if (m == NULL || (data == NULL && len != 0))
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+    if (len > OBJECT_MAX)
+        return uavmail__err_set(&m->err, UAVMAIL_ETOOBIG, "attachment length %zu is impossible",
+                                len);
     memset(&a, 0, sizeof a);
     a.source = UAVMAIL__SRC_MEMORY;
     a.len = len;

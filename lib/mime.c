@@ -52,7 +52,7 @@ struct uavmail__mime_reader {
     int hstep;
     size_t hidx;
     /* Leaf content state. */
-    size_t pos;
+    uint64_t pos;        /* attachments may be larger than size_t (32-bit, FZ-07) */
     unsigned qp_state;
     int skip_lf;
     uavmail__file *file;
@@ -814,8 +814,9 @@ static int text_qp_step(uavmail__mime_reader *r, const node *nd)
 {
     size_t n, w = 0;
     const char *t = leaf_text(r, nd, &n);
-    r->pos += uavmail__qp_encode(r->pend + r->pend_len, pend_room(r), &w, t + r->pos, n - r->pos,
-                                 1, &r->qp_state);
+    size_t at = (size_t)r->pos; /* a body in memory: its offsets fit size_t */
+    r->pos += uavmail__qp_encode(r->pend + r->pend_len, pend_room(r), &w, t + at, n - at, 1,
+                                 &r->qp_state);
     r->pend_len += w;
     return r->pos >= n;
 }
@@ -827,8 +828,8 @@ static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, u
     switch (a->source) {
     case UAVMAIL__SRC_MEMORY:
         if (n > a->len - r->pos)
-            n = a->len - r->pos;
-        memcpy(buf, a->data + r->pos, n);
+            n = (size_t)(a->len - r->pos);
+        memcpy(buf, a->data + (size_t)r->pos, n);
         return (long)n;
     case UAVMAIL__SRC_FILE:
         return uavmail__plat_file_read(r->file, buf, n);
@@ -879,7 +880,7 @@ static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size
         if (n == 0)
             r->file_eof = 1;
         got += (size_t)n;
-        r->pos += (size_t)n;
+        r->pos += (uint64_t)n;
     }
     if (a->source == UAVMAIL__SRC_CALLBACK && a->cb_size != UAVMAIL_SIZE_UNKNOWN &&
         (r->pos > (uint64_t)a->cb_size || (r->file_eof && r->pos != (uint64_t)a->cb_size)))
@@ -1173,6 +1174,18 @@ long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
     return (long)got;
 }
 
+/* uavmail__b64_lines_len() in 64 bits: an attachment may be larger than
+ * size_t on a 32-bit system.  0, or -1 when not representable. */
+static int b64_lines_len64(uint64_t n, uint64_t *out)
+{
+    uint64_t groups = n / 3 + (n % 3 != 0);
+    uint64_t lines = n / UAVMAIL_B64_LINE_BYTES + (n % UAVMAIL_B64_LINE_BYTES != 0);
+    if (groups > UINT64_MAX / 4 || 2 * lines > UINT64_MAX - 4 * groups)
+        return -1;
+    *out = 4 * groups + 2 * lines;
+    return 0;
+}
+
 int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size)
 {
     uint64_t total = 0;
@@ -1185,7 +1198,10 @@ int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size)
             if (rc != 0)
                 return rc;
             r->att_size[nd->idx] = s;
-            total += uavmail__b64_lines_len((size_t)s);
+            if (b64_lines_len64(s, &s) != 0 || s > UINT64_MAX - total)
+                return uavmail__err_set(&r->m->err, UAVMAIL_ETOOBIG,
+                                        "the attachments' total size is not representable");
+            total += s;
             r->skip_delim_crlf = s > 0;
             r->pc++;
             r->op_started = 0;

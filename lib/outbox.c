@@ -730,8 +730,10 @@ static unsigned sent_last_hour(uavmail_outbox *q, int64_t now, int64_t *stamps, 
         return 0;
     while (i < len && *n < cap) {
         int64_t v = 0;
-        while (i < len && buf[i] >= '0' && buf[i] <= '9')
-            v = v * 10 + (buf[i++] - '0');
+        while (i < len && buf[i] >= '0' && buf[i] <= '9') {
+            int d = buf[i++] - '0';
+            v = v <= (INT64_MAX - d) / 10 ? v * 10 + d : INT64_MAX; /* FZ-07: corrupt file */
+        }
         while (i < len && (buf[i] < '0' || buf[i] > '9'))
             i++;
         if (v > now - 3600 && v <= now)

@@ -136,10 +136,10 @@ size_t uavmail__sasl_plain(char *out, size_t cap, const char *authzid, const cha
 {
     unsigned char raw[3 * 256 + 2];
     size_t zl = authzid ? strlen(authzid) : 0, ul = strlen(user), n, enc;
+    if (zl > 255 || ul > 255 || pass_len > 256)
+        return 0; /* checked first: pass_len bounds the read below (FZ-07) */
     if (memchr(pass, '\0', pass_len) != NULL)
         return 0; /* NUL inside a field is not representable */
-    if (zl > 255 || ul > 255 || pass_len > 256)
-        return 0;
     n = zl + 1 + ul + 1 + pass_len;
     if (uavmail__b64_len(n) >= cap)
         return 0;
