@@ -175,9 +175,11 @@ cc -Os -Iinclude -I$b/include test/footprint/min_send.c -L$b/lib -luavmail -o $w
         $b/lib/libuavmail_core.a $mb/libmbedtls.a $mb/libmbedx509.a $mb/libmbedcrypto.a -lcbor \
         -Wl,--gc-sections -s -o $w/min_send.static || exit 1
 strip -o $w/libuavmail.so.stripped "$(readlink -f $b/lib/libuavmail.so)"
+strip -o $w/libuavmail-minimal.so.stripped "$(readlink -f $b-minimal/lib/libuavmail.so)"
 {
 echo "Minimal sender (one text message, STARTTLS + AUTH), stripped bytes:"
-echo "  uavmail: program $(stat -c %s $w/min_send.stripped) + libuavmail.so $(stat -c %s $w/libuavmail.so.stripped);" \
+echo "  uavmail: program $(stat -c %s $w/min_send.stripped) + libuavmail.so $(stat -c %s $w/libuavmail.so.stripped)" \
+     "(minimal profile $(stat -c %s $w/libuavmail-minimal.so.stripped));" \
      "statically linked with mbedTLS: $(stat -c %s $w/min_send.static)"
 if [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ]; then
     cc -Os test/footprint/curl_send.c -lcurl -s -o $w/curl_send
