@@ -173,14 +173,15 @@ cc -Os -Iinclude -I$b/include test/footprint/min_send.c -L$b/lib -luavmail -o $w
     strip -o $w/min_send.stripped $w/min_send &&
     cc -Os -ffunction-sections -fdata-sections -Iinclude -I$b/include test/footprint/min_send.c \
         $b/lib/libuavmail_core.a $mb/libmbedtls.a $mb/libmbedx509.a $mb/libmbedcrypto.a -lcbor \
-        -Wl,--gc-sections -s -o $w/min_send.static || exit 1
+        -Wl,--gc-sections -Wl,-Map=$w/min_send.map -s -o $w/min_send.static || exit 1
 strip -o $w/libuavmail.so.stripped "$(readlink -f $b/lib/libuavmail.so)"
 strip -o $w/libuavmail-minimal.so.stripped "$(readlink -f $b-minimal/lib/libuavmail.so)"
 {
 echo "Minimal sender (one text message, STARTTLS + AUTH), stripped bytes:"
 echo "  uavmail: program $(stat -c %s $w/min_send.stripped) + libuavmail.so $(stat -c %s $w/libuavmail.so.stripped)" \
      "(minimal profile $(stat -c %s $w/libuavmail-minimal.so.stripped));" \
-     "statically linked with mbedTLS: $(stat -c %s $w/min_send.static)"
+     "statically linked with mbedTLS: $(stat -c %s $w/min_send.static); text/data/bss kept per library:"
+/usr/bin/python3 test/footprint/mapsize.py $w/min_send.map --archives | sed 's/^/    /'
 if [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ]; then
     cc -Os test/footprint/curl_send.c -lcurl -s -o $w/curl_send
     curl_so=$(readlink -f "$(cc -print-file-name=libcurl.so)")

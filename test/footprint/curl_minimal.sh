@@ -33,6 +33,7 @@ fi
 mb=/usr/lib/x86_64-linux-gnu
 cc -Os -ffunction-sections -fdata-sections -I"$w/prefix/include" "$top/test/footprint/curl_send.c" \
     "$w/prefix/lib/libcurl.a" $mb/libmbedtls.a $mb/libmbedx509.a $mb/libmbedcrypto.a \
-    -Wl,--gc-sections -s -o "$w/curl_send.static"
+    -Wl,--gc-sections -Wl,-Map="$w/curl_send.map" -s -o "$w/curl_send.static"
 echo "SMTP-only libcurl $(basename "$src") + mbedTLS, statically linked, stripped:" \
-     "$(stat -c %s "$w/curl_send.static") bytes"
+     "$(stat -c %s "$w/curl_send.static") bytes; text/data/bss kept per library:"
+/usr/bin/python3 "$top/test/footprint/mapsize.py" "$w/curl_send.map" --archives | sed 's/^/  /'

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Bytes each object file contributes to a linked image, from a GNU ld map
 (-Wl,-Map): text (.text + .rodata), data and bss, after --gc-sections.
-  mapsize.py MAP [--json]   prints "object text data bss" lines."""
+  mapsize.py MAP [--json]      prints "object text data bss" lines
+  mapsize.py MAP --archives    the same summed per static library (others as "other")"""
 import json
 import re
 import sys
@@ -46,6 +47,14 @@ def parse(path):
 
 def main():
     sizes = parse(sys.argv[1])
+    if "--archives" in sys.argv:
+        per = defaultdict(lambda: {"text": 0, "data": 0, "bss": 0})
+        for obj, s in sizes.items():
+            m = re.match(r"^(.*\.a)(\(|\.p/)", obj)  # lib.a(member), or meson's lib.a.p/
+            name = m.group(1).rsplit("/", 1)[-1] if m else "other"
+            for k in s:
+                per[name][k] += s[k]
+        sizes = per
     if "--json" in sys.argv:
         json.dump(sizes, sys.stdout, indent=1, sort_keys=True)
         return
