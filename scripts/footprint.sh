@@ -167,11 +167,12 @@ else
 fi
 
 # ---- 4. minimal sender vs libcurl ---------------------------------------------------------
+warn="-std=c11 -Wall -Wextra -Werror -Wno-unused-parameter"
 w=$b/programs
 mkdir -p $w
-cc -Os -Iinclude -I$b/include test/footprint/min_send.c -L$b/lib -luavmail -o $w/min_send &&
+cc -Os $warn -Iinclude -I$b/include test/footprint/min_send.c -L$b/lib -luavmail -o $w/min_send &&
     strip -o $w/min_send.stripped $w/min_send &&
-    cc -Os -ffunction-sections -fdata-sections -Iinclude -I$b/include test/footprint/min_send.c \
+    cc -Os $warn -ffunction-sections -fdata-sections -Iinclude -I$b/include test/footprint/min_send.c \
         $b/lib/libuavmail_core.a $mb/libmbedtls.a $mb/libmbedx509.a $mb/libmbedcrypto.a -lcbor \
         -Wl,--gc-sections -Wl,-Map=$w/min_send.map -s -o $w/min_send.static || exit 1
 strip -o $w/libuavmail.so.stripped "$(readlink -f $b/lib/libuavmail.so)"
@@ -183,7 +184,7 @@ echo "  uavmail: program $(stat -c %s $w/min_send.stripped) + libuavmail.so $(st
      "statically linked with mbedTLS: $(stat -c %s $w/min_send.static); text/data/bss kept per library:"
 /usr/bin/python3 test/footprint/mapsize.py $w/min_send.map --archives | sed 's/^/    /'
 if [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ]; then
-    cc -Os test/footprint/curl_send.c -lcurl -s -o $w/curl_send
+    cc -Os $warn test/footprint/curl_send.c -lcurl -s -o $w/curl_send
     curl_so=$(readlink -f "$(cc -print-file-name=libcurl.so)")
     strip -o $w/libcurl.so.stripped "$curl_so"
     echo "  libcurl: program $(stat -c %s $w/curl_send) + $(basename "$curl_so") $(stat -c %s $w/libcurl.so.stripped)" \

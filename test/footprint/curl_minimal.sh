@@ -31,7 +31,7 @@ if [ ! -f "$w/prefix/lib/libcurl.a" ]; then
     make -C "$src/include" install > /dev/null 2>&1
 fi
 mb=/usr/lib/x86_64-linux-gnu
-cc -Os -ffunction-sections -fdata-sections -I"$w/prefix/include" "$top/test/footprint/curl_send.c" \
+cc -Os -std=c11 -Wall -Wextra -Werror -ffunction-sections -fdata-sections -I"$w/prefix/include" "$top/test/footprint/curl_send.c" \
     "$w/prefix/lib/libcurl.a" $mb/libmbedtls.a $mb/libmbedx509.a $mb/libmbedcrypto.a \
     -Wl,--gc-sections -Wl,-Map="$w/curl_send.map" -s -o "$w/curl_send.static"
 echo "SMTP-only libcurl $(basename "$src") + mbedTLS, statically linked, stripped:" \
