@@ -226,7 +226,8 @@ int uavmail__plat_file_open(uavmail__file **out, const uavmail__alloc *a, const 
     uavmail__file *f;
     if (h == INVALID_HANDLE_VALUE) {
         /* Opening a directory without backup semantics is "access denied". */
-        DWORD attr = GetFileAttributesA(path);
+        wchar_t w[WPATH_MAX];
+        DWORD attr = widen(path, w) == 0 ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
         why_errno(why, why_cap,
                   attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) ? EISDIR : err);
         return -1;
