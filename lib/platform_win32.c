@@ -741,6 +741,8 @@ static int tcp_connect(void **conn, const char *host, unsigned port, unsigned ti
             return rc;
         }
         *conn = sock_to_conn(s);
+        if (rc == 0)
+            set_nodelay(s); /* connected at once (loopback) */
         return rc == 0 ? 0 : UAVMAIL_EAGAIN;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
