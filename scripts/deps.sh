@@ -8,7 +8,9 @@ case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
             valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev time curl
-            msmtp" ;;
+            msmtp gpsbabel python3-cbor2"
+      # node-mavlink (npm) frames the scripted test flights; Debian's node if none
+      command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm" ;;
 esac
 missing=""
 for p in $pkgs; do
