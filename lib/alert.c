@@ -265,6 +265,7 @@ int uavmail_alerts_parse(uavmail_alerts *a, const char *line)
     lexer lx;
     char key[AL_NAME], source[AL_NAME], kw[AL_NAME], sev[AL_NAME];
     double v;
+    size_t start;
     if (!a)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&a->err);
@@ -300,6 +301,7 @@ int uavmail_alerts_parse(uavmail_alerts *a, const char *line)
         skip_ws(&lx);
         if (lx.s[lx.i] == '\0' || lx.s[lx.i] == '#')
             break;
+        start = lx.i;
         if (!word(&lx, kw, sizeof kw))
             return syntax(a, &lx, "clear, hold, repeat, severity or text");
         if (strcmp(kw, "text") == 0) {
@@ -323,6 +325,7 @@ int uavmail_alerts_parse(uavmail_alerts *a, const char *line)
             else
                 r.repeat_s = v;
         } else {
+            lx.i = start;
             return syntax(a, &lx, "clear, hold, repeat, severity or text");
         }
     }
