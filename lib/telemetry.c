@@ -192,7 +192,7 @@ int uavmail_telemetry_options_init(uavmail_telemetry_options *o, unsigned versio
         return UAVMAIL_EINVAL;
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->memory_samples = 1024;
+    o->memory_samples = 256;
     return 0;
 }
 
@@ -246,7 +246,7 @@ int uavmail_telemetry_new(uavmail_telemetry **out, const uavmail_telemetry_optio
                                                                                 : "UAV");
     if (opts->spill_dir)
         uavmail__strlcpy(tm->spill_dir, opts->spill_dir, sizeof tm->spill_dir);
-    tm->mem_cap = opts->memory_samples ? opts->memory_samples : 1024;
+    tm->mem_cap = opts->memory_samples ? opts->memory_samples : 256;
     summary_reset(&tm->a.s);
     *out = tm;
     return 0;

@@ -37,6 +37,7 @@ typedef struct config {
     unsigned port;
     unsigned formats;
     double sample_hz, link_timeout_s;
+    unsigned long long raw_log_cap;
     char alerts[MAX_ALERTS][256];
     int nalerts;
     int sysid;
@@ -158,6 +159,7 @@ static int load_config(config *c, const char *path)
         else if (!strcmp(k, "sample_hz")) c->sample_hz = strtod(v, NULL);
         else if (!strcmp(k, "link_timeout")) c->link_timeout_s = strtod(v, NULL);
         else if (!strcmp(k, "formats")) c->formats = parse_formats(v);
+        else if (!strcmp(k, "raw_log_cap")) c->raw_log_cap = strtoull(v, NULL, 10);
         else if (!strcmp(k, "to")) {
             if (c->nto == MAX_RCPT) {
                 fprintf(stderr, "%s:%d: more than %d recipients\n", path, line, MAX_RCPT);
@@ -313,6 +315,8 @@ static void finish_flight(bridge *b, const char *why)
     ro.formats = b->cfg.formats;
     if (b->cfg.raw_log[0])
         ro.raw_log = b->cfg.raw_log;
+    if (b->cfg.raw_log_cap)
+        ro.raw_log_cap = b->cfg.raw_log_cap;
     if (new_message(b, &m) == 0) {
         rc = uavmail_telemetry_report(b->tm, m, &ro);
         if (rc)
@@ -438,9 +442,11 @@ static void on_message(bridge *b, const mav_frame *f)
         break;
     }
     case MAV_MSG_SYSTEM_TIME:
-        if (m.u.system_time.time_unix_usec > 1000000000000000ull) /* after 2001 */
+        if (m.u.system_time.time_unix_usec > 1000000000000000ull) { /* after 2001 */
             b->gps_offset_us = (int64_t)m.u.system_time.time_unix_usec -
                                (int64_t)m.u.system_time.time_boot_ms * 1000;
+            b->now_us = (int64_t)m.u.system_time.time_unix_usec; /* GPS time from now on */
+        }
         break;
     case MAV_MSG_GPS_RAW_INT: {
         const mav_gps_raw *g = &m.u.gps_raw;
@@ -455,7 +461,7 @@ static void on_message(bridge *b, const mav_frame *f)
     case MAV_MSG_GLOBAL_POSITION_INT: {
         const mav_global_position *p = &m.u.global_position;
         int64_t t = stamp(b, p->time_boot_ms);
-        b->now_us = t > b->now_us ? t : b->now_us;
+        b->now_us = b->gps_offset_us || t > b->now_us ? t : b->now_us;
         b->lat = p->lat_e7 / 1e7;
         b->lon = p->lon_e7 / 1e7;
         b->alt_msl = p->alt_mm / 1000.0;
@@ -675,7 +681,8 @@ static int run_udp(bridge *b, const char *spec)
         uint8_t buf[2048];
         int r = poll(&pfd, 1, 1000);
         b->record_us = wall_us();
-        b->now_us = b->record_us;
+        if (!b->gps_offset_us) /* until SYSTEM_TIME gives GPS time, the host clock */
+            b->now_us = b->record_us;
         if (r > 0) {
             ssize_t n = recv(fd, buf, sizeof buf, 0);
             if (n > 0)

@@ -65,7 +65,7 @@ UAVMAIL_EXTERN int uavmail_sample_init(uavmail_sample *sample, unsigned version)
 typedef struct uavmail_telemetry_options {
     unsigned version;            /**< UAVMAIL_TELEMETRY_OPTIONS_VERSION */
     const char *vehicle;         /**< vehicle name for subjects and files, e.g. "UAV-7" */
-    size_t memory_samples;       /**< samples kept in memory before spilling (default 1024, at least 16) */
+    size_t memory_samples;       /**< samples kept in memory before spilling (default 256, at least 16) */
     const char *spill_dir;       /**< directory of the spill file; NULL: the system's temporary directory */
     const uavmail_allocator *allocator; /**< NULL: malloc */
 } uavmail_telemetry_options;

@@ -301,5 +301,61 @@ class ScriptedFlights(unittest.TestCase):
                 self.assertTrue(any("Armed" == e["text"] for e in doc["events"]))
 
 
+class LiveUdp(unittest.TestCase):
+    """The same flight sent live over UDP (as a flight controller or router
+    would, to 127.0.0.1:PORT): the bridge queues the same alerts and report."""
+
+    def test_udp_flight(self):
+        if not BRIDGE:
+            self.skipTest("UAVMAIL_MAVLINK_NOTIFY is not set")
+        why = ensure_node_mavlink()
+        if why:
+            self.skipTest(why)
+        import signal
+        import socket
+        import time
+        tmp = Path(tempfile.mkdtemp(prefix="uavmail-udp-"))
+        try:
+            tlog, truth = tmp / "f.tlog", tmp / "f.json"
+            subprocess.run(["node", "gen_flight.js", "ardupilot", str(tlog), str(truth)],
+                           cwd=MAVDIR, check=True, capture_output=True, timeout=120)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            cfg = tmp / "b.conf"
+            cfg.write_text("vehicle = UAV-7\nfrom = uav7@example.test\nto = ops@example.test\n"
+                           f"outbox = {tmp / 'outbox'}\n")
+            proc = subprocess.Popen([BRIDGE, "--config", str(cfg), "--udp",
+                                     f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            try:
+                self.assertIn("listening on UDP", proc.stdout.readline())
+                data = tlog.read_bytes()
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                    i = sent = 0
+                    while i < len(data):   # strip the 8-byte .tlog timestamps
+                        i += 8
+                        n = 12 + data[i + 1] + (13 if data[i + 2] & 1 else 0)
+                        tx.sendto(data[i:i + n], ("127.0.0.1", port))
+                        i += n
+                        sent += 1
+                        if sent % 200 == 0:
+                            time.sleep(0.02)   # a socket buffer, not a radio: pace a little
+                time.sleep(0.5)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=30)
+            self.assertEqual(proc.returncode, 0, out + err)
+            raised = re.findall(r"^alert (\S+?)(?: \(digest\))?: ", out, re.M)
+            self.assertEqual(raised, json.loads(truth.read_text())["expected_alerts"])
+            self.assertIn("flight finished (Disarmed)", out)
+            subjects = sorted(email.message_from_bytes(p.read_bytes())["Subject"]
+                              for p in (tmp / "outbox" / "msg").glob("*.eml"))
+            self.assertEqual(len(subjects), 5)
+            self.assertEqual(sum("Flight report" in s for s in subjects), 1)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
