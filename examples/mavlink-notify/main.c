@@ -28,6 +28,7 @@
 
 #define MAX_RCPT 16
 #define MAX_ALERTS 64
+#define MAX_CHANNELS 8
 
 typedef struct config {
     char vehicle[64], from[256], outbox[512], server[256], security[16], user[256];
@@ -40,7 +41,9 @@ typedef struct config {
     unsigned long long raw_log_cap;
     char alerts[MAX_ALERTS][256];
     int nalerts;
-    int sysid;
+    int sysid, no_default_alerts;
+    char chan_name[MAX_CHANNELS][11], chan_unit[MAX_CHANNELS][17];
+    int nchan;
 } config;
 
 typedef struct bridge {
@@ -57,6 +60,7 @@ typedef struct bridge {
     int sysid, armed, in_air, fix, sats, fence, failsafe, have_batt_status;
     double lat, lon, alt_msl, alt_rel, gs, climb, hdg, volt, curr, rem, hdop;
     char mode[24];
+    double custom[MAX_CHANNELS];
     int64_t last_sample_us, last_heartbeat_us;
     int link_lost;
     char statustext[256];
@@ -156,6 +160,7 @@ static int load_config(config *c, const char *path)
         else if (!strcmp(k, "raw_log")) rc |= copy(c->raw_log, sizeof c->raw_log, v, path, line);
         else if (!strcmp(k, "port")) c->port = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "sysid")) c->sysid = atoi(v);
+        else if (!strcmp(k, "default_alerts")) c->no_default_alerts = !strcmp(v, "no");
         else if (!strcmp(k, "sample_hz")) c->sample_hz = strtod(v, NULL);
         else if (!strcmp(k, "link_timeout")) c->link_timeout_s = strtod(v, NULL);
         else if (!strcmp(k, "formats")) c->formats = parse_formats(v);
@@ -166,6 +171,17 @@ static int load_config(config *c, const char *path)
                 rc = -1;
             } else {
                 rc |= copy(c->to[c->nto++], sizeof c->to[0], v, path, line);
+            }
+        } else if (!strcmp(k, "channel")) { /* channel = NAME [UNIT]: a NAMED_VALUE_FLOAT */
+            char name[64] = "", unit[64] = "";
+            if (c->nchan == MAX_CHANNELS || sscanf(v, "%63s %63s", name, unit) < 1 ||
+                strlen(name) > 10 || strlen(unit) > 16) {
+                fprintf(stderr, "%s:%d: 'channel = NAME [UNIT]' (name at most 10 bytes, "
+                                "at most %d channels)\n", path, line, MAX_CHANNELS);
+                rc = -1;
+            } else {
+                strcpy(c->chan_name[c->nchan], name);
+                strcpy(c->chan_unit[c->nchan++], unit);
             }
         } else if (!strcmp(k, "alert")) {
             if (c->nalerts == MAX_ALERTS) {
@@ -191,7 +207,7 @@ static int load_config(config *c, const char *path)
     return rc;
 }
 
-/* Default rules when the config names none (DRONE-NOTES 3.3). */
+/* Default rules (DRONE-NOTES 3.3); "default_alerts = no" leaves only the config's. */
 static const char *const default_rules[] = {
     "battery_low: remaining < 20 clear 25 hold 2 severity critical text Battery low: {value} % left",
     "battery_state: charge_state > 1.5 clear 1.5 severity critical text Battery state critical",
@@ -291,6 +307,7 @@ static int on_alert(const uavmail_alert *a, void *user_data)
 static void start_flight(bridge *b)
 {
     uavmail_telemetry_options o;
+    int i;
     uavmail_telemetry_free(b->tm);
     uavmail_telemetry_options_init(&o, UAVMAIL_TELEMETRY_OPTIONS_VERSION);
     o.vehicle = b->cfg.vehicle;
@@ -299,6 +316,12 @@ static void start_flight(bridge *b)
         b->tm = NULL;
         return;
     }
+    for (i = 0; i < b->cfg.nchan; i++)
+        if (uavmail_telemetry_add_channel(b->tm, b->cfg.chan_name[i],
+                                          b->cfg.chan_unit[i][0] ? b->cfg.chan_unit[i] : NULL,
+                                          NULL) != 0)
+            fprintf(stderr, "mavlink-notify: channel %s: %s\n", b->cfg.chan_name[i],
+                    uavmail_error_message(uavmail_telemetry_last_error(b->tm)));
     printf("flight started\n");
 }
 
@@ -362,6 +385,8 @@ static void record(bridge *b, int64_t t)
     s.armed = b->armed;
     s.in_air = b->in_air;
     s.mode = b->mode[0] ? b->mode : NULL;
+    s.custom = b->custom;
+    s.custom_count = (size_t)b->cfg.nchan;
     if (uavmail_telemetry_append(b->tm, &s) == 0)
         b->last_sample_us = t;
 }
@@ -531,6 +556,15 @@ static void on_message(bridge *b, const mav_frame *f)
     case MAV_MSG_STATUSTEXT:
         statustext(b, &m.u.statustext);
         break;
+    case MAV_MSG_NAMED_VALUE_FLOAT: { /* e.g. a thermal camera's "thermal_max" */
+        int i;
+        double v = isfinite(m.u.named_value.value) ? m.u.named_value.value : NAN;
+        for (i = 0; i < b->cfg.nchan; i++)
+            if (!strcmp(b->cfg.chan_name[i], m.u.named_value.name))
+                b->custom[i] = v;
+        value(b, m.u.named_value.name, v); /* any rule on that name applies */
+        break;
+    }
     default:
         break;
     }
@@ -740,20 +774,23 @@ int main(int argc, char **argv)
     b.fix = b.sats = b.in_air = -1;
     b.lat = b.lon = b.alt_msl = b.alt_rel = b.gs = b.climb = b.hdg = NAN;
     b.volt = b.curr = b.rem = b.hdop = NAN;
+    for (i = 0; i < MAX_CHANNELS; i++)
+        b.custom[i] = NAN;
     uavmail_alerts_options_init(&ao, UAVMAIL_ALERTS_OPTIONS_VERSION);
     ao.cb = on_alert;
     ao.user_data = &b;
     if (uavmail_alerts_new(&b.alerts, &ao) != 0)
         return 70;
-    for (i = 0; i < (b.cfg.nalerts ? b.cfg.nalerts : (int)(sizeof default_rules /
-                                                          sizeof default_rules[0]));
-         i++) {
-        const char *rule = b.cfg.nalerts ? b.cfg.alerts[i] : default_rules[i];
-        if (uavmail_alerts_parse(b.alerts, rule) != 0) {
-            fprintf(stderr, "%s: alert '%s': %s\n", config_path, rule,
-                    uavmail_error_message(uavmail_alerts_last_error(b.alerts)));
-            uavmail_alerts_free(b.alerts);
-            return 78;
+    {
+        int ndef = b.cfg.no_default_alerts ? 0 : (int)(sizeof default_rules / sizeof *default_rules);
+        for (i = 0; i < ndef + b.cfg.nalerts; i++) {
+            const char *rule = i < ndef ? default_rules[i] : b.cfg.alerts[i - ndef];
+            if (uavmail_alerts_parse(b.alerts, rule) != 0) {
+                fprintf(stderr, "%s: alert '%s': %s\n", config_path, rule,
+                        uavmail_error_message(uavmail_alerts_last_error(b.alerts)));
+                uavmail_alerts_free(b.alerts);
+                return 78;
+            }
         }
     }
     oo.time_cb = clock_cb;

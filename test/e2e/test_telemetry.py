@@ -120,7 +120,10 @@ class Flight:
                 "to = ops@example.test\n"
                 f"outbox = {tmp / (profile + '-outbox')}\nformats = csv gpx kml geojson cbor\n"
                 f"server = localhost\nport = {srv.port}\nsecurity = tls\n"
-                f"cafile = {p['ca']}\nuser = {USER}\npassword_file = {pw}\n")
+                f"cafile = {p['ca']}\nuser = {USER}\npassword_file = {pw}\n"
+                "channel = thermal degC\n"
+                "alert = thermal: thermal > 80 clear 70 severity warning text Hot spot "
+                "{value} degC\n")
             self.run = subprocess.run([BRIDGE, "--config", str(cfg), "--tlog", str(self.tlog),
                                        "--flush"], capture_output=True, text=True, timeout=120)
             self.messages = [email.message_from_bytes(Path(e).read_bytes(),
@@ -262,6 +265,11 @@ class ScriptedFlights(unittest.TestCase):
                     self.assertAlmostEqual(float(row["lat_deg"]), t["lat"], places=7)
                     self.assertAlmostEqual(float(row["lon_deg"]), t["lon"], places=7)
                     self.assertAlmostEqual(float(row["voltage_V"]), t["voltage"], places=3)
+                if t["thermal"] is None:
+                    self.assertEqual(row["thermal_degC"], "")
+                else:   # a custom channel from NAMED_VALUE_FLOAT (a float32 on the wire)
+                    self.assertAlmostEqual(float(row["thermal_degC"]), t["thermal"],
+                                           places=4)
                     self.assertEqual(int(row["fix_type"]), t["fix_type"])
                 self.assertTrue(f.files["csv"][1].endswith(b"\r\n"))
 
@@ -324,7 +332,8 @@ class LiveUdp(unittest.TestCase):
                 port = probe.getsockname()[1]
             cfg = tmp / "b.conf"
             cfg.write_text("vehicle = UAV-7\nfrom = uav7@example.test\nto = ops@example.test\n"
-                           f"outbox = {tmp / 'outbox'}\n")
+                           f"outbox = {tmp / 'outbox'}\nchannel = thermal degC\n"
+                           "alert = thermal: thermal > 80 clear 70\n")
             proc = subprocess.Popen([BRIDGE, "--config", str(cfg), "--udp",
                                      f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
@@ -351,7 +360,7 @@ class LiveUdp(unittest.TestCase):
             self.assertIn("flight finished (Disarmed)", out)
             subjects = sorted(email.message_from_bytes(p.read_bytes())["Subject"]
                               for p in (tmp / "outbox" / "msg").glob("*.eml"))
-            self.assertEqual(len(subjects), 5)
+            self.assertEqual(len(subjects), len(raised) + 1)
             self.assertEqual(sum("Flight report" in s for s in subjects), 1)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

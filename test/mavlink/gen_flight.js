@@ -30,6 +30,7 @@ const BOOT0_MS = 100000;      // autopilot boot time at T0
 const records = [];
 const seqs = new Map();
 const ap = new MavLinkProtocolV2(1, 1);
+const cam = new MavLinkProtocolV2(1, 100); // a thermal camera on the same vehicle
 const gcs = new MavLinkProtocolV2(255, 190);
 
 function frame(proto, msg) {
@@ -140,6 +141,13 @@ for (let t = 0; t <= END_MS; t += 100) {
     last.curr = s.current_ca / 100;
     last.rem = s.rem;
   }
+  if (t % 1000 === 500) { // the camera's hottest pixel: over 80 degC between 150 s and 160 s
+    const nv = new common.NamedValueFloat();
+    nv.timeBootMs = boot; nv.name = 'thermal'; // names are at most 10 bytes
+    nv.value = t >= 150000 && t < 160000 ? 85.5 : 40 + (t % 7000) / 1000;
+    emit(t, frame(cam, nv));
+    last.thermal = Math.fround(nv.value);
+  }
   if (t === ARM_MS + 1000) {
     const hp = new common.HomePosition();
     hp.latitude = Math.round(HOME.lat * 1e7); hp.longitude = Math.round(HOME.lon * 1e7);
@@ -205,14 +213,14 @@ for (let t = 0; t <= END_MS; t += 100) {
       lat: gp.lat / 1e7, lon: gp.lon / 1e7, alt_msl: gp.alt / 1000, alt_rel: gp.relativeAlt / 1000,
       ground_speed: Math.hypot(gp.vx, gp.vy) / 100, voltage: last.volt, current: last.curr,
       remaining: last.rem, fix_type: last.fix, satellites: last.sats, hdop: last.hdop,
-      in_air: last.in_air, armed: 1,
+      in_air: last.in_air, armed: 1, thermal: last.thermal === undefined ? null : last.thermal,
     });
   }
 }
 
 truth.expected_alerts = px4
-  ? ['gps_lost', 'statustext', 'battery_low', 'statustext(digest)']
-  : ['gps_lost', 'geofence', 'statustext', 'battery_low'];
+  ? ['gps_lost', 'statustext', 'thermal', 'battery_low', 'statustext(digest)']
+  : ['gps_lost', 'geofence', 'statustext', 'thermal', 'battery_low'];
 truth.home = HOME;
 fs.writeFileSync(outPath, Buffer.concat(records));
 fs.writeFileSync(truthPath, JSON.stringify(truth));
