@@ -147,7 +147,16 @@ static int load_config(config *c, const char *path)
         }
         *eq = '\0';
         k = trim(k);
-        v = trim(eq + 1);
+        v = eq + 1;
+        {   /* a comment after the value: whitespace then '#' */
+            char *hash = v;
+            while ((hash = strchr(hash, '#')) != NULL && hash > v && hash[-1] != ' ' &&
+                   hash[-1] != '\t')
+                hash++;
+            if (hash)
+                *hash = '\0';
+        }
+        v = trim(v);
         if (!strcmp(k, "vehicle")) rc |= copy(c->vehicle, sizeof c->vehicle, v, path, line);
         else if (!strcmp(k, "from")) rc |= copy(c->from, sizeof c->from, v, path, line);
         else if (!strcmp(k, "outbox")) rc |= copy(c->outbox, sizeof c->outbox, v, path, line);
@@ -258,6 +267,7 @@ static int new_message(bridge *b, uavmail_message **out)
         fprintf(stderr, "mavlink-notify: %s\n",
                 uavmail_error_message(uavmail_message_last_error(m)));
         uavmail_message_free(m);
+        b->failed = 1;
         return rc;
     }
     *out = m;
@@ -792,6 +802,15 @@ int main(int argc, char **argv)
                 return 78;
             }
         }
+    }
+    {   /* addresses are checked now, not at the first alert in flight */
+        uavmail_message *probe;
+        if (new_message(&b, &probe) != 0) {
+            fprintf(stderr, "%s: fix 'from' / 'to'\n", config_path);
+            uavmail_alerts_free(b.alerts);
+            return 78;
+        }
+        uavmail_message_free(probe);
     }
     oo.time_cb = clock_cb;
     oo.time_user_data = &b;

@@ -366,5 +366,60 @@ class LiveUdp(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class BridgeErrors(unittest.TestCase):
+    """Bad input to the bridge: a clear message naming what and where, and a
+    sysexits code, before anything is queued."""
+
+    def run_bridge(self, config, *args):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = Path(d) / "b.conf"
+            cfg.write_text(config.replace("OUTBOX", str(Path(d) / "outbox")))
+            r = subprocess.run([BRIDGE, "--config", str(cfg)] + list(args),
+                               capture_output=True, text=True, timeout=30)
+            queued = list((Path(d) / "outbox" / "msg").glob("*.eml")) \
+                if (Path(d) / "outbox" / "msg").is_dir() else []
+            return r, cfg, queued
+
+    def setUp(self):
+        if not BRIDGE:
+            self.skipTest("UAVMAIL_MAVLINK_NOTIFY is not set")
+
+    GOOD = "from = uav7@example.test\nto = ops@example.test\noutbox = OUTBOX\n"
+
+    def test_errors(self):
+        cases = [
+            (self.GOOD + "colour = red\n", ("--tlog", "/dev/null"), 78,
+             r"b\.conf:4: unknown setting 'colour'"),
+            (self.GOOD + "just words\n", ("--tlog", "/dev/null"), 78,
+             r"b\.conf:4: expected 'name = value'"),
+            ("to = ops@example.test\noutbox = OUTBOX\n", ("--tlog", "/dev/null"), 78,
+             r"'from', 'to' and 'outbox' are required"),
+            (self.GOOD.replace("uav7@example.test", "uav7@@example"), ("--tlog", "/dev/null"),
+             78, r"From address \"uav7@@example\": invalid local part\n"
+                 r".*b\.conf: fix .from. / .to."),
+            (self.GOOD + "alert = bat: remaining < low\n", ("--tlog", "/dev/null"), 78,
+             r"alert 'bat: remaining < low': alert rule, column 18: expected a number"),
+            (self.GOOD, ("--tlog", "/nonexistent/flight.tlog"), 66,
+             r"cannot read /nonexistent/flight\.tlog"),
+            (self.GOOD, ("--udp", "300.1.1.1:14550"), 64, r"bad UDP address"),
+            (self.GOOD, ("--bogus",), 64, r"usage: mavlink-notify"),
+        ]
+        for config, args, code, pattern in cases:
+            with self.subTest(args=args, config=config.splitlines()[-1]):
+                r, _, queued = self.run_bridge(config, *args)
+                self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+                self.assertRegex(r.stderr, pattern)
+                self.assertEqual(queued, [])
+
+    def test_garbage_tlog_is_survived(self):
+        with tempfile.NamedTemporaryFile(suffix=".tlog") as f:
+            f.write(os.urandom(200000))
+            f.flush()
+            r, _, queued = self.run_bridge(self.GOOD, "--tlog", f.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("reports 0, alerts 0", r.stdout)
+        self.assertEqual(queued, [])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
