@@ -8,7 +8,7 @@ case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
             valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev time curl
-            msmtp" ;;
+            msmtp mono-mcs mono-runtime mono-devel" ;;
 esac
 missing=""
 for p in $pkgs; do
