@@ -427,8 +427,10 @@ public:
     /// Detail of the last failure (for error_code users).
     error_info last_error() const
     {
+        if (!h_)
+            return {};
         const uavmail_error_detail *d = uavmail_message_last_error(h_.get());
-        return detail::read_detail(h_ ? uavmail_error_code(d) : 0, d);
+        return detail::read_detail(uavmail_error_code(d), d);
     }
 
 private:
@@ -664,6 +666,7 @@ public:
         h_.reset();               // QUIT may still trace through the old callbacks
         opts_ = std::move(o.opts_);
         h_ = std::move(o.h_);
+        active_ = std::exchange(o.active_, nullptr);
         return *this;
     }
     explicit operator bool() const noexcept { return h_ != nullptr; }
@@ -689,7 +692,7 @@ public:
     std::vector<recipient_result> recipients() const
     {
         std::vector<recipient_result> out;
-        size_t n = uavmail_session_recipient_count(h_.get());
+        size_t n = h_ ? uavmail_session_recipient_count(h_.get()) : 0;
         for (size_t i = 0; i < n; i++) {
             const char *a = nullptr, *r = nullptr;
             int c = 0;
@@ -699,18 +702,56 @@ public:
         return out;
     }
 
+    // ---- non-blocking use from an event loop (Qt: a QSocketNotifier on fd()) ----
+
+    enum class want { read = UAVMAIL_WANT_READ, write = UAVMAIL_WANT_WRITE };
+
+    /// Begin sending `m` without blocking; `m` must live until step() finishes.
+    void start(Message &m, bool final = false)
+    {
+        int rc = h_ && m ? uavmail_session_start(h_.get(), m.native(), final ? 1 : 0) : UAVMAIL_ESTATE;
+        m.collect();
+        if (rc < 0)
+            raise(rc, m);
+        active_ = &m;
+    }
+    /// Make progress: what to wait for on fd(), or std::nullopt when the send has
+    /// finished (throwing, as send() does, if it failed).
+    std::optional<want> step()
+    {
+        int w = 0;
+        int rc = h_ ? uavmail_session_step(h_.get(), &w) : UAVMAIL_ESTATE;
+        if (rc == UAVMAIL_EAGAIN)
+            return static_cast<want>(w);
+        Message *m = std::exchange(active_, nullptr);
+        if (m != nullptr)
+            m->collect();
+        if (rc < 0) {
+            if (m != nullptr)
+                raise(rc, *m);
+            detail::throw_error(last_error());
+        }
+        return std::nullopt;
+    }
+    /// The descriptor to watch, or -1.
+    int fd() const noexcept { return h_ ? uavmail_session_fd(h_.get()) : -1; }
+    /// Milliseconds until step() must be called anyway.
+    unsigned timeout_ms() const noexcept { return h_ ? uavmail_session_timeout_ms(h_.get()) : 0; }
+
     void quit()
     {
-        int rc = uavmail_session_quit(h_.get());
+        int rc = h_ ? uavmail_session_quit(h_.get()) : 0;
         if (rc < 0)
-            detail::throw_error(detail::read_detail(rc, uavmail_session_last_error(h_.get())));
+            detail::throw_error(last_error());
     }
-    bool is_secure() const noexcept { return uavmail_session_is_secure(h_.get()) != 0; }
-    std::string tls_version() const { return uavmail_session_tls_version(h_.get()); }
-    std::string tls_ciphersuite() const { return uavmail_session_tls_ciphersuite(h_.get()); }
+    bool is_secure() const noexcept { return h_ && uavmail_session_is_secure(h_.get()) != 0; }
+    std::string tls_version() const { return h_ ? uavmail_session_tls_version(h_.get()) : ""; }
+    std::string tls_ciphersuite() const { return h_ ? uavmail_session_tls_ciphersuite(h_.get()) : ""; }
     /// Detail of the last failure (for error_code users).
     error_info last_error() const
     {
+        if (!h_)
+            return {};
         const uavmail_error_detail *d = uavmail_session_last_error(h_.get());
         return detail::read_detail(uavmail_error_code(d), d);
     }
@@ -746,6 +787,7 @@ private:
 
     std::unique_ptr<detail::native_settings> opts_; // outlives h_ (declared first)
     std::unique_ptr<uavmail_session, deleter> h_;
+    Message *active_ = nullptr;                     // the message of a non-blocking send
 };
 
 // ---- probe ----------------------------------------------------------------------

@@ -16,6 +16,10 @@ sys.path.insert(0, str(ROOT / "test" / "fixtures"))
 from e2e_common import PASSWORD, USER, closed_port, pki  # noqa: E402,F401
 from smtp_server import start_server  # noqa: E402
 
+__all__ = ["PASSWORD", "USER", "closed_port", "pki", "start_server", "FROM", "TO", "BIG", "SMALL",
+           "RSS_BOUND", "tmpdir", "tls_server", "sha256", "parse", "attachments", "make_file",
+           "vm_hwm_bytes", "CSV", "NativeScenarios", "skip_if_missing"]
+
 FROM = "uav7@example.test"
 TO = "ops@example.test"
 BIG = 50 * 1024 * 1024

@@ -54,6 +54,17 @@ def main():
             # Peak RSS under ASan measures its shadow memory, not the wrapper.
             cls.skip = ("big",) if asan else ()
             cls.start()
+
+        def test_nonblocking(self):
+            from bindings_common import attachments, make_file, parse, sha256
+            make_file(self.work / "stream.bin", 200_000, seed=3)
+            n0 = len(self.srv.messages())
+            self.run_scenario("nonblocking")
+            [(eml, _)] = self.delivered(n0)
+            msg = parse(eml)
+            self.assertEqual(str(msg["Subject"]), "non-blocking")
+            self.assertEqual(sha256(attachments(msg)["stream.bin"]),
+                             sha256((self.work / "stream.bin").read_bytes()))
     Cpp.__name__ = Cpp.__qualname__ = label.replace(" ", "_").replace("+", "p")
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(Cpp)
     ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()

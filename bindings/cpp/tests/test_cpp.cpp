@@ -6,6 +6,8 @@
 // Prints "ok NAME: detail" per check and exits non-zero if any failed.
 #include "uavmail.hpp"
 
+#include <poll.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -121,6 +123,21 @@ static void scenario_send(const Args &a)
     uavmail::Session s2 = uavmail::Session::create(settings(a, a.password), ec);
     s2.send(m2, true, ec);
     expect(!ec, "send.error_code", ec.message());
+}
+
+static void scenario_nonblocking(const Args &a)
+{
+    uavmail::Message m = basic("non-blocking");
+    m.attach_reader(file_reader(a.work / "stream.bin"), "stream.bin");
+    uavmail::Session s(settings(a, a.password));
+    s.start(m, true);
+    int steps = 0;
+    for (auto w = s.step(); w; w = s.step(), steps++) {
+        pollfd p{s.fd(), static_cast<short>(*w == uavmail::Session::want::read ? POLLIN : POLLOUT), 0};
+        if (p.fd >= 0)
+            poll(&p, 1, static_cast<int>(s.timeout_ms() ? s.timeout_ms() : 50));
+    }
+    expect(steps > 0 && s.recipients().at(0).accepted(), "nonblocking.steps", std::to_string(steps));
 }
 
 static void scenario_probe(const Args &a)
@@ -239,6 +256,8 @@ int main(int argc, char **argv)
             scenario_version();
         else if (a.scenario == "send")
             scenario_send(a);
+        else if (a.scenario == "nonblocking")
+            scenario_nonblocking(a);
         else if (a.scenario == "probe")
             scenario_probe(a);
         else if (a.scenario == "outbox")

@@ -89,6 +89,8 @@ class Message:
     """A message under construction (uavmail_message).  Use as a context manager
     or call close(); attachments are read only while the message is sent."""
 
+    _h: Optional[int] = None
+
     def __init__(self, message_id_domain: Optional[str] = None) -> None:
         opts = N.MessageOptions()
         N.lib.uavmail_message_options_init(ctypes.byref(opts), N.MESSAGE_OPTIONS_VERSION)

@@ -69,6 +69,8 @@ class Outbox:
     """An outbox directory (uavmail_outbox).  enqueue() returns once the message is
     on disk; flush() sends what is due.  Use as a context manager or call close()."""
 
+    _h: Optional[int] = None
+
     def __init__(self, directory: PathLike, *, max_messages: int = 0, max_bytes: int = 0,
                  retry_initial_s: int = 0, retry_max_s: int = 0, rate_per_hour: int = 0,
                  drop_oldest_bulk: bool = False, on_outcome: Optional[OutcomeFn] = None,

@@ -174,6 +174,8 @@ class Session:
     """An SMTP session (uavmail_session): connects on the first send and keeps the
     connection for later ones; closing says QUIT.  One thread at a time."""
 
+    _h: Optional[int] = None
+
     def __init__(self, settings: Settings) -> None:
         self._native = settings._native()      # keeps callbacks alive for the handle's life
         h = ctypes.c_void_p()
