@@ -41,11 +41,12 @@ def _candidates() -> List[str]:
     out += sorted(str(p) for p in (here / "lib").glob("libuavmail.so*"))
     out += sorted(str(p) for p in (here / "lib").glob("*uavmail*.dylib"))
     out += [str(p) for p in (here / "lib").glob("uavmail*.dll")]
-    repo = here.parent.parent.parent
-    for build in sorted(repo.glob("build*")):
-        lib = build / "lib" / "libuavmail.so"
-        if lib.exists():
-            out.append(str(lib))
+    if here.parent.name == "python" and here.parent.parent.name == "bindings":
+        repo = here.parent.parent.parent      # still inside the source tree
+        for build in sorted(repo.glob("build*")):
+            lib = build / "lib" / "libuavmail.so"
+            if lib.exists():
+                out.append(str(lib))
     found = ctypes.util.find_library("uavmail")
     if found:
         out.append(found)
