@@ -18,7 +18,7 @@ from smtp_server import start_server  # noqa: E402
 
 __all__ = ["PASSWORD", "USER", "closed_port", "pki", "start_server", "FROM", "TO", "BIG", "SMALL",
            "RSS_BOUND", "tmpdir", "tls_server", "sha256", "parse", "attachments", "make_file",
-           "vm_hwm_bytes", "CSV", "NativeScenarios", "skip_if_missing"]
+           "vm_hwm_bytes", "fixed_dir", "CSV", "NativeScenarios", "skip_if_missing"]
 
 FROM = "uav7@example.test"
 TO = "ops@example.test"
@@ -30,8 +30,15 @@ RSS_BOUND = 16 * 1024 * 1024
 
 
 def tmpdir(name):
+    """A fresh scratch directory (the test removes it)."""
     base = Path(os.environ.get("UAVMAIL_TEST_TMP", tempfile.gettempdir()))
-    d = Path(tempfile.mkdtemp(prefix=name + "-", dir=base))
+    return Path(tempfile.mkdtemp(prefix=name + "-", dir=base))
+
+
+def fixed_dir(name):
+    """A scratch directory that is reused from run to run (compiled test programs)."""
+    d = Path(os.environ.get("UAVMAIL_TEST_TMP", tempfile.gettempdir())) / name
+    d.mkdir(exist_ok=True)
     return d
 
 
@@ -73,6 +80,7 @@ def vm_hwm_bytes(pid="self"):
     raise RuntimeError("no VmHWM")
 
 
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
@@ -97,6 +105,7 @@ class NativeScenarios:
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+        shutil.rmtree(cls.work, ignore_errors=True)
 
     def run_scenario(self, name, timeout=120):
         if name in self.skip:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bindings_common import NativeScenarios, skip_if_missing, tmpdir  # noqa: E402
+from bindings_common import NativeScenarios, fixed_dir, skip_if_missing  # noqa: E402
 
 CPP = HERE.parent / "cpp"
 WARN = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-Wshadow",
@@ -38,7 +38,7 @@ def main():
     asan = "--asan" in sys.argv
     skip_if_missing(cxx)
     label = "c++ " + Path(cxx).name + (" asan" if asan else "")
-    out = tmpdir("cpp-" + Path(cxx).name + ("-asan" if asan else ""))
+    out = fixed_dir("cpp-" + Path(cxx).name + ("-asan" if asan else ""))
     compile_(cxx, CPP / "tests" / "test_cpp.cpp", out / "test_cpp", asan)
     compile_(cxx, CPP / "examples" / "qgc_flight_report.cpp", out / "qgc_flight_report", asan)
     # Leak checking too; the library is not instrumented, so it adds no noise.

@@ -14,8 +14,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bindings_common import (NativeScenarios, attachments, parse, skip_if_missing,  # noqa: E402
-                             tmpdir)
+from bindings_common import (NativeScenarios, attachments, fixed_dir, parse,  # noqa: E402
+                             skip_if_missing)
 
 CS = HERE.parent / "csharp"
 SDK = "-sdk:4.7.2-api"
@@ -36,7 +36,7 @@ def main():
     if not Path("/usr/lib/mono/4.7.2-api/mscorlib.dll").exists():
         print("SKIP: .NET 4.7.2 reference assemblies (mono-devel) not installed", file=sys.stderr)
         sys.exit(77)
-    out = tmpdir("csharp")
+    out = fixed_dir("csharp")
     dll = out / "Uavmail.dll"
     mcs(tool, ["-target:library", f"-out:{dll}"] + [str(p) for p in sorted((CS / "src").glob("*.cs"))])
     mcs(tool, [f"-r:{dll}", f"-out:{out / 'UavmailTests.exe'}", str(CS / "tests" / "UavmailTests.cs")])

@@ -6,6 +6,7 @@ collection while C can call them."""
 import gc
 import io
 import os
+import shutil
 import sys
 import threading
 import types
@@ -34,6 +35,7 @@ class PythonBinding(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def settings(self, password=PASSWORD, **kw):
         return uavmail.Settings("localhost", port=self.srv.port, security=uavmail.Security.TLS,
