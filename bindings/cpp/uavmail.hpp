@@ -234,13 +234,18 @@ inline std::error_code version_ec() noexcept
                                                        : make_error_code(errc::config);
 }
 
-inline bool write_secret(const std::string &s, char *buf, size_t cap, size_t *len)
+/// Copy a credential into the library's buffer, then wipe our copy.
+inline bool write_secret(std::string s, char *buf, size_t cap, size_t *len)
 {
-    if (s.size() > cap)
-        return false;
-    std::memcpy(buf, s.data(), s.size());
-    *len = s.size();
-    return true;
+    bool fits = s.size() <= cap;
+    if (fits) {
+        std::memcpy(buf, s.data(), s.size());
+        *len = s.size();
+    }
+    volatile char *p = s.data();
+    for (size_t i = 0; i < s.size(); i++)
+        p[i] = '\0';
+    return fits;
 }
 
 } // namespace detail

@@ -2,6 +2,7 @@
 delivered-mail checks and peak-RSS reading."""
 import email
 import email.policy
+import email.utils
 import hashlib
 import os
 import sys
@@ -135,12 +136,14 @@ class NativeScenarios:
         make_file(self.work / "flight.bin", 300_000)
         make_file(self.work / "stream.bin", 200_000, seed=3)
         n0 = len(self.srv.messages())
-        self.run_scenario("send")
+        out = self.run_scenario("send")
+        clock = int(next(line.split()[1] for line in out.splitlines() if line.startswith("clock ")))
         (eml, meta), (eml2, _) = self.delivered(n0, 2)
         self.assertEqual(meta["auth_user"], USER)
         self.assertTrue(meta["tls"])
         msg = parse(eml)
         self.assertEqual(str(msg["Subject"]), "[UAV-7] Flight report \u00e9t\u00e9")
+        self.assertEqual(int(email.utils.parsedate_to_datetime(msg["Date"]).timestamp()), clock)
         self.assertEqual(str(msg["X-Vehicle-Id"]), "7")
         got = attachments(msg)
         self.assertEqual(sha256(got["flight.bin"]),

@@ -9,6 +9,7 @@
 #include <poll.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -98,6 +99,9 @@ static void scenario_send(const Args &a)
     m.attach_reader(file_reader(a.work / "stream.bin"), "stream.bin", fs::file_size(a.work / "stream.bin"));
     std::vector<std::string> trace;
     uavmail::Settings s = settings(a, a.password);
+    const std::int64_t gps_time = static_cast<std::int64_t>(std::time(nullptr)) - 3600;
+    s.clock = [gps_time] { return gps_time; };    // the Date header comes from here
+    std::cout << "clock " << gps_time << "\n";
     s.trace = [&](uavmail::trace_direction d, std::string_view line) {
         if (d == uavmail::trace_direction::client)
             trace.emplace_back(line);

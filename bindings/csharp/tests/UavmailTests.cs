@@ -61,6 +61,9 @@ static class UavmailTests
         var lines = new List<string>();
         var s = Server(password);
         s.Trace = (d, line) => { if (d == TraceDirection.Client) lines.Add(line); };
+        long gpsTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600;
+        s.Clock = () => gpsTime;                  // the Date header comes from here
+        Console.WriteLine("clock " + gpsTime);
         using (var m = Basic("[UAV-7] Flight report \u00e9t\u00e9"))
         using (var stream = File.OpenRead(Path.Combine(work, "stream.bin")))
         using (var session = new Session(s)) {
@@ -99,6 +102,10 @@ static class UavmailTests
                 ob.Enqueue(m, Priority.Alert);
             var entries = ob.Entries();
             Expect(entries.Count == 2 && ob.Stats().Alerts == 1, "outbox.enqueue", entries.Count.ToString());
+            var alert = entries.Single(e => e.Priority == Priority.Alert);
+            Expect(alert.Subject == "BATTERY CRITICAL" && alert.State == EntryState.Queued &&
+                   alert.Recipients == 1 && alert.Size > 100 && alert.MessageId.Contains("@"),
+                   "outbox.entry", alert.Subject + " " + alert.MessageId + " " + alert.Size);
             int sent = ob.Flush(Server(password));
             Expect(sent == 2 && delivered.Count == 2, "outbox.flush", sent.ToString());
             Expect(ob.Stats().Queued == 0, "outbox.empty");

@@ -3,12 +3,14 @@
 what was delivered, probe, outbox, the exceptions a user sees, a 50 MiB
 attachment in constant memory, and callbacks surviving forced garbage
 collection while C can call them."""
+import email.utils
 import gc
 import io
 import os
 import shutil
 import sys
 import threading
+import time
 import types
 import unittest
 import weakref
@@ -66,7 +68,8 @@ class PythonBinding(unittest.TestCase):
         csv = b"time,lat,lon\r\n.\r\n1,47.1,8.5\n"
         streamed = os.urandom(200_000)
         trace = []
-        st = self.settings(password=lambda: PASSWORD,
+        gps_time = int(time.time()) - 3600        # the Date header comes from the clock
+        st = self.settings(password=lambda: PASSWORD, clock=lambda: gps_time,
                            trace=lambda d, line: trace.append((d, line)))
         with uavmail.Message() as m, uavmail.Session(st) as s:
             (m.set_from(FROM, "UAV 7 \u2708").add_to(TO, "Ops")
@@ -85,6 +88,7 @@ class PythonBinding(unittest.TestCase):
         self.assertTrue(meta["tls"])
         msg = parse(eml)
         self.assertEqual(str(msg["Subject"]), "[UAV-7] Flight report \u00e9t\u00e9")
+        self.assertEqual(int(email.utils.parsedate_to_datetime(msg["Date"]).timestamp()), gps_time)
         self.assertIn("Landed.", msg.get_body(("plain",)).get_content())
         got = attachments(msg)
         self.assertEqual(sha256(got["flight-0042.bin"]), sha256(log.read_bytes()))
