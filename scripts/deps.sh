@@ -4,6 +4,9 @@
 set -eu
 what=${1:-test}
 pkgs="meson ninja-build pkg-config gcc libc6-dev libmbedtls-dev libcbor-dev ca-certificates"
+# The C# binding's tests: the mcs compiler, the mono runtime, and (in mono-devel)
+# the .NET Framework 4.7.2 reference assemblies Mission Planner's target needs.
+case "$what" in test) pkgs="$pkgs mono-mcs mono-runtime mono-devel" ;; esac
 case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
