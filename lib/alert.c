@@ -177,7 +177,7 @@ int uavmail_alerts_add(uavmail_alerts *a, const uavmail_alert_rule *r)
     nr->severity = r->severity;
     nr->ks = ks;
     if (r->text) {
-        uavmail__strlcpy(nr->text, r->text, sizeof nr->text);
+        uavmail__clean_text(nr->text, sizeof nr->text, r->text);
         nr->has_text = 1;
     }
     return 0;
@@ -510,7 +510,7 @@ int uavmail_alerts_event(uavmail_alerts *a, const char *source, int severity, co
         if (r->op != UAVMAIL_ALERT_SEVERITY || strcmp(r->source, source) != 0 ||
             severity > (int)r->trigger)
             continue;
-        uavmail__strlcpy(buf, text, sizeof buf);
+        uavmail__clean_text(buf, sizeof buf, text); /* radio text: no CR/LF, valid UTF-8 */
         if (fire(a, r->ks, buf, severity, NAN, t) != 0)
             return UAVMAIL_ECALLBACK;
     }

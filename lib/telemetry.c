@@ -106,32 +106,6 @@ static double haversine(double lat1, double lon1, double lat2, double lon2)
     return 2.0 * EARTH_RADIUS_M * asin(sqrt(a < 1.0 ? a : 1.0));
 }
 
-/* Copy text keeping valid UTF-8 only: control characters become spaces,
- * bytes of invalid sequences become '?'. */
-static void clean_text(char *dst, size_t cap, const char *src)
-{
-    size_t o = 0, i = 0, n = strlen(src);
-    while (i < n && o + 1 < cap) {
-        unsigned char c = (unsigned char)src[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                                       : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (len == 1) {
-            dst[o++] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
-            i++;
-        } else if (len && i + len <= n && uavmail__utf8_valid(src + i, len)) {
-            if (o + len >= cap)
-                break;
-            memcpy(dst + o, src + i, len);
-            o += len;
-            i += len;
-        } else {
-            dst[o++] = '?';
-            i++;
-        }
-    }
-    dst[o] = '\0';
-}
-
 static int valid_name(const char *s, size_t max, const char *extra)
 {
     size_t n = s ? strlen(s) : 0;
@@ -242,7 +216,7 @@ int uavmail_telemetry_new(uavmail_telemetry **out, const uavmail_telemetry_optio
     if (!tm)
         return UAVMAIL_ENOMEM;
     tm->alloc = al;
-    clean_text(tm->vehicle, sizeof tm->vehicle, opts->vehicle && *opts->vehicle ? opts->vehicle
+    uavmail__clean_text(tm->vehicle, sizeof tm->vehicle, opts->vehicle && *opts->vehicle ? opts->vehicle
                                                                                 : "UAV");
     if (opts->spill_dir)
         uavmail__strlcpy(tm->spill_dir, opts->spill_dir, sizeof tm->spill_dir);
@@ -356,7 +330,7 @@ static uint8_t intern_mode(uavmail_telemetry *tm, const char *mode)
     size_t i;
     if (!mode || !*mode)
         return TM_MODE_NONE;
-    clean_text(clean, sizeof clean, mode);
+    uavmail__clean_text(clean, sizeof clean, mode);
     for (i = 0; i < tm->nmodes; i++)
         if (strcmp(tm->modes[i], clean) == 0)
             return (uint8_t)i;
@@ -585,7 +559,7 @@ int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t t, int severity,
     e->lat = tm->a.prev_pos_ok ? tm->a.prev_lat : NAN;
     e->lon = tm->a.prev_pos_ok ? tm->a.prev_lon : NAN;
     e->alt = tm->a.have_prev ? tm->a.prev.v[F_ALT_MSL] : NAN;
-    clean_text(e->text, sizeof e->text, text);
+    uavmail__clean_text(e->text, sizeof e->text, text);
     return 0;
 }
 
@@ -1603,7 +1577,7 @@ static void make_subject(const uavmail_telemetry *tm, const uavmail_flight_summa
     fmt_fixed(dist, sizeof dist, s->distance_m / 1000.0, 1);
     uavmail__snprintf(rest, sizeof rest, "] Flight report %s, %ld min, %s km", when,
                       (long)(s->duration_s / 60.0 + 0.5), dist);
-    room = 78 - strlen(prefix) - 1 - strlen(rest);
+    room = strlen(prefix) + 1 + strlen(rest) < 78 ? 78 - strlen(prefix) - 1 - strlen(rest) : 0;
     vl = strlen(tm->vehicle);
     if (vl > room) { /* cut on a UTF-8 boundary */
         vl = room;
@@ -1636,6 +1610,8 @@ int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_message *msg,
         (opts->formats & ~31u) != 0)
         return uavmail__err_set(&tm->err, UAVMAIL_EINVAL,
                                 "no message, or unknown report options version or formats");
+    if (tm->a.n == 0)
+        return uavmail__err_set(&tm->err, UAVMAIL_ESTATE, "no samples recorded: nothing to report");
     s.version = UAVMAIL_FLIGHT_SUMMARY_VERSION;
     uavmail_telemetry_summary(tm, &s);
     s.flags |= opts->flags & 3u;
@@ -1692,7 +1668,7 @@ int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_message *msg,
     }
     if (opts->notes) {
         char notes[1024];
-        clean_text(notes, sizeof notes, opts->notes);
+        uavmail__clean_text(notes, sizeof notes, opts->notes);
         sb_printf(&text, "\r\nNotes: %s\r\n", notes);
         sb_put(&html, "<p>Notes: ", 10);
         sb_html(&html, notes);

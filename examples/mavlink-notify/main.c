@@ -291,7 +291,7 @@ static int on_alert(const uavmail_alert *a, void *user_data)
 {
     bridge *b = user_data;
     uavmail_message *m;
-    char subject[256], body[1024], when[32];
+    char subject[400], body[1200], when[32];
     time_t t = (time_t)(a->time_us / 1000000);
     struct tm tmv;
     gmtime_r(&t, &tmv);
@@ -300,7 +300,7 @@ static int on_alert(const uavmail_alert *a, void *user_data)
     printf("alert %s%s: %s\n", a->key, a->digest ? " (digest)" : "", a->text);
     if (new_message(b, &m))
         return 0;
-    snprintf(subject, sizeof subject, "[ALERT] [%s] %.120s", b->cfg.vehicle, a->text);
+    snprintf(subject, sizeof subject, "[ALERT] [%s] %s", b->cfg.vehicle, a->text);
     snprintf(body, sizeof body,
              "%s\r\n\r\nVehicle:  %s\r\nTime:     %s\r\nAlert:    %s\r\n"
              "Position: %.7f, %.7f (%.1f m above home)\r\nBattery:  %.2f V, %.0f %%\r\n%s",

@@ -527,6 +527,23 @@ static void test_alert_parse_errors(void)
     uavmail_alerts_free(a);
 }
 
+/* Text from the radio ends up in subjects: CR, LF and broken UTF-8 are cleaned. */
+static void test_alert_text_cleaned(void)
+{
+    uavmail_alerts *a = alert_set(0);
+    uavmail_telemetry *tm = recorder(16);
+    uavmail_message *msg;
+    CHECK_INT(uavmail_alerts_parse(a, "t: statustext <= warning"), 0);
+    CHECK_INT(uavmail_alerts_event(a, "statustext", 2, "Bad\r\nBcc: x@evil\xff\xc3", AT(1)), 0);
+    CHECK_STR(alert_log, "t@1:Bad  Bcc: x@evil??|");
+    uavmail_alerts_free(a);
+    CHECK_INT(uavmail_message_new(&msg, NULL), 0);
+    CHECK_INT(uavmail_telemetry_report(tm, msg, NULL), UAVMAIL_ESTATE); /* nothing recorded */
+    CHECK(strstr(uavmail_error_message(uavmail_telemetry_last_error(tm)), "no samples"));
+    uavmail_message_free(msg);
+    uavmail_telemetry_free(tm);
+}
+
 static const tt_test tests[] = {
     TT(test_sample_validation),   TT(test_csv_golden),
     TT(test_locale_independent),  TT(test_spill_equivalence),
@@ -534,6 +551,6 @@ static const tt_test tests[] = {
     TT(test_subject_text),        TT(test_attach_snapshot),
     TT(test_heap_flat),           TT(test_encoded_size),
     TT(test_alert_hysteresis_and_hold), TT(test_alert_rate_limit_and_digest),
-    TT(test_alert_parse_errors),
+    TT(test_alert_parse_errors),  TT(test_alert_text_cleaned),
 };
 TT_MAIN(tests)
