@@ -628,22 +628,6 @@ int uavmail__mime_is_8bit(const uavmail__mime_reader *r)
 
 /* ---- headers ------------------------------------------------------------------------- */
 
-/* Civil date from days since 1970-01-01 (proleptic Gregorian; the
- * well-known era arithmetic), so no OS time functions are needed. */
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    int64_t era, yoe, doy, mp;
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    yoe = z - era * 146097;
-    yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
-    doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static void put_date(uavmail__mime_reader *r)
 {
     static const char *const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
@@ -653,7 +637,7 @@ static void put_date(uavmail__mime_reader *r)
     int off = r->m->date_offset_min, aoff = off < 0 ? -off : off, y, mo, d;
     int64_t t = r->m->date + (int64_t)off * 60;
     int64_t day = (t >= 0 ? t : t - 86399) / 86400, sec = t - day * 86400;
-    civil_from_days(day, &y, &mo, &d);
+    uavmail__civil_from_days(day, &y, &mo, &d);
     uavmail__snprintf(buf, sizeof buf, "Date: %s, %d %s %04d %02d:%02d:%02d %c%02d%02d\r\n",
                       days[((day % 7) + 7) % 7], d, months[mo - 1], y, (int)(sec / 3600),
                       (int)(sec / 60 % 60), (int)(sec % 60), off < 0 ? '-' : '+', aoff / 60,

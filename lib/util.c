@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "address.h"
 #include "internal.h"
 
 size_t uavmail__strlcpy(char *dst, const char *src, size_t cap)
@@ -47,3 +48,46 @@ int uavmail__ascii_casecmp(const char *a, const char *b)
 {
     return uavmail__ascii_ncasecmp(a, b, SIZE_MAX);
 }
+
+/* Civil date from days since 1970-01-01 (proleptic Gregorian; the
+ * well-known era arithmetic), so no OS time functions are needed. */
+void uavmail__civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    int64_t era, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    yoe = z - era * 146097;
+    yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+    doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Copy text keeping valid UTF-8 only: control characters become spaces,
+ * bytes of invalid sequences become '?'. */
+void uavmail__clean_text(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0, i = 0, n = strlen(src);
+    while (i < n && o + 1 < cap) {
+        unsigned char c = (unsigned char)src[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                                       : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 1) {
+            dst[o++] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
+            i++;
+        } else if (len && i + len <= n && uavmail__utf8_valid(src + i, len)) {
+            if (o + len >= cap)
+                break;
+            memcpy(dst + o, src + i, len);
+            o += len;
+            i += len;
+        } else {
+            dst[o++] = '?';
+            i++;
+        }
+    }
+    dst[o] = '\0';
+}
+

@@ -4,15 +4,22 @@
 set -eu
 what=${1:-test}
 pkgs="meson ninja-build pkg-config gcc libc6-dev libmbedtls-dev libcbor-dev ca-certificates"
+# The C# binding's tests: the mcs compiler, the mono runtime, and (in mono-devel)
+# the .NET Framework 4.7.2 reference assemblies Mission Planner's target needs.
+case "$what" in test) pkgs="$pkgs mono-mcs mono-runtime mono-devel" ;; esac
+# The cross suites (scripts/cross.sh): aarch64 under qemu, i686, Cortex-M4, Windows under wine
+# (dpkg-dev: apt-get source for mbedTLS), and libcurl for the footprint comparison.
+case "$what" in test) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+    libmbedtls-dev:arm64 libcbor-dev:arm64 gcc-i686-linux-gnu libc6-dev-i386-cross
+    libmbedtls-dev:i386 libcbor-dev:i386 gcc-arm-none-eabi libnewlib-arm-none-eabi
+    libcurl4-openssl-dev gcc-mingw-w64-x86-64-win32 wine wine64 dpkg-dev" ;; esac
 case "$what" in
 demo) pkgs="$pkgs python3 python3-aiosmtpd python3-cryptography openssl" ;;
 test) pkgs="$pkgs g++ python3 python3-aiosmtpd python3-cryptography openssl abigail-tools mpack
             valgrind postfix dovecot-core libsasl2-modules clang libclang-rt-14-dev time curl
-            msmtp
-            gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libmbedtls-dev:arm64 libcbor-dev:arm64
-            gcc-i686-linux-gnu libc6-dev-i386-cross libmbedtls-dev:i386 libcbor-dev:i386
-            gcc-arm-none-eabi libnewlib-arm-none-eabi libcurl4-openssl-dev
-            gcc-mingw-w64-x86-64-win32 wine wine64 dpkg-dev" ;;
+            msmtp gpsbabel python3-cbor2"
+      # node-mavlink (npm) frames the scripted test flights; Debian's node if none
+      command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm" ;;
 esac
 # Cross suites (scripts/cross.sh) use Debian's arm64 and i386 packages (multiarch).
 if [ "$what" = test ]; then
@@ -24,7 +31,7 @@ missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# The Windows suite builds mbedTLS and libcbor from their Debian source packages.
+# The Windows suite builds mbedTLS from its Debian source package (apt-get source).
 src_list=/etc/apt/sources.list.d/uavmail-deb-src.sources
 need_src=""
 [ "$what" = test ] && [ ! -f "$src_list" ] && need_src=1

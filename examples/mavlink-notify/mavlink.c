@@ -25,6 +25,7 @@ static const struct {
     {46, 11, 2} /* MISSION_ITEM_REACHED */, {MAV_MSG_BATTERY_STATUS, 154, 54},
     {MAV_MSG_FENCE_STATUS, 189, 9},    {MAV_MSG_HOME_POSITION, 104, 60},
     {MAV_MSG_EXTENDED_SYS_STATE, 130, 2}, {MAV_MSG_STATUSTEXT, 83, 54},
+    {MAV_MSG_NAMED_VALUE_FLOAT, 170, 18},
 };
 
 int mav_message_info(uint32_t msgid, uint8_t *crc_extra, uint8_t *max_len)
@@ -331,6 +332,13 @@ int mav_decode(const mav_frame *f, mav_message *m)
         m->u.statustext.id = u16(p + 51);
         m->u.statustext.chunk_seq = p[53];
         return 0;
+    case MAV_MSG_NAMED_VALUE_FLOAT: {
+        uint32_t bits = u32(p + 4);
+        m->u.named_value.time_boot_ms = u32(p);
+        memcpy(&m->u.named_value.value, &bits, sizeof bits); /* IEEE 754 binary32 */
+        memcpy(m->u.named_value.name, p + 8, 10);             /* [10] stays NUL */
+        return 0;
+    }
     default:
         return -1; /* known frame (CRC checked) without a decoder here */
     }

@@ -62,7 +62,7 @@ enum {
     MAV_MSG_HEARTBEAT = 0, MAV_MSG_SYS_STATUS = 1, MAV_MSG_SYSTEM_TIME = 2,
     MAV_MSG_GPS_RAW_INT = 24, MAV_MSG_GLOBAL_POSITION_INT = 33, MAV_MSG_BATTERY_STATUS = 147,
     MAV_MSG_FENCE_STATUS = 162, MAV_MSG_HOME_POSITION = 242, MAV_MSG_EXTENDED_SYS_STATE = 245,
-    MAV_MSG_STATUSTEXT = 253
+    MAV_MSG_STATUSTEXT = 253, MAV_MSG_NAMED_VALUE_FLOAT = 251
 };
 
 typedef struct mav_heartbeat {
@@ -128,6 +128,12 @@ typedef struct mav_extended_sys_state {
     uint8_t vtol_state, landed_state;
 } mav_extended_sys_state;
 
+typedef struct mav_named_value {
+    uint32_t time_boot_ms;
+    float value;
+    char name[11]; /* NUL-terminated here (10 bytes on the wire) */
+} mav_named_value;
+
 typedef struct mav_message {
     uint32_t msgid;
     union {
@@ -141,6 +147,7 @@ typedef struct mav_message {
         mav_fence_status fence;
         mav_home_position home;
         mav_extended_sys_state ext_state;
+        mav_named_value named_value;
     } u;
 } mav_message;
 

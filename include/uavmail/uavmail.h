@@ -12,5 +12,7 @@
 #include "uavmail/transport.h"
 #include "uavmail/session.h"
 #include "uavmail/outbox.h"
+#include "uavmail/telemetry.h"
+#include "uavmail/alert.h"
 
 #endif /* UAVMAIL_UAVMAIL_H */

@@ -93,6 +93,13 @@ static void golden_heartbeat_v2_v1_signed(void)
 static void golden_truncated_messages(void)
 {
     mav_message m;
+    /* NAMED_VALUE_FLOAT from node-mavlink 2.3.0: a camera (compid 100), "thermal" = 85.5,
+     * name truncated to 7 bytes on the wire (10 declared) */
+    m = one("fd0f0000070164fb000084d203000000ab42746865726d616c29f7");
+    CHECK_INT((int)m.msgid, MAV_MSG_NAMED_VALUE_FLOAT);
+    CHECK_INT((int)m.u.named_value.time_boot_ms, 250500);
+    CHECK(m.u.named_value.value == 85.5f);
+    CHECK_STR(m.u.named_value.name, "thermal");
     m = one("fd1f00000101010100002ffc60012ffc60010ffc6001f401d039d20400000000000000000000000012a1f3");
     CHECK_INT(m.u.sys_status.present, 0x0160FC2F);
     CHECK_INT(m.u.sys_status.health, 0x0160FC0F);

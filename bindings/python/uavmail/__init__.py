@@ -1,0 +1,48 @@
+"""uavmail for Python: e-mail from drones and ground stations over libuavmail (ctypes).
+
+    import uavmail
+    settings = uavmail.Settings("smtp.example.com", username="uav7@example.com",
+                                password=lambda: os.environ["SMTP_PASSWORD"])
+    with uavmail.Message() as m, uavmail.Session(settings) as s:
+        m.set_from("uav7@example.com").add_to("ops@example.com")
+        m.set_subject("Flight report").set_text("Landed.")
+        m.attach_file(Path("/var/log/flight.ulg"))      # streamed while sending
+        s.send(m)
+
+Callbacks (password, token, trace, clock, attachment streams, outcomes) run on the
+thread that called into the library; an exception raised in one aborts the
+operation and comes back out of it, chained to a CallbackError.
+"""
+from ._native import BINDING_VERSION, LibraryVersionError, check_version
+from ._native import lib as _lib
+from ._native import path as library_path
+from ._native import text as _text
+from .errors import (AddressError, AuthError, CallbackError, FileError, HeaderError,
+                     InvalidArgumentError, NetworkError, OutboxFullError, OutcomeUnknownError,
+                     RecipientsError, ServerError, TlsError, TooBigError, UavmailError)
+from .message import Dsn, DsnRet, Kind, Message
+from .outbox import Entry, EntryState, Outbox, Outcome, Priority, Stats
+from .session import (ProbeReport, Recipient, Security, Session, Settings, Trace, probe,
+                      provider_names)
+
+__version__ = "%d.%d.%d" % BINDING_VERSION
+
+
+def library_version() -> str:
+    """The loaded library's version text, e.g. "0.1.0 (mbedTLS 2.28.3)"."""
+    return _text(_lib.uavmail_version_string())
+
+
+def strerror(code: int) -> str:
+    return _text(_lib.uavmail_strerror(code))
+
+
+__all__ = [
+    "BINDING_VERSION", "LibraryVersionError", "check_version", "library_path", "library_version",
+    "strerror", "UavmailError", "AddressError", "AuthError", "CallbackError", "FileError",
+    "HeaderError", "InvalidArgumentError", "NetworkError", "OutboxFullError",
+    "OutcomeUnknownError", "RecipientsError", "ServerError", "TlsError", "TooBigError",
+    "Message", "Kind", "Dsn", "DsnRet", "Settings", "Security", "Trace", "Session", "Recipient",
+    "ProbeReport", "probe", "provider_names", "Outbox", "Priority", "Outcome", "EntryState",
+    "Entry", "Stats",
+]

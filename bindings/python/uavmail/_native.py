@@ -1,0 +1,249 @@
+"""Loading libuavmail and declaring its C functions (ctypes, no compiler).
+
+The library is looked for, in order:
+  1. the path in the environment variable UAVMAIL_LIBRARY;
+  2. a copy shipped next to this package (``uavmail/lib/libuavmail.so*``);
+  3. a freshly built tree: ``<repo>/build/lib/libuavmail.so`` when this
+     package still sits in ``<repo>/bindings/python``;
+  4. the system library, through ``ctypes.util.find_library("uavmail")``.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_long, c_size_t,
+                    c_uint, c_uint64, c_void_p)
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+#: The library version this binding was written for (major, minor, patch).
+BINDING_VERSION: Tuple[int, int, int] = (0, 1, 0)
+
+ENV_LIBRARY = "UAVMAIL_LIBRARY"
+
+SESSION_OPTIONS_VERSION = 3
+MESSAGE_OPTIONS_VERSION = 1
+OUTBOX_OPTIONS_VERSION = 1
+
+
+class LibraryVersionError(ImportError):
+    """The loaded libuavmail is not the version this binding was written for."""
+
+
+def _candidates() -> List[str]:
+    out: List[str] = []
+    env = os.environ.get(ENV_LIBRARY)
+    if env:
+        return [env]          # an explicit choice is never second-guessed
+    here = Path(__file__).resolve().parent
+    out += sorted(str(p) for p in (here / "lib").glob("libuavmail.so*"))
+    out += sorted(str(p) for p in (here / "lib").glob("*uavmail*.dylib"))
+    out += [str(p) for p in (here / "lib").glob("uavmail*.dll")]
+    if here.parent.name == "python" and here.parent.parent.name == "bindings":
+        repo = here.parent.parent.parent      # still inside the source tree
+        for build in sorted(repo.glob("build*")):
+            lib = build / "lib" / "libuavmail.so"
+            if lib.exists():
+                out.append(str(lib))
+    found = ctypes.util.find_library("uavmail")
+    if found:
+        out.append(found)
+    if sys.platform.startswith("linux"):
+        out.append("libuavmail.so.0")
+    return out
+
+
+def _load() -> Tuple[ctypes.CDLL, str]:
+    errors = []
+    for cand in _candidates():
+        try:
+            return ctypes.CDLL(cand), cand
+        except OSError as e:
+            errors.append(f"{cand}: {e}")
+    raise ImportError("uavmail: cannot load libuavmail (set %s to its path); tried:\n  %s"
+                      % (ENV_LIBRARY, "\n  ".join(errors) or "nothing found"))
+
+
+def check_version(runtime: int, where: str = "libuavmail") -> None:
+    """Refuse a library whose packed version (0xMMmmpp) does not fit this binding:
+    the major must match, and so must the minor while the major is 0 (0.x makes no
+    promise across minors); an older patch level or minor is refused too."""
+    major, minor, patch = runtime >> 16, (runtime >> 8) & 0xFF, runtime & 0xFF
+    want = BINDING_VERSION
+    ok = major == want[0] and (minor, patch) >= want[1:] and (major != 0 or minor == want[1])
+    if not ok:
+        raise LibraryVersionError(
+            "uavmail: this Python binding was written for libuavmail %d.%d.%d but %s is "
+            "version %d.%d.%d; install a matching library or binding, or point %s at one"
+            % (want + (where, major, minor, patch, ENV_LIBRARY)))
+
+
+# ---- callback types ---------------------------------------------------------
+READ_CB = CFUNCTYPE(c_long, c_void_p, c_size_t, c_uint64, c_void_p)
+PASSWORD_CB = CFUNCTYPE(c_int, c_void_p, c_size_t, POINTER(c_size_t), c_void_p)
+TOKEN_CB = CFUNCTYPE(c_int, c_void_p, c_size_t, POINTER(c_size_t), c_int, c_void_p)
+TIME_CB = CFUNCTYPE(c_int64, c_void_p)
+TRACE_CB = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
+OUTCOME_CB = CFUNCTYPE(None, c_char_p, c_int, c_int, c_char_p, c_void_p)
+
+
+class SessionOptions(Structure):
+    _fields_ = [
+        ("version", c_uint), ("host", c_char_p), ("port", c_uint), ("security", c_int),
+        ("cafile", c_char_p), ("capath", c_char_p), ("username", c_char_p),
+        ("password_cb", PASSWORD_CB), ("password_user_data", c_void_p),
+        ("helo_name", c_char_p), ("connect_timeout_ms", c_uint), ("command_timeout_ms", c_uint),
+        ("transport", c_void_p), ("allocator", c_void_p),
+        ("trace_cb", TRACE_CB), ("trace_user_data", c_void_p),
+        ("timeout_greeting_ms", c_uint), ("timeout_mail_ms", c_uint),
+        ("timeout_rcpt_ms", c_uint), ("timeout_data_ms", c_uint),
+        ("timeout_block_ms", c_uint), ("timeout_data_end_ms", c_uint),
+        ("tls_session_file", c_char_p),
+        ("token_cb", TOKEN_CB), ("token_user_data", c_void_p),
+        ("auth_mechanism", c_char_p), ("trace_auth_raw", c_int),
+        ("time_cb", TIME_CB), ("time_user_data", c_void_p),
+        ("tls_pin_sha256", c_char_p), ("client_cert", c_char_p), ("client_key", c_char_p),
+    ]
+
+
+class MessageOptions(Structure):
+    _fields_ = [("version", c_uint), ("allocator", c_void_p), ("message_id_domain", c_char_p)]
+
+
+class OutboxOptions(Structure):
+    _fields_ = [
+        ("version", c_uint), ("allocator", c_void_p), ("max_messages", c_uint),
+        ("max_bytes", c_uint64), ("retry_initial_s", c_uint), ("retry_max_s", c_uint),
+        ("rate_per_hour", c_uint), ("drop_oldest_bulk", c_int),
+        ("outcome_cb", OUTCOME_CB), ("outcome_user_data", c_void_p),
+        ("time_cb", TIME_CB), ("time_user_data", c_void_p),
+    ]
+
+
+class OutboxEntry(Structure):
+    _fields_ = [
+        ("version", c_uint), ("id", c_char_p), ("state", c_int), ("priority", c_int),
+        ("attempts", c_uint), ("outcome_unknown", c_int),
+        ("created", c_int64), ("next_attempt", c_int64), ("expires", c_int64),
+        ("size", c_uint64), ("recipients", c_size_t), ("delivered", c_size_t),
+        ("failed", c_size_t), ("message_id", c_char_p), ("subject", c_char_p),
+        ("last_error", c_char_p),
+    ]
+
+
+class OutboxStats(Structure):
+    _fields_ = [
+        ("version", c_uint), ("queued", c_size_t), ("alerts", c_size_t), ("dead", c_size_t),
+        ("corrupt", c_size_t), ("bytes", c_uint64), ("sent_last_hour", c_uint),
+    ]
+
+
+ENTRY_CB = CFUNCTYPE(c_int, POINTER(OutboxEntry), c_void_p)
+
+_VP = c_void_p
+# name: (restype, argtypes)
+_PROTOS = {
+    "uavmail_version": (c_uint, []),
+    "uavmail_version_string": (c_char_p, []),
+    "uavmail_strerror": (c_char_p, [c_int]),
+    "uavmail_error_is_temporary": (c_int, [c_int]),
+    "uavmail_error_code": (c_int, [_VP]),
+    "uavmail_error_message": (c_char_p, [_VP]),
+    "uavmail_error_hint": (c_char_p, [_VP]),
+    "uavmail_error_smtp_code": (c_int, [_VP]),
+    "uavmail_error_enhanced_code": (c_char_p, [_VP]),
+    "uavmail_error_server_reply": (c_char_p, [_VP]),
+    "uavmail_error_tls_code": (c_long, [_VP]),
+    "uavmail_message_options_init": (c_int, [POINTER(MessageOptions), c_uint]),
+    "uavmail_message_new": (c_int, [POINTER(_VP), POINTER(MessageOptions)]),
+    "uavmail_message_free": (None, [_VP]),
+    "uavmail_message_last_error": (_VP, [_VP]),
+    "uavmail_message_set_from": (c_int, [_VP, c_char_p, c_char_p]),
+    "uavmail_message_add_recipient": (c_int, [_VP, c_int, c_char_p, c_char_p]),
+    "uavmail_message_set_subject": (c_int, [_VP, c_char_p]),
+    "uavmail_message_set_text": (c_int, [_VP, c_char_p, c_size_t]),
+    "uavmail_message_set_html": (c_int, [_VP, c_char_p, c_size_t]),
+    "uavmail_message_attach_file": (c_int, [_VP, c_char_p, c_char_p, c_char_p]),
+    "uavmail_message_attach_memory": (c_int, [_VP, _VP, c_size_t, c_char_p, c_char_p]),
+    "uavmail_message_attach_fd": (c_int, [_VP, c_int, c_char_p, c_char_p]),
+    "uavmail_message_attach_callback": (c_int, [_VP, READ_CB, c_int64, c_char_p, c_char_p,
+                                                _VP]),
+    "uavmail_message_add_inline_file": (c_int, [_VP, c_char_p, c_char_p, c_char_p]),
+    "uavmail_message_add_inline_memory": (c_int, [_VP, _VP, c_size_t, c_char_p, c_char_p]),
+    "uavmail_message_set_reply_to": (c_int, [_VP, c_char_p, c_char_p]),
+    "uavmail_message_add_header": (c_int, [_VP, c_char_p, c_char_p]),
+    "uavmail_message_set_dsn": (c_int, [_VP, c_uint, c_int, c_char_p]),
+    "uavmail_message_set_prepared_file": (c_int, [_VP, c_char_p]),
+    "uavmail_message_size": (c_int, [_VP, c_uint, POINTER(c_uint64)]),
+    "uavmail_message_render": (c_int, [_VP, c_uint, _VP, c_size_t, POINTER(c_size_t)]),
+    "uavmail_message_check": (c_int, [_VP]),
+    "uavmail_message_write_file": (c_int, [_VP, c_char_p]),
+    "uavmail_session_options_init": (c_int, [POINTER(SessionOptions), c_uint]),
+    "uavmail_session_new": (c_int, [POINTER(_VP), POINTER(SessionOptions)]),
+    "uavmail_session_free": (None, [_VP]),
+    "uavmail_session_send": (c_int, [_VP, _VP]),
+    "uavmail_session_send_final": (c_int, [_VP, _VP]),
+    "uavmail_session_quit": (c_int, [_VP]),
+    "uavmail_session_is_secure": (c_int, [_VP]),
+    "uavmail_session_tls_version": (c_char_p, [_VP]),
+    "uavmail_session_tls_ciphersuite": (c_char_p, [_VP]),
+    "uavmail_session_start": (c_int, [_VP, _VP, c_int]),
+    "uavmail_session_step": (c_int, [_VP, POINTER(c_int)]),
+    "uavmail_session_fd": (c_int, [_VP]),
+    "uavmail_session_timeout_ms": (c_uint, [_VP]),
+    "uavmail_session_recipient": (c_int, [_VP, c_size_t, POINTER(c_char_p), POINTER(c_int),
+                                          POINTER(c_char_p)]),
+    "uavmail_session_recipient_count": (c_size_t, [_VP]),
+    "uavmail_session_last_error": (_VP, [_VP]),
+    "uavmail_provider_preset": (c_int, [c_char_p, POINTER(SessionOptions), POINTER(c_char_p)]),
+    "uavmail_provider_name": (c_char_p, [c_size_t]),
+    "uavmail_probe": (c_int, [POINTER(_VP), POINTER(SessionOptions), c_int]),
+    "uavmail_probe_free": (None, [_VP]),
+    "uavmail_probe_verdict": (c_int, [_VP]),
+    "uavmail_probe_text": (c_char_p, [_VP]),
+    "uavmail_probe_json": (c_char_p, [_VP]),
+    "uavmail_outbox_open": (c_int, [POINTER(_VP), c_char_p, POINTER(OutboxOptions)]),
+    "uavmail_outbox_close": (None, [_VP]),
+    "uavmail_outbox_last_error": (_VP, [_VP]),
+    "uavmail_outbox_enqueue": (c_int, [_VP, _VP, c_int, c_int64, c_char_p, c_char_p]),
+    "uavmail_outbox_set_link": (None, [_VP, c_int]),
+    "uavmail_outbox_flush": (c_int, [_VP, POINTER(SessionOptions), POINTER(c_size_t)]),
+    "uavmail_outbox_list": (c_int, [_VP, ENTRY_CB, _VP]),
+    "uavmail_outbox_remove": (c_int, [_VP, c_char_p]),
+    "uavmail_outbox_purge": (c_int, [_VP, c_int]),
+    "uavmail_outbox_stats_get": (c_int, [_VP, POINTER(OutboxStats)]),
+}
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    for name, (res, args) in _PROTOS.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+
+
+lib, path = _load()
+_declare(lib)
+check_version(lib.uavmail_version(), path)
+
+
+def text(p: Optional[bytes]) -> str:
+    """A C string from the library as str (the library speaks UTF-8)."""
+    return p.decode("utf-8", "replace") if p else ""
+
+
+def cstr(s: Optional[object]) -> Optional[bytes]:
+    """A str, bytes or os.PathLike argument as a NUL-terminated UTF-8 C string."""
+    if s is None:
+        return None
+    if isinstance(s, bytes):
+        b = s
+    elif isinstance(s, os.PathLike):
+        b = os.fsencode(s)
+    else:
+        b = str(s).encode("utf-8")
+    if b"\0" in b:
+        raise ValueError("uavmail: strings must not contain NUL")
+    return b
