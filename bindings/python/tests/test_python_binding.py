@@ -560,6 +560,7 @@ class PythonBinding(unittest.TestCase):
         def msg(kind, **f):
             return types.SimpleNamespace(get_type=lambda: kind, **f)
         armed = ex.MAV_MODE_FLAG_SAFETY_ARMED
+        mod.mavlink_packet(msg("SYSTEM_TIME", time_unix_usec=T0, time_boot_ms=0))
         mod.mavlink_packet(msg("HEARTBEAT", base_mode=armed, type=2, autopilot=3))
         for i in range(5):
             mod.mavlink_packet(msg("GLOBAL_POSITION_INT", time_boot_ms=1000 * i,
@@ -573,12 +574,18 @@ class PythonBinding(unittest.TestCase):
         mod.unload()
         alert, report = self.delivered(n0, 2)
         a = parse(alert[0])
-        self.assertIn("Battery critical", str(a["Subject"]))
+        self.assertEqual(str(a["Subject"]), "[UAV-7] ALERT: Battery critical")
         r = parse(report[0])
-        self.assertIn("Flight report", str(r["Subject"]))
+        self.assertTrue(str(r["Subject"]).startswith(   # a CRITICAL event: ALERT flag
+            "[ALERT] [UAV-7] Flight report 2026-11-22 14:03Z"),
+                        r["Subject"])
         body = r.get_body(("plain",)).get_content()
-        self.assertIn("max relative altitude: 40.0 m", body)
-        track = attachments(r)["track.csv"].decode()
+        self.assertIn("Max altitude  40.0 m above home", body)
+        self.assertIn("Events (1)", body)
+        self.assertIn("critical   Battery critical", body)
+        got = attachments(r)
+        self.assertEqual(sorted(k.rsplit(".", 1)[1] for k in got), ["cbor", "csv", "gpx"])
+        track = next(v for k, v in got.items() if k.endswith(".csv")).decode()
         self.assertEqual(len(track.strip().splitlines()), 1 + 5)
 
 
