@@ -260,9 +260,16 @@ class NativeScenarios:
         alert, report = self.delivered(n0, 2)
         self.assertIn("ALERT: Battery critical", str(parse(alert[0])["Subject"]))
         rep = parse(report[0])
-        self.assertIn("Flight report", str(rep["Subject"]))
-        track = attachments(rep)["track.csv"].decode()
+        # The recorder's report: a STATUSTEXT at CRITICAL sets the ALERT flag.
+        self.assertTrue(str(rep["Subject"]).startswith(
+            "[ALERT] [UAV-7] Flight report 2026-11-22 14:03Z"), rep["Subject"])
+        body = rep.get_body(("plain",)).get_content()
+        self.assertIn("Max altitude  40.0 m above home", body)
+        self.assertIn("Battery critical", body)
+        got = attachments(rep)
+        track = next(v for k, v in got.items() if k.endswith(".csv")).decode()
         self.assertEqual(len(track.strip().splitlines()), 1 + 5)
+        self.assertEqual(len(got), 3, sorted(got))
 
 
 def skip_if_missing(tool):
