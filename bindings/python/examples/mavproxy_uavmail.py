@@ -63,15 +63,15 @@ class UavmailModule(_Base):
         self.recipients = recipients or env.get("UAVMAIL_TO", "ops@example.com").split(",")
         self.vehicle = vehicle
         self.formats = formats
+        self.tm: Optional[uavmail.Telemetry] = None     # the flight being recorded
+        self.armed = False
+        self.boot_offset_us: Optional[int] = None       # UTC = boot time + offset
+        self.last_boot_ms = 0
         d = outbox_dir or Path.home() / ".uavmail" / "outbox"
         # The outbox runs on the vehicle's clock too (expiry, retry times).
         self.outbox = uavmail.Outbox(d, on_outcome=self._outcome,
                                      clock=lambda: self._utc_us() // 1_000_000)
         self.alerts = uavmail.Alerts(self._alert, rules=rules)
-        self.tm: Optional[uavmail.Telemetry] = None     # the flight being recorded
-        self.armed = False
-        self.boot_offset_us: Optional[int] = None       # UTC = boot time + offset
-        self.last_boot_ms = 0
         self.battery: Dict[str, float] = {}
         self.gps: Dict[str, float] = {}
         self.next_flush = 0.0
@@ -97,7 +97,7 @@ class UavmailModule(_Base):
                                alt_rel=rel, armed=self.armed, **self.battery, **self.gps)
         elif kind == "GPS_RAW_INT":
             self.gps = {"fix_type": m.fix_type, "satellites": m.satellites_visible}
-            self._value("fix_type", m.fix_type, self._utc_us(m.time_usec // 1000))
+            self._value("fix_type", m.fix_type, self._utc_us())
         elif kind == "SYS_STATUS":
             self.battery = {"voltage": m.voltage_battery / 1000.0}
             if m.battery_remaining >= 0:
