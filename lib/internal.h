@@ -82,6 +82,10 @@ int uavmail__snprintf(char *dst, size_t cap, const char *fmt, ...) UAVMAIL__PRIN
 /* ASCII-only helpers independent of the C locale. */
 int uavmail__ascii_casecmp(const char *a, const char *b);
 int uavmail__ascii_ncasecmp(const char *a, const char *b, size_t n);
+/* Copy @p src keeping valid UTF-8 only: control characters become spaces,
+ * bytes of invalid sequences '?'; always terminated, cut on a character. */
+void uavmail__clean_text(char *dst, size_t cap, const char *src);
+
 /* Civil date (year, month 1-12, day 1-31) from days since 1970-01-01. */
 void uavmail__civil_from_days(int64_t days, int *y, int *m, int *d);
 

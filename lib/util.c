@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "address.h"
 #include "internal.h"
 
 size_t uavmail__strlcpy(char *dst, const char *src, size_t cap)
@@ -63,3 +64,30 @@ void uavmail__civil_from_days(int64_t z, int *y, int *m, int *d)
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
+
+/* Copy text keeping valid UTF-8 only: control characters become spaces,
+ * bytes of invalid sequences become '?'. */
+void uavmail__clean_text(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0, i = 0, n = strlen(src);
+    while (i < n && o + 1 < cap) {
+        unsigned char c = (unsigned char)src[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                                       : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 1) {
+            dst[o++] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
+            i++;
+        } else if (len && i + len <= n && uavmail__utf8_valid(src + i, len)) {
+            if (o + len >= cap)
+                break;
+            memcpy(dst + o, src + i, len);
+            o += len;
+            i += len;
+        } else {
+            dst[o++] = '?';
+            i++;
+        }
+    }
+    dst[o] = '\0';
+}
+

@@ -1,8 +1,11 @@
 #!/bin/sh
 # README command 1: build uavmail, start a local SMTP server on loopback
-# (aiosmtpd, TLS with a test CA generated now, AUTH required), send a real
-# flight report with attachments through it over STARTTLS + AUTH PLAIN, and
-# show what arrived.
+# (aiosmtpd, TLS with a test CA generated now, AUTH required), replay a
+# recorded flight (examples/demo/uav7-flight.tlog: MAVLink frames from an
+# ArduPilot-like vehicle, framed by node-mavlink) through the mavlink-notify
+# bridge, which queues the alerts and the flight report (CSV, GPX, GeoJSON,
+# CBOR) in an outbox and sends them over STARTTLS + AUTH PLAIN; then show
+# what arrived.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -12,10 +15,9 @@ ninja -C build >/dev/null
 
 out="$top/demo-output"
 rm -rf "$out"
-mkdir -p "$out/mailbox" "$out/flight"
+mkdir -p "$out/mailbox"
 PY=/usr/bin/python3
 $PY test/fixtures/testca.py "$out/pki" >/dev/null
-subject=$($PY examples/demo/make_flight.py "$out/flight")
 
 # The server stops when its stdin closes, so feed it from a FIFO we hold open.
 export UAVMAIL_DEMO_PASSWORD="demo app password 7f3a"
@@ -30,15 +32,27 @@ i=0
 while [ ! -s "$out/server.json" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 port=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$out/server.json")
 
-echo "== sending the flight report to the local server (localhost:$port, STARTTLS + AUTH)"
-build/cli/uavmail send --server localhost --port "$port" --security starttls \
-    --cafile "$out/pki/ca.pem" --user pilot@example.test --password-env UAVMAIL_DEMO_PASSWORD \
-    --from "uav7@example.test" --to "fleet-ops@example.test" --subject "$subject" \
-    --body-file "$out/flight/summary.txt" \
-    --attach "$out/flight/flight-0042.csv" --attach "$out/flight/flight-0042.gpx" --trace
+cat > "$out/uav7.conf" <<EOF
+# mavlink-notify configuration for the demo (docs/telemetry.md)
+vehicle = UAV-7
+from = uav7@example.test
+to = fleet-ops@example.test
+outbox = $out/outbox
+formats = csv gpx geojson cbor
+server = localhost
+port = $port
+security = starttls
+cafile = $out/pki/ca.pem
+user = pilot@example.test
+channel = thermal degC
+alert = hot_spot: thermal > 80 clear 70 severity warning text Hot spot {value} degC
+EOF
+export UAVMAIL_PASSWORD="$UAVMAIL_DEMO_PASSWORD"
+
+echo "== replaying the flight through mavlink-notify, sending to localhost:$port (STARTTLS + AUTH)"
+build/examples/mavlink-notify --config "$out/uav7.conf" --tlog examples/demo/uav7-flight.tlog \
+    --flush
 
 echo
 echo "== what arrived"
-$PY test/fixtures/mailcheck.py "$out/mailbox/0001.eml"
-echo
-echo "Delivered message saved to $out/mailbox/0001.eml"
+$PY examples/demo/show.py "$out/mailbox"
