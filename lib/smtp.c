@@ -1219,6 +1219,11 @@ int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *
            outstanding(e) + env->nrcpt + 3 <= UAVMAIL__SMTP_PIPE_REPLIES;
 }
 
+int uavmail__smtp_can_continue(const uavmail__smtp *e)
+{
+    return e->state != S_FAILED && e->state != S_CLOSED && e->state != S_QUIT && !e->quit_sent;
+}
+
 size_t uavmail__smtp_in_flight(const uavmail__smtp *e)
 {
     return e->q_len - e->q_done;

@@ -212,6 +212,9 @@ int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *
 int uavmail__smtp_collect(uavmail__smtp *e, void **tag, int *result);
 /* Transactions submitted and not yet finished. */
 size_t uavmail__smtp_in_flight(const uavmail__smtp *e);
+/* 1 while another transaction may still be submitted on this connection
+ * (not failed or closed, no QUIT sent). */
+int uavmail__smtp_can_continue(const uavmail__smtp *e);
 /* Push message bytes while WANT_BODY; returns how many were taken. */
 size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len);
 /* The whole message was pushed. */
