@@ -905,10 +905,10 @@ static void settle_all(uavmail__smtp *e, int before, int head_code, int rest_cod
                 uavmail__err_set(t->err, c, "the connection ended before the server answered "
                                             "this message (%.300s)",
                                  e->err->message);
-                if (c == UAVMAIL_EUNKNOWN)
-                    uavmail__err_hint(t->err, "it was sent completely, so it may or may not "
-                                              "have been delivered");
             }
+            if (c == UAVMAIL_EUNKNOWN && (!first || base != UAVMAIL_EUNKNOWN))
+                uavmail__err_hint(t->err, "it was sent completely, so it may or may not "
+                                          "have been delivered");
             t->err->code = c;
         }
         t->result = c;
