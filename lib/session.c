@@ -1011,8 +1011,11 @@ static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n
     size_t i, ok = 0;
     free_results(s);
     s->slots = uavmail__calloc(&s->alloc, n, sizeof *s->slots);
-    if (s->slots == NULL)
+    if (s->slots == NULL) {
+        for (i = 0; results != NULL && i < n; i++)
+            results[i] = UAVMAIL_ENOMEM;
         return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
+    }
     s->nslots = n;
     s->user_results = results;
     for (i = 0; i < n; i++) {
