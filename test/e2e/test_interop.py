@@ -87,6 +87,12 @@ class Postfix(unittest.TestCase):
         self.assertEqual(r.stderr.count("C: BDAT "), 3)
         self.assertNotIn("C: DATA", r.stderr)
         self.assertLess(r.stderr.rindex("C: BDAT"), r.stderr.index("C: QUIT"))
+        # Pipelined across messages (RFC 2920 3.1 + RFC 3030): all three went
+        # out before the first reply was read, each further one led by RSET.
+        first_bdat = r.stderr.index("C: BDAT")
+        self.assertLess(r.stderr.rindex("C: BDAT"), r.stderr.index("S: ", first_bdat))
+        self.assertEqual(r.stderr.count("C: RSET"), 2)
+        self.assertEqual(r.stdout.count("accepted for 2 of 2 recipient(s)"), 3, r.stdout)
         type(self).delivered += 6  # ops and hidden, three times
         got = [Path(p).read_bytes() for p in self.pf.wait_for_messages(self.delivered, 30)]
         prepared = [g for g in got if b"Subject: prepared" in g]
