@@ -176,7 +176,9 @@ UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_
  * uavmail_session_send() (DATA needs its 354 and end-of-data replies).
  * The replies are matched to their messages in order, so each message has
  * its own outcome: a rejected message or recipient does not affect the
- * others.
+ * others.  Each message sent behind an unanswered one starts with RSET,
+ * which clears whatever the previous one left on the server; at most 16
+ * messages (and 128 replies) are outstanding at a time.
  *
  * Every message is checked first; one that fails the check gets its error
  * in @p results and the others still go.  The connection is opened,
