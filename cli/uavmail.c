@@ -691,14 +691,15 @@ static int build_message(const send_args *a, uavmail_message **out)
     return 0;
 }
 
-/* Report per-recipient results; returns the number accepted. */
-static size_t report_recipients(uavmail_session *s)
+/* Report per-recipient results of message @p k of the last send; returns
+ * the number accepted. */
+static size_t report_recipients(uavmail_session *s, size_t k)
 {
     size_t i, ok = 0;
-    for (i = 0; i < uavmail_session_recipient_count(s); i++) {
+    for (i = 0; i < uavmail_session_batch_recipient_count(s, k); i++) {
         const char *addr, *reply;
         int code;
-        uavmail_session_recipient(s, i, &addr, &code, &reply);
+        uavmail_session_batch_recipient(s, k, i, &addr, &code, &reply);
         if (code / 100 == 2)
             ok++;
         else
@@ -786,22 +787,6 @@ static int session_from_args(send_args *a, uavmail_session **s)
     return rc;
 }
 
-/* Send one message; the last one says QUIT in the same round trip. */
-static int send_one(uavmail_session *s, uavmail_message *m, int last, const char *label)
-{
-    int rc = last ? uavmail_session_send_final(s, m) : uavmail_session_send(s, m);
-    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
-        size_t ok = report_recipients(s);
-        printf("%s: %s%saccepted for %zu of %zu recipient(s)\n", prog, label ? label : "message",
-               label ? " " : " ", ok, uavmail_session_recipient_count(s));
-    } else {
-        if (label)
-            fprintf(stderr, "%s: %s:\n", prog, label);
-        report("sending failed", rc, uavmail_session_last_error(s));
-    }
-    return rc;
-}
-
 /* Worse of two exit codes: a temporary failure beats success, a permanent
  * one beats both. */
 static int worse(int a, int b)
@@ -811,6 +796,69 @@ static int worse(int a, int b)
     if (b == EX_OK_ || a == b)
         return a;
     return a == EX_TEMPFAIL_ ? b : a;
+}
+
+/* Report the outcome @p rc of message @p k of the last send. */
+static int report_sent(uavmail_session *s, size_t k, int rc, const char *label,
+                       const uavmail_error_detail *detail)
+{
+    if (rc == 0 || rc == UAVMAIL_ERECIPIENTS) {
+        size_t ok = report_recipients(s, k);
+        printf("%s: %s accepted for %zu of %zu recipient(s)\n", prog, label ? label : "message",
+               ok, uavmail_session_batch_recipient_count(s, k));
+    } else {
+        if (label)
+            fprintf(stderr, "%s: %s:\n", prog, label);
+        report("sending failed", rc, detail);
+    }
+    return rc;
+}
+
+/* Send one message and say QUIT in the same round trip. */
+static int send_one(uavmail_session *s, uavmail_message *m)
+{
+    int rc = uavmail_session_send_final(s, m);
+    return report_sent(s, 0, rc, NULL, uavmail_session_last_error(s));
+}
+
+/* Send the prepared messages (--message) as one batch over one connection:
+ * each goes right behind the previous one when the server offers
+ * PIPELINING and CHUNKING, and QUIT behind the last.  A message that cannot
+ * be built is reported and left out.  Returns the worst exit code. */
+static int send_prepared(const send_args *a, uavmail_session *s)
+{
+    uavmail_message **msgs = calloc(a->nmessage, sizeof *msgs);
+    const char **labels = calloc(a->nmessage, sizeof *labels);
+    int *res = calloc(a->nmessage, sizeof *res);
+    size_t i, n = 0;
+    int ex = EX_OK_;
+    if (msgs == NULL || labels == NULL || res == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        ex = EX_SOFTWARE_;
+    }
+    for (i = 0; ex != EX_SOFTWARE_ && i < a->nmessage; i++) {
+        uavmail_message *m = NULL;
+        int r = build_prepared(a, a->message[i], &m);
+        if (r != 0) {
+            uavmail_message_free(m);
+            ex = worse(ex, r);
+            continue;
+        }
+        msgs[n] = m;
+        labels[n++] = a->message[i];
+    }
+    if (n > 0) {
+        (void)uavmail_session_send_batch(s, msgs, n, res, 1);
+        for (i = 0; i < n; i++)
+            ex = worse(ex, exit_code_for(report_sent(s, i, res[i], labels[i],
+                                                     uavmail_session_batch_error(s, i))));
+    }
+    for (i = 0; i < n; i++)
+        uavmail_message_free(msgs[i]);
+    free(msgs);
+    free(labels);
+    free(res);
+    return ex;
 }
 
 /* ---- the outbox ------------------------------------------------------------------------ */
@@ -1005,7 +1053,6 @@ static int cmd_send(int argc, char **argv)
     send_args a;
     uavmail_session *s = NULL;
     uavmail_message *m = NULL;
-    size_t i;
     int rc = with_config(&argc, &argv), ex = EX_OK_;
     if (rc != 0)
         return rc;
@@ -1050,16 +1097,10 @@ static int cmd_send(int argc, char **argv)
         return exit_code_for(rc);
     }
     if (a.nmessage == 0) {
-        ex = exit_code_for(send_one(s, m, 1, NULL));
+        ex = exit_code_for(send_one(s, m));
         uavmail_message_free(m);
-    }
-    for (i = 0; i < a.nmessage; i++) {
-        int r = build_prepared(&a, a.message[i], &m);
-        if (r == 0)
-            r = exit_code_for(send_one(s, m, i + 1 == a.nmessage, a.message[i]));
-        uavmail_message_free(m);
-        m = NULL;
-        ex = worse(ex, r);
+    } else {
+        ex = send_prepared(&a, s);
     }
     if (uavmail_session_quit(s) != 0 && a.trace)
         fprintf(stderr, "%s: note: QUIT was not answered cleanly\n", prog);

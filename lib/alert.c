@@ -23,8 +23,8 @@ typedef struct keystate {
     int64_t last_sent;
     unsigned suppressed;
     int64_t first_suppressed;
-    int last_severity;
-    char last_text[AL_TEXT];
+    int last_severity, worst_severity;
+    char last_text[AL_TEXT], worst_text[AL_TEXT];
 } keystate;
 
 typedef struct rule {
@@ -43,7 +43,7 @@ typedef struct rule {
 struct uavmail_alerts {
     uavmail__alloc alloc;
     uavmail_error_detail err;
-    int64_t repeat_us;
+    int64_t repeat_us, now; /* now: the latest time seen (earlier times count as it) */
     uavmail_alert_cb cb;
     void *user_data;
     size_t nrules, nkeys;
@@ -141,9 +141,14 @@ int uavmail_alerts_add(uavmail_alerts *a, const uavmail_alert_rule *r)
         return uavmail__err_set(&a->err, UAVMAIL_EINVAL,
                                 "rule '%s': source '%s' is not a valid name", r->key,
                                 r->source ? r->source : "(null)");
-    if (r->op < UAVMAIL_ALERT_ABOVE || r->op > UAVMAIL_ALERT_SEVERITY || !isfinite(r->trigger))
+    if (r->op < UAVMAIL_ALERT_ABOVE || r->op > UAVMAIL_ALERT_SEVERITY || !isfinite(r->trigger) ||
+        fabs(r->trigger) > 1e15 || (isfinite(r->clear) && fabs(r->clear) > 1e15))
         return uavmail__err_set(&a->err, UAVMAIL_EINVAL,
-                                "rule '%s': unknown comparison or no trigger value", r->key);
+                                "rule '%s': unknown comparison, or no (or an absurd) trigger value",
+                                r->key);
+    if (r->op == UAVMAIL_ALERT_SEVERITY && (r->trigger < 0 || r->trigger > 7))
+        return uavmail__err_set(&a->err, UAVMAIL_EINVAL,
+                                "rule '%s': a severity rule's trigger is a severity, 0-7", r->key);
     if (isfinite(r->clear) && ((r->op == UAVMAIL_ALERT_ABOVE && r->clear > r->trigger) ||
                                (r->op == UAVMAIL_ALERT_BELOW && r->clear < r->trigger)))
         return uavmail__err_set(&a->err, UAVMAIL_EINVAL,
@@ -286,8 +291,12 @@ int uavmail_alerts_parse(uavmail_alerts *a, const char *line)
     if (lx.s[lx.i] == '<' && lx.s[lx.i + 1] == '=') {
         r.op = UAVMAIL_ALERT_SEVERITY;
         lx.i += 2;
-        if (!word(&lx, sev, sizeof sev) || severity_from(sev) < 0)
+        skip_ws(&lx);
+        start = lx.i;
+        if (!word(&lx, sev, sizeof sev) || severity_from(sev) < 0) {
+            lx.i = start;
             return syntax(a, &lx, "a severity (emergency..debug or 0-7)");
+        }
         r.trigger = severity_from(sev);
     } else if (lx.s[lx.i] == '<' || lx.s[lx.i] == '>') {
         r.op = lx.s[lx.i] == '<' ? UAVMAIL_ALERT_BELOW : UAVMAIL_ALERT_ABOVE;
@@ -311,8 +320,12 @@ int uavmail_alerts_parse(uavmail_alerts *a, const char *line)
                 return syntax(a, &lx, "the alert text");
             break;
         } else if (strcmp(kw, "severity") == 0) {
-            if (!word(&lx, sev, sizeof sev) || severity_from(sev) < 0)
+            skip_ws(&lx);
+            start = lx.i;
+            if (!word(&lx, sev, sizeof sev) || severity_from(sev) < 0) {
+                lx.i = start;
                 return syntax(a, &lx, "a severity (emergency..debug or 0-7)");
+            }
             r.severity = severity_from(sev);
         } else if (strcmp(kw, "clear") == 0 || strcmp(kw, "hold") == 0 ||
                    strcmp(kw, "repeat") == 0) {
@@ -361,7 +374,17 @@ static void fmt_value(char *buf, size_t cap, double v)
 }
 
 /* Rule text with "{value}" replaced. */
+static void render_raw(const rule *r, double v, char *out, size_t cap);
+
+/* Rule text with "{value}" replaced, valid UTF-8 within @p cap. */
 static void render_text(const rule *r, double v, char *out, size_t cap)
+{
+    char raw[AL_TEXT + 64];
+    render_raw(r, v, raw, sizeof raw);
+    uavmail__clean_text(out, cap, raw);
+}
+
+static void render_raw(const rule *r, double v, char *out, size_t cap)
 {
     char val[48];
     const char *p, *hit;
@@ -408,10 +431,16 @@ static int fire(uavmail_alerts *a, keystate *ks, const char *text, int severity,
                 int64_t t)
 {
     if (ks->sent_any && t - ks->last_sent < ks->repeat_us) {
-        if (ks->suppressed++ == 0)
+        if (ks->suppressed++ == 0) {
             ks->first_suppressed = t;
+            ks->worst_severity = 8;
+        }
         ks->last_severity = severity;
-        uavmail__strlcpy(ks->last_text, text, sizeof ks->last_text);
+        uavmail__clean_text(ks->last_text, sizeof ks->last_text, text);
+        if (severity < ks->worst_severity) { /* the digest must not hide the worst one */
+            ks->worst_severity = severity;
+            uavmail__clean_text(ks->worst_text, sizeof ks->worst_text, text);
+        }
         return 0;
     }
     return deliver(a, ks, text, severity, value, t, 0);
@@ -419,12 +448,17 @@ static int fire(uavmail_alerts *a, keystate *ks, const char *text, int severity,
 
 static int digest(uavmail_alerts *a, keystate *ks, int64_t t)
 {
-    char text[AL_TEXT + 96];
+    char text[2 * AL_TEXT + 128];
     int64_t sec = ks->first_suppressed / 1000000, sod = ((sec % 86400) + 86400) % 86400;
-    uavmail__snprintf(text, sizeof text, "%u more '%s' alert%s since %02d:%02d:%02dZ; last: %s",
-                      ks->suppressed, ks->key, ks->suppressed == 1 ? "" : "s",
-                      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), ks->last_text);
-    return deliver(a, ks, text, ks->last_severity, NAN, t, 1);
+    int n = uavmail__snprintf(text, sizeof text, "%u more '%s' alert%s since %02d:%02d:%02dZ",
+                              ks->suppressed, ks->key, ks->suppressed == 1 ? "" : "s",
+                              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    if (n > 0 && ks->worst_severity < ks->last_severity)
+        uavmail__snprintf(text + n, sizeof text - (size_t)n, "; worst: %s; last: %s",
+                          ks->worst_text, ks->last_text);
+    else if (n > 0)
+        uavmail__snprintf(text + n, sizeof text - (size_t)n, "; last: %s", ks->last_text);
+    return deliver(a, ks, text, ks->worst_severity, NAN, t, 1);
 }
 
 int uavmail_alerts_tick(uavmail_alerts *a, int64_t t)
@@ -432,6 +466,7 @@ int uavmail_alerts_tick(uavmail_alerts *a, int64_t t)
     size_t i;
     if (!a)
         return UAVMAIL_EINVAL;
+    t = a->now = t > a->now ? t : a->now;
     for (i = 0; i < a->nkeys; i++) {
         keystate *ks = &a->keys[i];
         if (ks->suppressed && t - ks->last_sent >= ks->repeat_us && digest(a, ks, t) != 0)
@@ -458,10 +493,9 @@ int uavmail_alerts_value(uavmail_alerts *a, const char *source, double v, int64_
     if (!a || !source)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&a->err);
-    if ((rc = uavmail_alerts_tick(a, t)) != 0)
-        return rc;
+    t = a->now = t > a->now ? t : a->now;
     if (!isfinite(v))
-        return 0;
+        return uavmail_alerts_tick(a, t);
     for (i = 0; i < a->nrules; i++) {
         rule *r = &a->rules[i];
         int cond, cleared;
@@ -491,7 +525,8 @@ int uavmail_alerts_value(uavmail_alerts *a, const char *source, double v, int64_
                 return UAVMAIL_ECALLBACK;
         }
     }
-    return 0;
+    (void)rc;
+    return uavmail_alerts_tick(a, t); /* digests of the other keys whose interval ended */
 }
 
 int uavmail_alerts_event(uavmail_alerts *a, const char *source, int severity, const char *text,
@@ -502,17 +537,21 @@ int uavmail_alerts_event(uavmail_alerts *a, const char *source, int severity, co
     if (!a || !source || !text || severity < 0 || severity > 7)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&a->err);
-    if ((rc = uavmail_alerts_tick(a, t)) != 0)
-        return rc;
+    t = a->now = t > a->now ? t : a->now;
     for (i = 0; i < a->nrules; i++) {
         rule *r = &a->rules[i];
-        char buf[AL_TEXT];
+        char raw[2 * AL_TEXT + 8], buf[AL_TEXT];
         if (r->op != UAVMAIL_ALERT_SEVERITY || strcmp(r->source, source) != 0 ||
             severity > (int)r->trigger)
             continue;
-        uavmail__clean_text(buf, sizeof buf, text); /* radio text: no CR/LF, valid UTF-8 */
+        if (r->has_text) /* "rule text: event text" */
+            uavmail__snprintf(raw, sizeof raw, "%s: %s", r->text, text);
+        else
+            uavmail__strlcpy(raw, text, sizeof raw);
+        uavmail__clean_text(buf, sizeof buf, raw); /* radio text: no CR/LF, valid UTF-8 */
         if (fire(a, r->ks, buf, severity, NAN, t) != 0)
             return UAVMAIL_ECALLBACK;
     }
-    return 0;
+    (void)rc;
+    return uavmail_alerts_tick(a, t);
 }

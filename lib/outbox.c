@@ -766,10 +766,10 @@ static void record_sends(uavmail_outbox *q, int64_t now, unsigned count)
  * 2xx recipients of an accepted message are delivered, 5xx ones (and all of
  * a message refused with 5xx) failed for good, the rest stay pending.  An
  * unknown outcome changes nothing: the message goes again (at least once). */
-static int settle(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int rc, int64_t now,
-                  int *finished)
+static int settle(uavmail_outbox *q, uavmail_session *s, size_t idx, uavmail__qmeta *m, int rc,
+                  int64_t now, int *finished)
 {
-    const uavmail_error_detail *d = uavmail_session_last_error(s);
+    const uavmail_error_detail *d = uavmail_session_batch_error(s, idx);
     int accepted = rc == 0 || rc == UAVMAIL_ERECIPIENTS, refused = rc == UAVMAIL_EPERMFAIL;
     size_t i, k = 0, pending = 0, first_fail = m->nrcpt;
     *finished = 0;
@@ -779,7 +779,7 @@ static int settle(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int 
         int code = 0;
         if (r->state != UAVMAIL__R_PENDING)
             continue;
-        if (uavmail_session_recipient(s, k++, &addr, &code, &reply) != 0 ||
+        if (uavmail_session_batch_recipient(s, idx, k++, &addr, &code, &reply) != 0 ||
             rc == UAVMAIL_EUNKNOWN)
             continue;
         if (code / 100 == 5) {
@@ -803,7 +803,8 @@ static int settle(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int 
     }
     m->attempts++;
     m->unknown = rc == UAVMAIL_EUNKNOWN; /* resent with the same Message-ID (P-08, Q-09) */
-    uavmail__strlcpy(m->last_error, rc == 0 ? "" : uavmail_error_message(d), sizeof m->last_error);
+    uavmail__strlcpy(m->last_error, rc == 0 || d == NULL ? "" : uavmail_error_message(d),
+                     sizeof m->last_error);
     if (pending == 0) {
         *finished = 1;
         if (first_fail < m->nrcpt)
@@ -825,14 +826,15 @@ static void reschedule(uavmail_outbox *q, uavmail__qmeta *m, const char *why, in
     write_meta(q, m, "msg", 0);
 }
 
-static int send_one(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, int final,
-                    int *damaged)
+/* The message of entry @p m for its pending recipients, from its file. */
+static int build_one(uavmail_outbox *q, uavmail__qmeta *m, uavmail_message **out, int *damaged)
 {
     uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
     uavmail_message *msg;
     char eml[PATH_CAP], name[64];
     size_t i;
     int rc;
+    *out = NULL;
     mo.allocator = q->opts.allocator;
     uavmail__snprintf(name, sizeof name, "%s.eml", m->id);
     path_of(q, eml, "msg", name);
@@ -850,10 +852,14 @@ static int send_one(uavmail_outbox *q, uavmail_session *s, uavmail__qmeta *m, in
     for (i = 0; rc == 0 && i < m->nrcpt; i++)
         if (m->rcpt[i].state == UAVMAIL__R_PENDING)
             rc = uavmail_message_add_recipient(msg, UAVMAIL_BCC, m->rcpt[i].addr, NULL);
-    if (rc == 0)
-        rc = final ? uavmail_session_send_final(s, msg) : uavmail_session_send(s, msg);
-    uavmail_message_free(msg);
-    return rc;
+    if (rc != 0) {
+        uavmail__err_set(&q->err, rc, "outbox: %s: %s", m->id,
+                         uavmail_error_message(uavmail_message_last_error(msg)));
+        uavmail_message_free(msg);
+        return rc;
+    }
+    *out = msg;
+    return 0;
 }
 
 /* Errors after which the next message cannot go over this connection. */
@@ -874,8 +880,11 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
 {
     scan s;
     uavmail_session *sess = NULL;
+    uavmail__qmeta **batch = NULL;
+    uavmail_message **msgs = NULL;
+    int *results = NULL;
     int64_t now, stamps[UAVMAIL__RATE_MAX];
-    size_t i, done = 0, n_stamps;
+    size_t i, k, done = 0, n_stamps, nbatch = 0;
     unsigned allowed = ~0u, sends = 0;
     char lockpath[PATH_CAP];
     int lock, writing, rc = 0, boost;
@@ -914,24 +923,23 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
             m->dead = UAVMAIL_ENTRY_EXPIRED;
         }
     }
-    for (i = 0; i < s.n && rc == 0 && sends < allowed; i++) {
+    /* Everything due (up to the rate limit) goes as one batch over one
+     * connection: pipelined across messages where the server allows. */
+    batch = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *batch) : NULL;
+    msgs = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *msgs) : NULL;
+    results = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *results) : NULL;
+    if (s.n && (batch == NULL || msgs == NULL || results == NULL))
+        rc = uavmail__err_set(&q->err, UAVMAIL_ENOMEM, "out of memory");
+    for (i = 0; i < s.n && rc == 0 && nbatch < allowed; i++) {
         uavmail__qmeta *m = &s.metas[i];
-        int finished, r, damaged = 0;
-        size_t left = 0, k;
+        int damaged = 0;
         if (m->dead || !(boost || m->next_attempt <= now))
             continue;
         if (finish_burial(q, m->id)) {
             m->dead = UAVMAIL_ENTRY_BOUNCED; /* its end was decided before: never resent */
             continue;
         }
-        if (sess == NULL && (rc = uavmail_session_new(&sess, opts)) != 0) {
-            uavmail__err_set(&q->err, rc, "outbox: cannot start a session: %s",
-                             uavmail_strerror(rc));
-            break;
-        }
-        for (k = i + 1; k < s.n; k++)
-            left += !s.metas[k].dead && (boost || s.metas[k].next_attempt <= now);
-        r = send_one(q, sess, m, left == 0 || sends + 1 >= allowed, &damaged);
+        rc = build_one(q, m, &msgs[nbatch], &damaged);
         if (damaged) {
             /* Its message file is gone or damaged: quarantine, never send. */
             char from[PATH_CAP], to[PATH_CAP], name[64];
@@ -939,32 +947,56 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
             path_of(q, from, "msg", name);
             path_of(q, to, "corrupt", name);
             q->fs.rename(q->fs.ud, from, to);
+            m->dead = UAVMAIL_ENTRY_BOUNCED; /* not due any more in this flush */
+            rc = 0;
             continue;
         }
-        if (connection_lost(r) && uavmail_session_recipient_count(sess) == 0) {
-            /* Nothing reached a recipient: all due entries wait their back-off. */
-            uavmail__err_copy(&q->err, uavmail_session_last_error(sess));
-            for (k = i; k < s.n; k++)
-                if (!s.metas[k].dead && (boost || s.metas[k].next_attempt <= now))
-                    reschedule(q, &s.metas[k], q->err.message, now);
-            rc = r;
+        if (rc == UAVMAIL_ENOMEM)
             break;
+        if (rc != 0) {
+            reschedule(q, m, q->err.message, now); /* this entry only; the others go */
+            m->dead = UAVMAIL_ENTRY_BOUNCED;         /* (not due any more in this flush) */
+            rc = 0;
+            continue;
         }
-        if (settle(q, sess, m, r, now, &finished) != 0) {
-            rc = q->err.code;
-            break;
-        }
-        sends++;
-        done += finished;
-        if (connection_lost(r)) {
-            uavmail__err_copy(&q->err, uavmail_session_last_error(sess));
-            for (k = i + 1; k < s.n; k++)
-                if (!s.metas[k].dead && (boost || s.metas[k].next_attempt <= now))
-                    reschedule(q, &s.metas[k], q->err.message, now);
-            rc = r;
-            break;
-        }
+        batch[nbatch++] = m;
     }
+    if (rc == 0 && nbatch > 0 && (rc = uavmail_session_new(&sess, opts)) != 0)
+        uavmail__err_set(&q->err, rc, "outbox: cannot start a session: %s", uavmail_strerror(rc));
+    if (rc == 0 && nbatch > 0) {
+        int lost = 0;
+        (void)uavmail_session_send_batch(sess, msgs, nbatch, results, 1);
+        for (i = 0; i < nbatch; i++) {
+            int finished = 0, r = results[i];
+            if (connection_lost(r) && !lost) {
+                lost = 1;
+                uavmail__err_copy(&q->err, uavmail_session_batch_error(sess, i));
+                rc = r;
+            }
+            if (settle(q, sess, i, batch[i], r, now, &finished) != 0) {
+                rc = q->err.code;
+                break;
+            }
+            sends++;
+            done += finished;
+        }
+        if (lost)
+            /* Due entries past the rate limit wait their back-off too. */
+            for (k = 0; k < s.n; k++) {
+                uavmail__qmeta *m = &s.metas[k];
+                size_t j;
+                int in_batch = 0;
+                for (j = 0; j < nbatch; j++)
+                    in_batch |= batch[j] == m;
+                if (!in_batch && !m->dead && (boost || m->next_attempt <= now))
+                    reschedule(q, m, q->err.message, now);
+            }
+    }
+    for (i = 0; i < nbatch; i++)
+        uavmail_message_free(msgs[i]);
+    uavmail__free(&q->alloc, batch);
+    uavmail__free(&q->alloc, msgs);
+    uavmail__free(&q->alloc, results);
     record_sends(q, now, sends);
     uavmail_session_free(sess);
     scan_free(&s);

@@ -16,6 +16,27 @@
 #define INBUF_SIZE UAVMAIL_SESSION_INBUF_SIZE
 #define BODYBUF_SIZE UAVMAIL_SESSION_BODYBUF_SIZE
 
+/* One message of the operation in progress (a send is a batch of one). */
+typedef struct send_slot {
+    uavmail_message *msg;
+    int state;                /* SL_* */
+    int result;               /* UAVMAIL_EAGAIN until known */
+    unsigned tx_rounds;       /* transactions after the first (452 retries) */
+    int env_ready;            /* reader and env made for the next transaction */
+    uavmail__mime_reader *reader;
+    uavmail__envelope env;
+    uavmail__rcpt_result *results; /* per recipient, in the message's order */
+    char **res_addr;
+    size_t nresults;
+    const char **pend_addr;   /* recipients of the next/current transaction */
+    uavmail__rcpt_result *pend_res;
+    size_t *pend_map;         /* their index in results */
+    size_t npend;
+    uavmail_error_detail err; /* this message's failure */
+} send_slot;
+
+enum { SL_WAIT, SL_QUEUED, SL_DONE };
+
 struct uavmail_session {
     uavmail__alloc alloc;
     uavmail_error_detail err;
@@ -40,26 +61,20 @@ struct uavmail_session {
     int connected;
     char ehlo_name[300];
 
-    /* Results of the last message. */
-    uavmail__rcpt_result *results;
-    char **res_addr;
-    size_t nresults;
+    /* The messages of the last send or batch, kept for their results. */
+    send_slot *slots;
+    size_t nslots;
+    int *user_results;        /* the batch caller's array, or NULL */
 
     /* The operation in progress (blocking or stepped). */
     int op;                   /* OP_* */
     int phase;                /* PH_* */
     int nb;                   /* non-blocking: transport calls never wait */
-    uavmail_message *msg;
+    send_slot *writer;        /* the message whose body is being pushed */
+    size_t queued;            /* transactions submitted and not yet collected */
+    int batch;                /* the operation sends: 1 one message, 2 a batch */
     int final;
     int result;
-    int tx_active;
-    unsigned tx_rounds;
-    uavmail__mime_reader *reader;
-    uavmail__envelope env;
-    const char **pend_addr;   /* recipients of the current transaction */
-    uavmail__rcpt_result *pend_res;
-    size_t *pend_map;         /* their index in results */
-    size_t npend;
     size_t write_len;         /* bytes offered to a write that said EAGAIN */
     uint64_t wait_since;      /* non-blocking: when the current wait began */
     unsigned wait_limit;
@@ -76,7 +91,8 @@ enum { OP_NONE, OP_SEND, OP_QUIT };
 enum { PH_CONNECT, PH_TLS, PH_SMTP };
 
 static void end_operation(uavmail_session *s);
-static int run_blocking(uavmail_session *s, int op, uavmail_message *m, int final);
+static int run_blocking(uavmail_session *s, int op, uavmail_message *const *msgs, size_t n,
+                        int *results, int final);
 
 int uavmail_session_options_init(uavmail_session_options *opts, unsigned version)
 {
@@ -272,22 +288,30 @@ int uavmail_session_new(uavmail_session **out, const uavmail_session_options *o)
     return 0;
 }
 
+static void free_slot(uavmail_session *s, send_slot *sl)
+{
+    size_t i;
+    uavmail__mime_reader_free(sl->reader);
+    sl->reader = NULL;
+    sl->env_ready = 0;
+    for (i = 0; i < sl->nresults && sl->res_addr != NULL; i++)
+        uavmail__free(&s->alloc, sl->res_addr[i]);
+    uavmail__free(&s->alloc, sl->res_addr);
+    uavmail__free(&s->alloc, sl->results);
+    uavmail__free(&s->alloc, sl->pend_addr);
+    uavmail__free(&s->alloc, sl->pend_res);
+    uavmail__free(&s->alloc, sl->pend_map);
+}
+
 static void free_results(uavmail_session *s)
 {
     size_t i;
-    for (i = 0; i < s->nresults; i++)
-        uavmail__free(&s->alloc, s->res_addr[i]);
-    uavmail__free(&s->alloc, s->res_addr);
-    uavmail__free(&s->alloc, s->results);
-    uavmail__free(&s->alloc, s->pend_addr);
-    uavmail__free(&s->alloc, s->pend_res);
-    uavmail__free(&s->alloc, s->pend_map);
-    s->res_addr = NULL;
-    s->results = NULL;
-    s->pend_addr = NULL;
-    s->pend_res = NULL;
-    s->pend_map = NULL;
-    s->nresults = s->npend = 0;
+    for (i = 0; i < s->nslots; i++)
+        free_slot(s, &s->slots[i]);
+    uavmail__free(&s->alloc, s->slots);
+    s->slots = NULL;
+    s->nslots = 0;
+    s->user_results = NULL;
 }
 
 static void disconnect(uavmail_session *s)
@@ -536,12 +560,13 @@ static int step_tls(uavmail_session *s, int *want)
 static int push_body(uavmail_session *s)
 {
     size_t cap;
+    send_slot *w = s->writer;
     char *direct = uavmail__smtp_body_space(&s->engine, &cap);
     if (direct != NULL) {
         /* BDAT: the MIME writer renders straight into the output buffer. */
-        long n = cap ? uavmail__mime_read(s->reader, direct, cap) : 0;
+        long n = cap ? uavmail__mime_read(w->reader, direct, cap) : 0;
         if (n < 0) {
-            uavmail__err_copy(&s->err, &s->msg->err);
+            uavmail__err_copy(&s->err, &w->msg->err);
             return (int)n;
         }
         if (n == 0)
@@ -551,9 +576,9 @@ static int push_body(uavmail_session *s)
         return 0;
     }
     if (s->body_off == s->body_len) {
-        long n = s->reader ? uavmail__mime_read(s->reader, s->body, sizeof s->body) : 0;
+        long n = w->reader ? uavmail__mime_read(w->reader, s->body, sizeof s->body) : 0;
         if (n < 0) {
-            uavmail__err_copy(&s->err, &s->msg->err);
+            uavmail__err_copy(&s->err, &w->msg->err);
             return (int)n;
         }
         s->body_off = 0;
@@ -567,13 +592,21 @@ static int push_body(uavmail_session *s)
     return 0;
 }
 
+static int want_submit(uavmail_session *s);
+
 /* Run the engine until it is idle or closed (0), must wait (UAVMAIL_EAGAIN),
- * wants TLS (0 with the phase switched), or failed (an error). */
+ * wants TLS (0 with the phase switched), has a finished transaction to
+ * collect or can take the next message behind the previous one (0), or
+ * failed (an error). */
 static int step_smtp(uavmail_session *s, int *want)
 {
     for (;;) {
         long rc = 0;
-        switch (uavmail__smtp_want(&s->engine)) {
+        int w = uavmail__smtp_want(&s->engine);
+        if (s->op == OP_SEND && w == UAVMAIL__SMTP_WANT_READ &&
+            (uavmail__smtp_in_flight(&s->engine) < s->queued || want_submit(s)))
+            return 0; /* next_action collects or submits before we wait */
+        switch (w) {
         case UAVMAIL__SMTP_WANT_WRITE: {
             size_t len;
             const char *out = uavmail__smtp_output(&s->engine, &len);
@@ -637,77 +670,142 @@ static int step_smtp(uavmail_session *s, int *want)
     }
 }
 
-/* ---- operations: send a message, quit ------------------------------------------------ */
+/* ---- operations: send messages, quit ------------------------------------------------ */
 
-static int prepare_results(uavmail_session *s, const uavmail_message *m)
+/* The per-recipient arrays of one message. */
+static int prepare_slot(uavmail_session *s, send_slot *sl, uavmail_message *m)
 {
     size_t i;
-    free_results(s);
-    s->results = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->results);
-    s->res_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->res_addr);
-    s->pend_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_addr);
-    s->pend_res = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_res);
-    s->pend_map = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *s->pend_map);
-    if (s->results == NULL || s->res_addr == NULL || s->pend_addr == NULL ||
-        s->pend_res == NULL || s->pend_map == NULL)
+    sl->msg = m;
+    sl->result = UAVMAIL_EAGAIN;
+    sl->results = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *sl->results);
+    sl->res_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *sl->res_addr);
+    sl->pend_addr = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *sl->pend_addr);
+    sl->pend_res = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *sl->pend_res);
+    sl->pend_map = uavmail__calloc(&s->alloc, m->nrcpt, sizeof *sl->pend_map);
+    if (sl->results == NULL || sl->res_addr == NULL || sl->pend_addr == NULL ||
+        sl->pend_res == NULL || sl->pend_map == NULL)
         return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
-    s->nresults = m->nrcpt;
+    sl->nresults = m->nrcpt;
     for (i = 0; i < m->nrcpt; i++) {
-        s->res_addr[i] = uavmail__strdup(&s->alloc, m->rcpt[i].addr);
-        if (s->res_addr[i] == NULL)
+        sl->res_addr[i] = uavmail__strdup(&s->alloc, m->rcpt[i].addr);
+        if (sl->res_addr[i] == NULL)
             return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
-        s->pend_addr[i] = s->res_addr[i];
-        s->pend_map[i] = i;
+        sl->pend_addr[i] = sl->res_addr[i];
+        sl->pend_map[i] = i;
     }
-    s->npend = m->nrcpt;
+    sl->npend = m->nrcpt;
     return 0;
 }
 
-/* Start one transaction for the pending recipients. */
-static int start_transaction(uavmail_session *s)
+/* A message's outcome is final: record it where the caller sees it. */
+static void slot_done(uavmail_session *s, send_slot *sl, int result)
 {
-    uavmail_message *m = s->msg;
-    uavmail__envelope *env = &s->env;
+    uavmail__mime_reader_free(sl->reader);
+    sl->reader = NULL;
+    sl->env_ready = 0;
+    sl->state = SL_DONE;
+    sl->result = result;
+    if (result == 0)
+        uavmail__err_clear(&sl->err);
+    else if (sl->err.code != result)
+        sl->err.code = result;
+    if (s->user_results != NULL)
+        s->user_results[sl - s->slots] = result;
+}
+
+/* Render the envelope of the next transaction of @p sl (once). */
+static int prepare_env(uavmail_session *s, send_slot *sl)
+{
+    uavmail_message *m = sl->msg;
+    uavmail__envelope *env = &sl->env;
     int rc, eight = uavmail__smtp_has_cap(&s->engine, UAVMAIL__CAP_8BITMIME);
     unsigned flags = eight ? UAVMAIL__MIME_8BIT : 0;
     size_t i;
-    rc = uavmail__mime_reader_new(&s->reader, m, flags);
+    if (sl->env_ready)
+        return 0;
+    uavmail__mime_reader_free(sl->reader);
+    rc = uavmail__mime_reader_new(&sl->reader, m, flags);
     memset(env, 0, sizeof *env);
     /* The exact size (RFC 1870 SIZE=, and BDAT when CHUNKING is offered):
      * the same reader then renders exactly these bytes. */
     if (rc == 0) {
-        rc = uavmail__mime_measure(s->reader, &env->size);
+        rc = uavmail__mime_measure(sl->reader, &env->size);
         env->size_exact = rc == 0;
         if (rc == UAVMAIL_ESTATE) { /* a callback of unknown size: no SIZE, no BDAT */
-            uavmail__mime_reader_free(s->reader);
+            uavmail__mime_reader_free(sl->reader);
             env->size = 0;
-            rc = uavmail__mime_reader_new(&s->reader, m, flags);
+            rc = uavmail__mime_reader_new(&sl->reader, m, flags);
         }
     }
     if (rc != 0) {
         uavmail__err_copy(&s->err, &m->err);
         return rc;
     }
-    if (uavmail__mime_is_8bit(s->reader) && !eight && m->prepared != NULL)
+    if (uavmail__mime_is_8bit(sl->reader) && !eight && m->prepared != NULL)
         return uavmail__err_set(&s->err, UAVMAIL_EPERMFAIL,
                                 "the prepared message contains 8-bit data, but the server does "
                                 "not offer 8BITMIME (D-06)");
     env->from = m->from.addr;
-    env->rcpt = (const char *const *)s->pend_addr;
-    env->nrcpt = s->npend;
-    env->body_8bit = uavmail__mime_is_8bit(s->reader);
+    env->rcpt = (const char *const *)sl->pend_addr;
+    env->nrcpt = sl->npend;
+    env->body_8bit = uavmail__mime_is_8bit(sl->reader);
     env->smtputf8 = uavmail__message_needs_utf8(m);
-    env->quit_after = s->final;
     env->dsn_notify = m->dsn_notify;
     env->dsn_ret = m->dsn_ret;
     env->dsn_envid = m->dsn_envid;
-    for (i = 0; i < s->npend; i++)
-        memset(&s->pend_res[i], 0, sizeof s->pend_res[i]);
-    s->body_off = s->body_len = 0;
-    rc = uavmail__smtp_submit(&s->engine, env, s->pend_res);
-    if (rc == 0)
-        s->tx_active = 1;
-    return rc;
+    for (i = 0; i < sl->npend; i++)
+        memset(&sl->pend_res[i], 0, sizeof sl->pend_res[i]);
+    sl->env_ready = 1;
+    return 0;
+}
+
+/* The first message still to go (in order), or NULL. */
+static send_slot *next_waiting(uavmail_session *s)
+{
+    size_t i;
+    for (i = 0; i < s->nslots; i++)
+        if (s->slots[i].state == SL_WAIT)
+            return &s->slots[i];
+    return NULL;
+}
+
+/* Start a transaction for @p sl's pending recipients: with the engine
+ * idle, or pipelined behind the previous message.  A failure here is this
+ * message's alone (its envelope or content); the connection goes on. */
+static int start_transaction(uavmail_session *s, send_slot *sl)
+{
+    size_t i;
+    int rc = prepare_env(s, sl);
+    if (rc == 0) {
+        /* QUIT goes behind the last message when this is the final batch. */
+        sl->env.quit_after = s->final;
+        for (i = (size_t)(sl - s->slots) + 1; i < s->nslots; i++)
+            if (s->slots[i].state == SL_WAIT)
+                sl->env.quit_after = 0;
+        s->body_off = s->body_len = 0;
+        rc = uavmail__smtp_submit_tx(&s->engine, &sl->env, sl->pend_res, &sl->err, sl);
+    }
+    if (rc != 0) {
+        uavmail__err_copy(&sl->err, &s->err);
+        slot_done(s, sl, rc);
+        return rc;
+    }
+    sl->state = SL_QUEUED;
+    s->writer = sl;
+    s->queued++;
+    return 0;
+}
+
+/* The next message can be submitted now behind those in flight. */
+static int want_submit(uavmail_session *s)
+{
+    send_slot *sl = next_waiting(s);
+    if (sl == NULL || !uavmail__smtp_in_flight(&s->engine))
+        return 0;
+    if (prepare_env(s, sl) != 0)
+        return 1; /* next_action records the failure */
+    return uavmail__smtp_can_pipeline(&s->engine, &sl->env);
 }
 
 /* 452 (and 552) to RCPT means "too many recipients for now": the others
@@ -717,72 +815,131 @@ static int is_too_many(int code)
     return code == 452 || code == 552;
 }
 
-/* Collect a finished transaction; returns 1 if another one is needed. */
-static int finish_transaction(uavmail_session *s, int result)
-{
-    size_t i, n = 0, accepted = 0;
-    uavmail__mime_reader_free(s->reader);
-    s->reader = NULL;
-    s->tx_active = 0;
-    for (i = 0; i < s->npend; i++)
-        if (s->pend_res[i].code != 0)
-            s->results[s->pend_map[i]] = s->pend_res[i];
-    s->result = result;
-    if (result != UAVMAIL_ERECIPIENTS || s->tx_rounds++ >= 100 ||
-        uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE)
-        return 0;
-    for (i = 0; i < s->npend; i++)
-        if (s->pend_res[i].code / 100 == 2)
-            accepted++;
-    for (i = 0; i < s->nresults; i++)
-        if (is_too_many(s->results[i].code)) {
-            s->pend_map[n] = i;
-            s->pend_addr[n++] = s->res_addr[i];
-        }
-    s->npend = n;
-    return n > 0 && accepted > 0;
-}
-
-static int overall_result(uavmail_session *s)
+static int overall_result(const send_slot *sl, int result)
 {
     size_t i;
-    if (s->result != UAVMAIL_ERECIPIENTS || s->tx_rounds == 0)
-        return s->result;
-    for (i = 0; i < s->nresults; i++)
-        if (s->results[i].code / 100 != 2)
+    if (result != UAVMAIL_ERECIPIENTS || sl->tx_rounds == 0)
+        return result;
+    for (i = 0; i < sl->nresults; i++)
+        if (sl->results[i].code / 100 != 2)
             return UAVMAIL_ERECIPIENTS;
+    return 0;
+}
+
+/* Collect a finished transaction of @p sl: the message is done, or waits
+ * for another transaction for the recipients deferred with 452. */
+static void finish_transaction(uavmail_session *s, send_slot *sl, int result)
+{
+    size_t i, n = 0, accepted = 0;
+    uavmail__mime_reader_free(sl->reader);
+    sl->reader = NULL;
+    sl->env_ready = 0;
+    if (s->writer == sl)
+        s->writer = NULL;
+    for (i = 0; i < sl->npend; i++)
+        if (sl->pend_res[i].code != 0)
+            sl->results[sl->pend_map[i]] = sl->pend_res[i];
+    if (result == UAVMAIL_ERECIPIENTS && sl->tx_rounds < 100 &&
+        uavmail__smtp_can_continue(&s->engine)) {
+        for (i = 0; i < sl->npend; i++)
+            if (sl->pend_res[i].code / 100 == 2)
+                accepted++;
+        for (i = 0; i < sl->nresults; i++)
+            if (is_too_many(sl->results[i].code)) {
+                sl->pend_map[n] = i;
+                sl->pend_addr[n++] = sl->res_addr[i];
+            }
+        if (n > 0 && accepted > 0) {
+            sl->npend = n;
+            sl->tx_rounds++;
+            sl->state = SL_WAIT;
+            return;
+        }
+    }
+    slot_done(s, sl, overall_result(sl, result));
+}
+
+/* Take every transaction the engine finished, in order. */
+static void collect_done(uavmail_session *s)
+{
+    void *tag;
+    int result;
+    while (uavmail__smtp_collect(&s->engine, &tag, &result)) {
+        s->queued--;
+        finish_transaction(s, tag, result);
+    }
+}
+
+/* The connection ended with @p rc: messages not yet sent were not
+ * delivered; they get the connection's error. */
+static void fail_waiting(uavmail_session *s, int rc)
+{
+    send_slot *sl;
+    collect_done(s);
+    while ((sl = next_waiting(s)) != NULL) {
+        uavmail__err_copy(&sl->err, &s->err);
+        sl->err.code = rc;
+        if (s->nslots > 1)
+            uavmail__err_hint(&sl->err, "this message was not sent; it can be sent again");
+        slot_done(s, sl, rc);
+    }
+}
+
+/* The result of the whole operation: 0, or the first message's failure
+ * (whose detail then becomes the session's last error). */
+static int batch_result(uavmail_session *s)
+{
+    size_t i;
+    for (i = 0; i < s->nslots; i++)
+        if (s->slots[i].result != 0) {
+            if (s->nslots > 1 || s->err.code == 0)
+                uavmail__err_copy(&s->err, &s->slots[i].err);
+            return s->slots[i].result;
+        }
     return 0;
 }
 
 static void end_operation(uavmail_session *s)
 {
-    uavmail__mime_reader_free(s->reader);
-    s->reader = NULL;
-    s->tx_active = 0;
+    size_t i;
+    for (i = 0; i < s->nslots; i++) {
+        uavmail__mime_reader_free(s->slots[i].reader);
+        s->slots[i].reader = NULL;
+        s->slots[i].env_ready = 0;
+        if (s->slots[i].state != SL_DONE && s->op == OP_SEND)
+            slot_done(s, &s->slots[i], UAVMAIL_ESTATE); /* abandoned */
+    }
+    s->writer = NULL;
+    s->queued = 0;
     s->op = OP_NONE;
-    s->msg = NULL;
     s->nb = 0;
 }
 
-/* The engine is idle or closed: what does the operation do next?
+/* The engine is idle or closed, has a finished transaction, or can take
+ * the next message: what does the operation do next?
  * Returns 1 to keep driving, or the operation's final result. */
 static int next_action(uavmail_session *s)
 {
-    int w = uavmail__smtp_want(&s->engine), result;
-    if (s->op == OP_SEND && s->tx_active && uavmail__smtp_tx_done(&s->engine, &result)) {
-        if (finish_transaction(s, result))
-            return start_transaction(s) == 0 ? 1 : s->err.code;
-        s->result = overall_result(s);
-        if (!s->final || w == UAVMAIL__SMTP_CLOSED || w != UAVMAIL__SMTP_IDLE) {
+    int w;
+    collect_done(s);
+    w = uavmail__smtp_want(&s->engine);
+    if (s->op == OP_SEND) {
+        send_slot *sl = next_waiting(s);
+        if (sl != NULL && (w == UAVMAIL__SMTP_IDLE || want_submit(s))) {
+            (void)start_transaction(s, sl); /* a failure is this message's alone */
+            return 1;
+        }
+        if ((sl != NULL || s->queued > 0) && w != UAVMAIL__SMTP_CLOSED)
+            return 1; /* replies outstanding */
+        /* Closed early: QUIT went out before a 452 retry became due. */
+        fail_waiting(s, UAVMAIL_ECLOSED);
+        s->result = batch_result(s);
+        if (!s->final || w != UAVMAIL__SMTP_IDLE) {
             if (w != UAVMAIL__SMTP_IDLE)
                 disconnect(s);
             return s->result;
         }
         s->op = OP_QUIT; /* final, but QUIT could not be pipelined */
-    }
-    if (s->op == OP_SEND && !s->tx_active) {
-        int rc = start_transaction(s);
-        return rc == 0 ? 1 : rc;
     }
     if (w == UAVMAIL__SMTP_CLOSED) {
         disconnect(s);
@@ -828,10 +985,12 @@ static int drive(uavmail_session *s, int *want)
             if (rc == UAVMAIL_ETIMEOUT && s->security == UAVMAIL_SECURITY_STARTTLS &&
                 s->port == 465 && !uavmail__smtp_has_cap(&s->engine, 0xffffffffu))
                 uavmail__err_hint(&s->err, "port 465 expects implicit TLS: use security \"tls\"");
-            if (s->tx_active) {
-                int result;
-                if (uavmail__smtp_tx_done(&s->engine, &result))
-                    finish_transaction(s, result);
+            if (s->batch) {
+                /* Every message in flight was settled by the engine; those
+                 * not sent yet get this error. */
+                fail_waiting(s, rc);
+                if (s->batch == 2)
+                    rc = batch_result(s);
             }
             if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE || !s->connected)
                 disconnect(s);
@@ -845,13 +1004,32 @@ static int drive(uavmail_session *s, int *want)
     }
 }
 
-static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int nb)
+/* Check every message (bad input fails before any connection) and make
+ * its slot.  Returns 0 when at least one message can go. */
+static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n, int *results)
 {
-    int rc;
-    uavmail__err_clear(&s->err);
-    if (s->op != OP_NONE)
-        return uavmail__err_set(&s->err, UAVMAIL_ESTATE, "another operation is in progress");
-    if (op == OP_SEND) {
+    size_t i, ok = 0;
+    free_results(s);
+    s->slots = uavmail__calloc(&s->alloc, n, sizeof *s->slots);
+    if (s->slots == NULL) {
+        for (i = 0; results != NULL && i < n; i++)
+            results[i] = UAVMAIL_ENOMEM;
+        return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory");
+    }
+    s->nslots = n;
+    s->user_results = results;
+    for (i = 0; i < n; i++) {
+        send_slot *sl = &s->slots[i];
+        uavmail_message *m = msgs[i];
+        int rc;
+        sl->result = UAVMAIL_EAGAIN;
+        if (results != NULL)
+            results[i] = UAVMAIL_EAGAIN;
+        if (m == NULL) {
+            uavmail__err_set(&sl->err, UAVMAIL_EINVAL, "message %zu of the batch is NULL", i);
+            slot_done(s, sl, UAVMAIL_EINVAL);
+            continue;
+        }
         if (s->time_cb != NULL && !m->frozen && m->from.addr != NULL) {
             int64_t now = s->time_cb(s->time_user_data);
             if (now >= 0)
@@ -859,21 +1037,43 @@ static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int 
         }
         rc = uavmail_message_check(m);
         if (rc != 0) {
-            uavmail__err_copy(&s->err, &m->err);
-            return rc;
+            uavmail__err_copy(&sl->err, &m->err);
+        } else {
+            rc = prepare_slot(s, sl, m);
+            if (rc != 0)
+                uavmail__err_copy(&sl->err, &s->err);
         }
-        rc = prepare_results(s, m);
+        if (rc != 0) {
+            slot_done(s, sl, rc);
+            continue;
+        }
+        ok++;
+    }
+    return ok > 0 ? 0 : batch_result(s);
+}
+
+static int begin(uavmail_session *s, int op, uavmail_message *const *msgs, size_t n,
+                 int *results, int final, int nb)
+{
+    int rc;
+    uavmail__err_clear(&s->err);
+    if (s->op != OP_NONE)
+        return uavmail__err_set(&s->err, UAVMAIL_ESTATE, "another operation is in progress");
+    s->batch = 0;
+    if (op == OP_SEND) {
+        rc = begin_send(s, msgs, n, results);
         if (rc != 0)
             return rc;
+        s->batch = results != NULL ? 2 : 1;
     }
     s->token_refreshed = 0;
     s->engine.cfg.refresh_token = 0;
     s->op = op;
-    s->msg = m;
+    s->writer = NULL;
+    s->queued = 0;
     s->final = final;
     s->nb = nb;
     s->result = 0;
-    s->tx_rounds = 0;
     s->write_len = 0;
     s->wait_since = 0;
     if (!s->connected)
@@ -881,9 +1081,10 @@ static int begin(uavmail_session *s, int op, uavmail_message *m, int final, int 
     return 0;
 }
 
-static int run_blocking(uavmail_session *s, int op, uavmail_message *m, int final)
+static int run_blocking(uavmail_session *s, int op, uavmail_message *const *msgs, size_t n,
+                        int *results, int final)
 {
-    int want = 0, rc = begin(s, op, m, final, 0);
+    int want = 0, rc = begin(s, op, msgs, n, results, final, 0);
     if (rc != 0)
         return rc;
     do
@@ -897,14 +1098,22 @@ int uavmail_session_send(uavmail_session *s, uavmail_message *m)
 {
     if (s == NULL || m == NULL)
         return UAVMAIL_EINVAL;
-    return run_blocking(s, OP_SEND, m, 0);
+    return run_blocking(s, OP_SEND, &m, 1, NULL, 0);
 }
 
 int uavmail_session_send_final(uavmail_session *s, uavmail_message *m)
 {
     if (s == NULL || m == NULL)
         return UAVMAIL_EINVAL;
-    return run_blocking(s, OP_SEND, m, 1);
+    return run_blocking(s, OP_SEND, &m, 1, NULL, 1);
+}
+
+int uavmail_session_send_batch(uavmail_session *s, uavmail_message *const *msgs, size_t count,
+                               int *results, int final)
+{
+    if (s == NULL || msgs == NULL || results == NULL || count == 0)
+        return UAVMAIL_EINVAL;
+    return run_blocking(s, OP_SEND, msgs, count, results, final != 0);
 }
 
 int uavmail_session_quit(uavmail_session *s)
@@ -917,7 +1126,7 @@ int uavmail_session_quit(uavmail_session *s)
         disconnect(s);
         return 0;
     }
-    return run_blocking(s, OP_QUIT, NULL, 0);
+    return run_blocking(s, OP_QUIT, NULL, 0, NULL, 0);
 }
 
 int uavmail_session_is_secure(const uavmail_session *s)
@@ -940,7 +1149,7 @@ int uavmail__session_connect_and_quit(uavmail_session *s)
     if (s->connected)
         disconnect(s);
     memset(&s->tls_report, 0, sizeof s->tls_report);
-    return run_blocking(s, OP_QUIT, NULL, 0);
+    return run_blocking(s, OP_QUIT, NULL, 0, NULL, 0);
 }
 
 const uavmail__smtp *uavmail__session_engine(const uavmail_session *s)
@@ -962,7 +1171,15 @@ int uavmail_session_start(uavmail_session *s, uavmail_message *m, int final)
 {
     if (s == NULL || m == NULL)
         return UAVMAIL_EINVAL;
-    return begin(s, OP_SEND, m, final != 0, 1);
+    return begin(s, OP_SEND, &m, 1, NULL, final != 0, 1);
+}
+
+int uavmail_session_start_batch(uavmail_session *s, uavmail_message *const *msgs, size_t count,
+                                int *results, int final)
+{
+    if (s == NULL || msgs == NULL || results == NULL || count == 0)
+        return UAVMAIL_EINVAL;
+    return begin(s, OP_SEND, msgs, count, results, final != 0, 1);
 }
 
 int uavmail_session_step(uavmail_session *s, int *want)
@@ -997,21 +1214,45 @@ unsigned uavmail_session_timeout_ms(const uavmail_session *s)
     return now >= end ? 0 : (unsigned)(end - now);
 }
 
+size_t uavmail_session_batch_recipient_count(const uavmail_session *s, size_t message)
+{
+    return s != NULL && message < s->nslots ? s->slots[message].nresults : 0;
+}
+
+int uavmail_session_batch_recipient(const uavmail_session *s, size_t message, size_t index,
+                                    const char **address, int *smtp_code, const char **reply)
+{
+    const send_slot *sl;
+    if (s == NULL || message >= s->nslots || index >= s->slots[message].nresults)
+        return UAVMAIL_EINVAL;
+    sl = &s->slots[message];
+    if (address != NULL)
+        *address = sl->res_addr[index];
+    if (smtp_code != NULL)
+        *smtp_code = sl->results[index].code;
+    if (reply != NULL)
+        *reply = sl->results[index].text;
+    return 0;
+}
+
+const uavmail_error_detail *uavmail_session_batch_error(const uavmail_session *s, size_t message)
+{
+    if (s == NULL || message >= s->nslots)
+        return NULL;
+    return &s->slots[message].err;
+}
+
+/* The single-message forms report the last message of the last send. */
 size_t uavmail_session_recipient_count(const uavmail_session *s)
 {
-    return s ? s->nresults : 0;
+    return s != NULL && s->nslots > 0 ? uavmail_session_batch_recipient_count(s, s->nslots - 1)
+                                       : 0;
 }
 
 int uavmail_session_recipient(const uavmail_session *s, size_t index, const char **address,
                               int *smtp_code, const char **reply)
 {
-    if (s == NULL || index >= s->nresults)
+    if (s == NULL || s->nslots == 0)
         return UAVMAIL_EINVAL;
-    if (address != NULL)
-        *address = s->res_addr[index];
-    if (smtp_code != NULL)
-        *smtp_code = s->results[index].code;
-    if (reply != NULL)
-        *reply = s->results[index].text;
-    return 0;
+    return uavmail_session_batch_recipient(s, s->nslots - 1, index, address, smtp_code, reply);
 }

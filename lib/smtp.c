@@ -144,6 +144,52 @@ static int fail_reply(uavmail__smtp *e, int code5, const char *what)
     return err;
 }
 
+/* ---- the transaction queue ------------------------------------------------------- */
+
+static size_t q_idx(const uavmail__smtp *e, size_t i)
+{
+    return (e->q_head + i) % UAVMAIL__SMTP_PIPE_MAX;
+}
+
+static uavmail__smtp_tx *q_at(uavmail__smtp *e, size_t i)
+{
+    return &e->txq[q_idx(e, i)];
+}
+
+/* The oldest transaction in flight: the next reply is for it (NULL: none). */
+static const uavmail__smtp_tx *rd_txc(const uavmail__smtp *e)
+{
+    return e->q_done < e->q_len ? &e->txq[q_idx(e, e->q_done)] : NULL;
+}
+
+static uavmail__smtp_tx *rd_tx(uavmail__smtp *e)
+{
+    return e->q_done < e->q_len ? q_at(e, e->q_done) : NULL;
+}
+
+/* The transaction being written: the newest, while in flight. */
+static const uavmail__smtp_tx *wr_txc(const uavmail__smtp *e)
+{
+    return e->q_done < e->q_len ? &e->txq[q_idx(e, e->q_len - 1)] : NULL;
+}
+
+static uavmail__smtp_tx *wr_tx(uavmail__smtp *e)
+{
+    return e->q_done < e->q_len ? q_at(e, e->q_len - 1) : NULL;
+}
+
+/* Replies still due for the transactions in flight (counted commands and
+ * pipelined RSETs; not the reply to a DATA end of data). */
+static size_t outstanding(const uavmail__smtp *e)
+{
+    size_t i, n = 0;
+    for (i = e->q_done; i < e->q_len; i++) {
+        const uavmail__smtp_tx *t = &e->txq[q_idx(e, i)];
+        n += t->sent - t->replied + (t->rset == 2);
+    }
+    return n;
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
@@ -171,10 +217,10 @@ void uavmail__smtp_reset(uavmail__smtp *e)
     e->sasl_step = 0;
     e->close_error = 0;
     e->ehlo_failed = 0;
-    e->env = NULL;
-    e->results = NULL;
+    e->q_head = e->q_len = e->q_done = 0;
     e->need_rset = 0;
     e->tx_done = 0;
+    e->quit_sent = 0;
     uavmail__reply_reader_init(&e->rr, e->cfg.allow_lf_replies);
 }
 
@@ -197,15 +243,20 @@ unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
 {
     /* RFC 5321 4.5.3.2 per phase unless configured (P-07). */
     const uavmail__timeouts *t = &e->cfg.timeouts;
+    const uavmail__smtp_tx *tx;
     size_t n;
     switch (e->state) {
     case S_GREETING: return t->greeting ? t->greeting : UAVMAIL_TIMEOUT_GREETING_MS;
     case S_TX:
-        n = e->env ? e->env->nrcpt : 0;
-        if (e->tx_replied == 0)
+        /* What is awaited: the next reply of the oldest transaction. */
+        tx = rd_txc(e);
+        n = tx ? tx->env->nrcpt : 0;
+        if (tx == NULL || tx->replied == 0 || tx->rset == 2)
             return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
-        if (e->tx_replied <= n)
+        if (tx->replied <= n)
             return t->rcpt ? t->rcpt : UAVMAIL_TIMEOUT_RCPT_MS;
+        if (tx->bdat)
+            return t->data_end ? t->data_end : UAVMAIL_TIMEOUT_DATA_END_MS;
         return t->data ? t->data : UAVMAIL_TIMEOUT_DATA_MS;
     case S_BODY: return t->block ? t->block : UAVMAIL_TIMEOUT_BLOCK_MS;
     case S_DOT: return t->data_end ? t->data_end : UAVMAIL_TIMEOUT_DATA_END_MS;
@@ -267,9 +318,8 @@ static void xtext(char *out, size_t cap, const char *in)
     out[o] = '\0';
 }
 
-static void mail_line(uavmail__smtp *e, char *line, size_t cap)
+static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap)
 {
-    const uavmail__envelope *env = e->env;
     size_t n = (size_t)uavmail__snprintf(line, cap, "MAIL FROM:<%s>", env->from);
     if (env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " SIZE=%llu",
@@ -290,9 +340,9 @@ static void mail_line(uavmail__smtp *e, char *line, size_t cap)
     }
 }
 
-static void rcpt_line(uavmail__smtp *e, char *line, size_t cap, const char *addr)
+static void rcpt_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap,
+                      const char *addr)
 {
-    const uavmail__envelope *env = e->env;
     size_t n = (size_t)uavmail__snprintf(line, cap, "RCPT TO:<%s>", addr);
     if ((e->caps & UAVMAIL__CAP_DSN) && env->dsn_notify != 0) {
         char x[UAVMAIL_COMMAND_LINE_MAX];
@@ -315,38 +365,43 @@ static void rcpt_line(uavmail__smtp *e, char *line, size_t cap, const char *addr
     }
 }
 
-/* Emit the transaction's commands that may go out now.  With PIPELINING
- * (RFC 2920) MAIL, every RCPT and DATA (or BDAT LAST with the message,
- * RFC 3030) go in one batch; without it one command at a time. */
+/* Emit the commands of the transaction being written that may go out now.
+ * With PIPELINING (RFC 2920) MAIL, every RCPT and DATA (or BDAT LAST with
+ * the message, RFC 3030) go in one batch -- behind the previous message's
+ * chunk when it was submitted pipelined, led by an RSET (allowed anywhere
+ * in a group, RFC 2920 3.1) that clears whatever that message left; without
+ * PIPELINING one command at a time. */
 static void emit_tx(uavmail__smtp *e)
 {
-    size_t n = e->env->nrcpt;
+    uavmail__smtp_tx *t = wr_tx(e);
+    size_t n;
     int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
     char line[2 * UAVMAIL_COMMAND_LINE_MAX];
 
-    if (e->need_rset && !e->rset_sent) {
-        if (!pipelining && e->tx_replied != e->tx_sent)
-            return;
+    if (t == NULL || e->state != S_TX)
+        return;
+    n = t->env->nrcpt;
+    if (t->rset == 1) {
         if (put_cmd(e, "RSET") < 0)
             return;
-        e->rset_sent = 1;
+        t->rset = 2;
         if (!pipelining)
             return;
     }
-    while (e->tx_sent <= n + 1) {
-        if (!pipelining && (e->tx_replied != e->tx_sent || (e->need_rset && e->rset_sent)))
+    while (t->sent <= n + 1) {
+        if (!pipelining && (t->replied != t->sent || t->rset == 2))
             return;
-        if (e->tx_sent == 0) {
-            mail_line(e, line, sizeof line);
-        } else if (e->tx_sent <= n) {
-            rcpt_line(e, line, sizeof line, e->env->rcpt[e->tx_sent - 1]);
+        if (t->sent == 0) {
+            mail_line(e, t->env, line, sizeof line);
+        } else if (t->sent <= n) {
+            rcpt_line(e, t->env, line, sizeof line, t->env->rcpt[t->sent - 1]);
         } else {
             /* Without pipelining, DATA only when someone accepted (P-10). */
-            if (!pipelining && e->accepted == 0)
+            if (!pipelining && t->accepted == 0)
                 return;
-            if (e->bdat)
+            if (t->bdat)
                 uavmail__snprintf(line, sizeof line, "BDAT %llu LAST",
-                                  (unsigned long long)e->env->size);
+                                  (unsigned long long)t->env->size);
             else
                 uavmail__strlcpy(line, "DATA", sizeof line);
         }
@@ -359,11 +414,11 @@ static void emit_tx(uavmail__smtp *e)
         }
         if (put_cmd(e, line) < 0)
             return; /* buffer full: the rest follows once it drains */
-        e->tx_sent++;
-        if (e->tx_sent == n + 2 && e->bdat) {
+        t->sent++;
+        if (t->sent == n + 2 && t->bdat) {
             /* The chunk follows the command at once: no 354 to wait for. */
             e->state = S_BODY;
-            e->bdat_left = e->env->size;
+            e->bdat_left = t->env->size;
             e->skip_lf = 0;
             e->bol = 1;
             return;
@@ -793,85 +848,135 @@ static void on_auth(uavmail__smtp *e)
     auth_failed(e);
 }
 
-static void record_rcpt(uavmail__smtp *e, size_t i)
+static void record_rcpt(uavmail__smtp *e, uavmail__smtp_tx *t, size_t i)
 {
     char enh[16];
     size_t skip;
-    const char *t = reply_text(e, enh, &skip);
-    uavmail__rcpt_result *r = &e->results[i];
+    const char *txt = reply_text(e, enh, &skip);
+    uavmail__rcpt_result *r = &t->results[i];
     r->code = e->rr.reply.code;
     uavmail__strlcpy(r->enhanced, enh, sizeof r->enhanced);
-    uavmail__strlcpy(r->text, t, sizeof r->text);
+    uavmail__strlcpy(r->text, txt, sizeof r->text);
     if (r->code / 100 == 2)
-        e->accepted++;
+        t->accepted++;
 }
 
-static void finish_tx(uavmail__smtp *e, int result)
+/* The oldest transaction in flight is finished with @p result (described
+ * in e->err when non-zero). */
+static void finish_tx(uavmail__smtp *e, uavmail__smtp_tx *t, int result)
 {
+    t->result = result;
+    t->done = 1;
+    if (result != 0 && t->err != NULL)
+        uavmail__err_copy(t->err, e->err);
+    e->q_done++;
     e->tx_result = result;
     e->tx_done = 1;
-    /* The caller's envelope and results may go away now. */
-    e->env = NULL;
-    e->results = NULL;
-    if (e->state != S_FAILED && e->state != S_CLOSED)
+    if (e->q_done == e->q_len && e->state != S_FAILED && e->state != S_CLOSED)
         e->state = e->quit_sent ? S_QUIT : S_IDLE;
 }
 
-static int tx_result_from_rcpts(uavmail__smtp *e)
+/* The server may still hold @p t's transaction: clear it before the next
+ * MAIL.  A transaction submitted behind it already leads with RSET. */
+static void rset_after(uavmail__smtp *e, const uavmail__smtp_tx *t)
+{
+    if (t == wr_tx(e))
+        e->need_rset = 1;
+}
+
+/* The connection is over (e->err says why): settle every transaction in
+ * flight, oldest first.  @p head_code is the oldest one's result and
+ * @p rest_code the others'; 0 classifies by what was written: a message
+ * whose chunk or end of data went out completely may have been delivered
+ * (P-08), so its outcome is unknown; one still being written was not
+ * delivered and gets e->err's code. */
+static void settle_all(uavmail__smtp *e, int before, int head_code, int rest_code)
+{
+    uavmail__smtp_tx *t, *w = wr_tx(e);
+    int first = 1, base = e->err->code;
+    while ((t = rd_tx(e)) != NULL) {
+        int c = first ? head_code : rest_code;
+        if (c == 0)
+            c = t != w || before == S_DOT ? UAVMAIL_EUNKNOWN : base;
+        if (t->err != NULL) {
+            if (first) {
+                uavmail__err_copy(t->err, e->err);
+            } else {
+                uavmail__err_set(t->err, c, "the connection ended before the server answered "
+                                            "this message (%.300s)",
+                                 e->err->message);
+            }
+            if (c == UAVMAIL_EUNKNOWN && (!first || base != UAVMAIL_EUNKNOWN))
+                uavmail__err_hint(t->err, "it was sent completely, so it may or may not "
+                                          "have been delivered");
+            t->err->code = c;
+        }
+        t->result = c;
+        t->done = 1;
+        e->q_done++;
+        e->tx_result = c;
+        e->tx_done = 1;
+        first = 0;
+    }
+}
+
+static int tx_result_from_rcpts(uavmail__smtp *e, const uavmail__smtp_tx *t)
 {
     size_t i;
-    for (i = 0; i < e->env->nrcpt; i++)
-        if (e->results[i].code / 100 != 2) {
+    for (i = 0; i < t->env->nrcpt; i++)
+        if (t->results[i].code / 100 != 2) {
             uavmail__err_set(e->err, UAVMAIL_ERECIPIENTS,
                              "%zu of %zu recipients rejected; first: <%.200s> %d %.200s",
-                             e->env->nrcpt - e->accepted, e->env->nrcpt, e->env->rcpt[i],
-                             e->results[i].code, e->results[i].text);
-            uavmail__err_reply(e->err, e->results[i].code, e->results[i].enhanced,
-                               e->results[i].text);
+                             t->env->nrcpt - t->accepted, t->env->nrcpt, t->env->rcpt[i],
+                             t->results[i].code, t->results[i].text);
+            uavmail__err_reply(e->err, t->results[i].code, t->results[i].enhanced,
+                               t->results[i].text);
             return UAVMAIL_ERECIPIENTS;
         }
     return 0;
 }
 
 /* All recipients failed: classify like a single reply would be. */
-static int all_rejected(uavmail__smtp *e)
+static int all_rejected(uavmail__smtp *e, const uavmail__smtp_tx *t)
 {
     size_t i;
     int temp = 0;
-    for (i = 0; i < e->env->nrcpt; i++)
-        if (e->results[i].code / 100 == 4)
+    for (i = 0; i < t->env->nrcpt; i++)
+        if (t->results[i].code / 100 == 4)
             temp = 1;
     uavmail__err_set(e->err, temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL,
                      "every recipient was rejected; first: <%.200s> %d %.200s",
-                     e->env->rcpt[0], e->results[0].code, e->results[0].text);
-    uavmail__err_reply(e->err, e->results[0].code, e->results[0].enhanced, e->results[0].text);
+                     t->env->rcpt[0], t->results[0].code, t->results[0].text);
+    uavmail__err_reply(e->err, t->results[0].code, t->results[0].enhanced, t->results[0].text);
     return temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL;
 }
 
 /* The reply that ends the transaction: after "." or to BDAT ... LAST. */
-static void on_final(uavmail__smtp *e)
+static void on_final(uavmail__smtp *e, uavmail__smtp_tx *t)
 {
     int c = e->rr.reply.code;
-    if (e->data_refused) {
-        finish_tx(e, e->tx_result); /* MAIL failed: that is the result */
+    if (t->data_refused) {
+        finish_tx(e, t, t->result); /* MAIL failed: that is the result */
         return;
     }
-    if (e->accepted == 0) {
-        finish_tx(e, all_rejected(e));
+    if (c / 100 != 2 && t->bdat)
+        rset_after(e, t); /* after a refused BDAT the state is indeterminate (RFC 3030 2) */
+    if (t->accepted == 0) {
+        finish_tx(e, t, all_rejected(e, t));
         return;
     }
     if (c == 221) {
         /* "closing" is no answer to the message: whether it was taken is unknown. */
         uavmail__err_set(e->err, UAVMAIL_EUNKNOWN, "server said 221 (closing) instead of "
                                                    "answering the message: outcome unknown");
-        finish_tx(e, UAVMAIL_EUNKNOWN);
+        finish_tx(e, t, UAVMAIL_EUNKNOWN);
         return;
     }
     if (c / 100 == 2) {
-        finish_tx(e, tx_result_from_rcpts(e));
+        finish_tx(e, t, tx_result_from_rcpts(e, t));
         return;
     }
-    finish_tx(e, reply_error(e, UAVMAIL_EPERMFAIL, "message refused after end of data"));
+    finish_tx(e, t, reply_error(e, UAVMAIL_EPERMFAIL, "message refused after end of data"));
 }
 
 /* Switch to pushing the message (after 354, or right behind BDAT). */
@@ -882,47 +987,69 @@ static void start_body(uavmail__smtp *e)
     e->skip_lf = 0;
 }
 
-/* Replies to MAIL (index 0), RCPT (1..n) and DATA/BDAT (n+1), matched by
- * position: with PIPELINING they arrive in the order commands went out. */
+/* The session cannot go on (e->err says why): fail it and settle what is
+ * in flight (see settle_all). */
+static void fail_all(uavmail__smtp *e, int head_code, int rest_code)
+{
+    int before = e->state;
+    e->state = S_FAILED;
+    settle_all(e, before, head_code, rest_code);
+}
+
+/* Replies to RSET, MAIL (index 0), RCPT (1..n), DATA/BDAT (n+1) and the
+ * end of data, matched by position: with PIPELINING they arrive in the
+ * order the commands went out, transaction after transaction. */
 static void on_tx_reply(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
-    size_t n = e->env->nrcpt, idx = e->tx_replied;
+    uavmail__smtp_tx *t = rd_tx(e);
+    size_t n = t->env->nrcpt, idx = t->replied;
     int pipelining = (e->caps & UAVMAIL__CAP_PIPELINING) != 0;
 
-    if (e->need_rset && e->rset_sent) {
-        /* Reply to the RSET that cleaned up an abandoned transaction. */
-        e->need_rset = 0;
-        e->rset_sent = 0;
+    if (t->rset == 2) {
+        /* The RSET that cleared what the previous transaction left. */
+        t->rset = 0;
         if (c / 100 != 2) {
-            fail_reply(e, UAVMAIL_EPROTOCOL, "RSET");
+            /* What the server holds is unknown now: nothing more is trusted. */
+            reply_error(e, UAVMAIL_EPROTOCOL, "RSET");
+            fail_all(e, 0, 0);
             return;
         }
         emit_tx(e);
         return;
     }
-    e->tx_replied++;
+    if (!t->bdat && idx == t->sent) { /* the reply to the end of data */
+        on_final(e, t);
+        return;
+    }
+    t->replied++;
     if (idx == 0) { /* MAIL */
         if (c / 100 != 2) {
-            e->tx_result = reply_error(e, UAVMAIL_EPERMFAIL, "sender rejected (MAIL FROM)");
-            e->data_refused = 1;
-            if (!pipelining || e->tx_sent == 1)
-                finish_tx(e, e->tx_result); /* nothing else is outstanding */
+            t->result = reply_error(e, UAVMAIL_EPERMFAIL, "sender rejected (MAIL FROM)");
+            t->data_refused = 1;
+            if (!pipelining || t->sent == 1)
+                finish_tx(e, t, t->result); /* nothing else is outstanding */
             return; /* pipelined: read the remaining replies first */
         }
     } else if (idx <= n) { /* RCPT */
-        record_rcpt(e, idx - 1);
-        if (!pipelining && idx == n && e->accepted == 0 && !e->data_refused) {
+        record_rcpt(e, t, idx - 1);
+        if (!pipelining && idx == n && t->accepted == 0 && !t->data_refused) {
             /* P-10: nobody accepted, no DATA; the transaction is abandoned. */
             e->need_rset = 1;
-            finish_tx(e, all_rejected(e));
+            finish_tx(e, t, all_rejected(e, t));
             return;
         }
-    } else if (e->bdat) {
-        on_final(e);
+    } else if (t->bdat) {
+        if (t == wr_tx(e) && e->state == S_BODY) {
+            uavmail__err_set(e->err, UAVMAIL_EPROTOCOL,
+                             "server answered BDAT before the chunk was complete");
+            fail_all(e, 0, 0);
+            return;
+        }
+        on_final(e, t);
         return;
     } else { /* DATA */
-        if (c == 354 && (e->data_refused || e->accepted == 0)) {
+        if (c == 354 && (t->data_refused || t->accepted == 0)) {
             /* RFC 2920 3.1: DATA accepted although nothing can be: end it empty. */
             put_cmd(e, ".");
             e->state = S_DOT;
@@ -932,16 +1059,16 @@ static void on_tx_reply(uavmail__smtp *e)
             start_body(e);
             return;
         }
-        if (e->data_refused) {
-            finish_tx(e, e->tx_result);
+        if (t->data_refused) {
+            finish_tx(e, t, t->result);
             return;
         }
-        if (e->accepted == 0) {
-            finish_tx(e, all_rejected(e));
+        if (t->accepted == 0) {
+            finish_tx(e, t, all_rejected(e, t));
             return;
         }
         e->need_rset = 1;
-        finish_tx(e, reply_error(e, UAVMAIL_EPERMFAIL, "DATA refused"));
+        finish_tx(e, t, reply_error(e, UAVMAIL_EPERMFAIL, "DATA refused"));
         return;
     }
     emit_tx(e);
@@ -970,11 +1097,11 @@ static void dispatch(uavmail__smtp *e, size_t extra)
 {
     trace_reply(e);
     if (e->rr.reply.code == 421 && e->state != S_QUIT) {
-        /* P-05: 421 at any point closes the session. */
-        fail_reply(e, UAVMAIL_ECLOSED, "server closed the session");
-        if (e->env != NULL && !e->tx_done)
-            finish_tx(e, UAVMAIL_ECLOSED);
-        e->state = S_FAILED;
+        /* P-05: 421 at any point closes the session.  It answers the oldest
+         * transaction's next command, so that message was not taken, and
+         * the server processes nothing after it: none of the later ones was. */
+        reply_error(e, UAVMAIL_ECLOSED, "server closed the session");
+        fail_all(e, UAVMAIL_ECLOSED, UAVMAIL_ECLOSED);
         return;
     }
     switch (e->state) {
@@ -986,12 +1113,9 @@ static void dispatch(uavmail__smtp *e, size_t extra)
     case S_TX:
         on_tx_reply(e);
         break;
-    case S_BODY: /* BDAT: MAIL/RCPT replies may arrive while the chunk goes out */
+    case S_BODY: /* BDAT: replies may arrive while the chunk goes out */
     case S_DOT:
-        if (e->bdat || e->tx_replied < e->tx_sent)
-            on_tx_reply(e);
-        else
-            on_final(e);
+        on_tx_reply(e);
         break;
     case S_QUIT: /* P-14: any reply ends it */
         e->state = e->close_error ? S_FAILED : S_CLOSED;
@@ -1013,7 +1137,7 @@ static int expecting_reply(const uavmail__smtp *e)
         return 1;
     case S_TX:
     case S_BODY:
-        return e->tx_replied < e->tx_sent || (e->need_rset && e->rset_sent);
+        return outstanding(e) > 0;
     default:
         return 0;
     }
@@ -1059,7 +1183,9 @@ void uavmail__smtp_tls_started(uavmail__smtp *e)
 int uavmail__smtp_want(uavmail__smtp *e)
 {
     switch (e->state) {
-    case S_FAILED: return UAVMAIL__SMTP_FAILED;
+    case S_FAILED:
+        settle_all(e, S_FAILED, 0, 0); /* a failure while writing */
+        return UAVMAIL__SMTP_FAILED;
     case S_CLOSED: return UAVMAIL__SMTP_CLOSED;
     case S_TLS_HANDSHAKE:
         /* TLS-05: STARTTLS is the last thing written before the handshake. */
@@ -1081,12 +1207,40 @@ int uavmail__smtp_want(uavmail__smtp *e)
     return UAVMAIL__SMTP_WANT_READ;
 }
 
-int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
-                         uavmail__rcpt_result *results)
+int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *env)
 {
+    const unsigned both = UAVMAIL__CAP_PIPELINING | UAVMAIL__CAP_CHUNKING;
+    const uavmail__smtp_tx *w = wr_txc(e);
+    /* RFC 2920 3.1 ends a group at DATA (its 354 must be awaited), not at
+     * BDAT: after a BDAT LAST chunk the next MAIL may follow at once. */
+    return e->state == S_DOT && (e->caps & both) == both && !e->quit_sent && w != NULL &&
+           w->bdat && env->size_exact && env->nrcpt > 0 &&
+           e->q_len < UAVMAIL__SMTP_PIPE_MAX &&
+           outstanding(e) + env->nrcpt + 3 <= UAVMAIL__SMTP_PIPE_REPLIES;
+}
+
+int uavmail__smtp_can_continue(const uavmail__smtp *e)
+{
+    return e->state != S_FAILED && e->state != S_CLOSED && e->state != S_QUIT && !e->quit_sent;
+}
+
+size_t uavmail__smtp_in_flight(const uavmail__smtp *e)
+{
+    return e->q_len - e->q_done;
+}
+
+int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
+                            uavmail__rcpt_result *results, uavmail_error_detail *err,
+                            void *tag)
+{
+    uavmail__smtp_tx *t;
     size_t i;
-    if (e->state != S_IDLE)
+    int behind = e->state != S_IDLE;
+    if (behind && !uavmail__smtp_can_pipeline(e, env))
         return uavmail__err_set(e->err, UAVMAIL_ESTATE, "session is not ready for a message");
+    if (e->q_len >= UAVMAIL__SMTP_PIPE_MAX)
+        return uavmail__err_set(e->err, UAVMAIL_ESTATE,
+                                "finished transactions must be collected first");
     if (env->nrcpt == 0)
         return uavmail__err_set(e->err, UAVMAIL_EINVAL, "message has no recipients");
     if (e->size_limit != 0 && env->size > e->size_limit)
@@ -1099,24 +1253,54 @@ int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
         return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
                                 "an address of this message has non-ASCII characters, which "
                                 "needs SMTPUTF8, and the server does not offer it");
-    e->env = env;
-    e->results = results;
+    t = q_at(e, e->q_len);
+    memset(t, 0, sizeof *t);
+    t->env = env;
+    t->results = results;
+    t->err = err;
+    t->tag = tag;
     for (i = 0; i < env->nrcpt; i++)
         memset(&results[i], 0, sizeof results[i]);
-    e->tx_sent = 0;
-    e->tx_replied = 0;
-    e->accepted = 0;
-    e->rset_sent = 0;
-    e->tx_result = 0;
-    e->tx_done = 0;
-    e->data_refused = 0;
-    e->quit_sent = 0;
     /* CHUNKING (RFC 3030): the whole message as one BDAT ... LAST chunk,
      * pipelined with the envelope, when its exact size is known. */
-    e->bdat = (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
+    t->bdat = (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
+    /* Behind a message whose outcome is not known yet, the server may
+     * still hold its transaction (a refused chunk leaves the state
+     * indeterminate, RFC 3030 2): RSET first, in the same group. */
+    t->rset = e->need_rset || behind;
+    e->need_rset = 0;
+    e->q_len++;
+    e->tx_done = 0;
+    e->tx_result = 0;
+    if (!behind)
+        e->quit_sent = 0;
     e->state = S_TX;
     emit_tx(e);
     return 0;
+}
+
+int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
+                         uavmail__rcpt_result *results)
+{
+    void *tag;
+    int r;
+    while (uavmail__smtp_collect(e, &tag, &r))
+        ; /* this simple form does not collect */
+    return uavmail__smtp_submit_tx(e, env, results, NULL, NULL);
+}
+
+int uavmail__smtp_collect(uavmail__smtp *e, void **tag, int *result)
+{
+    uavmail__smtp_tx *t;
+    if (e->q_done == 0)
+        return 0;
+    t = q_at(e, 0);
+    *tag = t->tag;
+    *result = t->result;
+    e->q_head = (e->q_head + 1) % UAVMAIL__SMTP_PIPE_MAX;
+    e->q_len--;
+    e->q_done--;
+    return 1;
 }
 
 int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result)
@@ -1133,7 +1317,7 @@ int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result)
 static void body_done(uavmail__smtp *e)
 {
     e->state = S_DOT;
-    if (e->env->quit_after && (e->caps & UAVMAIL__CAP_PIPELINING) &&
+    if (wr_tx(e)->env->quit_after && (e->caps & UAVMAIL__CAP_PIPELINING) &&
         put_cmd(e, "QUIT") == 0)
         e->quit_sent = 1;
 }
@@ -1141,8 +1325,10 @@ static void body_done(uavmail__smtp *e)
 size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
+    int bdat;
     if (e->state != S_BODY)
         return 0;
+    bdat = wr_tx(e)->bdat;
     while (p < end) {
         const char *lf, *cr, *q;
         size_t room = out_room(e), run;
@@ -1156,7 +1342,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         }
         if (room < 4)
             break;
-        if (e->bol && *p == '.' && !e->bdat) {
+        if (e->bol && *p == '.' && !bdat) {
             e->out[e->out_len++] = '.'; /* D-03: stuff a leading dot */
             room--;
         }
@@ -1168,7 +1354,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         if (run > room - 2)
             run = room - 2;
         eol = p + run < end && (p[run] == '\r' || p[run] == '\n');
-        if (e->bdat && run + (eol ? 2u : 0u) > e->bdat_left) {
+        if (bdat && run + (eol ? 2u : 0u) > e->bdat_left) {
             /* More than the declared chunk: never send it (it would be read
              * as commands).  The connection is dropped so the server
              * discards the incomplete chunk. */
@@ -1178,7 +1364,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
         }
         memcpy(e->out + e->out_len, p, run);
         e->out_len += run;
-        e->bdat_left -= e->bdat ? run : 0;
+        e->bdat_left -= bdat ? run : 0;
         if (run > 0)
             e->bol = 0;
         p += run;
@@ -1187,11 +1373,11 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
             e->skip_lf = *p == '\r';
             e->out[e->out_len++] = '\r';
             e->out[e->out_len++] = '\n';
-            e->bdat_left -= e->bdat ? 2 : 0;
+            e->bdat_left -= bdat ? 2 : 0;
             e->bol = 1;
             p++;
         }
-        if (e->bdat && e->bdat_left == 0) {
+        if (bdat && e->bdat_left == 0) {
             body_done(e);
             if (p < end && !(e->skip_lf && end - p == 1 && *p == '\n'))
                 fail(e, UAVMAIL_EINTERNAL,
@@ -1205,7 +1391,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap)
 {
     size_t room = out_room(e);
-    if (e->state != S_BODY || !e->bdat) {
+    if (e->state != S_BODY || !wr_tx(e)->bdat) {
         *cap = 0;
         return NULL;
     }
@@ -1225,7 +1411,7 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
 {
     if (e->state != S_BODY)
         return;
-    if (e->bdat) {
+    if (wr_tx(e)->bdat) {
         if (e->bdat_left != 0) {
             fail(e, UAVMAIL_EINTERNAL,
                  "message is %llu bytes shorter than its declared size; connection aborted",
@@ -1262,11 +1448,11 @@ int uavmail__smtp_timed_out(uavmail__smtp *e)
         e->state = e->close_error ? S_FAILED : S_CLOSED; /* P-14: outcome already known */
         return e->close_error;
     }
-    fail(e, st == S_DOT ? UAVMAIL_EUNKNOWN : UAVMAIL_ETIMEOUT,
-         "no reply from the server within %u s during %s%s", uavmail__smtp_timeout_ms(e) / 1000,
-         phase, st == S_DOT ? ": the message may or may not have been delivered" : "");
-    if (e->env != NULL && !e->tx_done)
-        finish_tx(e, e->err->code);
+    uavmail__err_set(e->err, st == S_DOT ? UAVMAIL_EUNKNOWN : UAVMAIL_ETIMEOUT,
+                     "no reply from the server within %u s during %s%s",
+                     uavmail__smtp_timeout_ms(e) / 1000, phase,
+                     st == S_DOT ? ": the message may or may not have been delivered" : "");
+    fail_all(e, 0, 0);
     return e->err->code;
 }
 
@@ -1287,8 +1473,8 @@ int uavmail__smtp_eof(uavmail__smtp *e)
              st == S_DOT ? ": the message may or may not have been delivered" : "");
     if (st == S_DOT && e->err->code == UAVMAIL_EPROTOCOL)
         e->err->code = UAVMAIL_EUNKNOWN;
-    if (e->env != NULL && !e->tx_done)
-        finish_tx(e, e->err->code);
+    e->state = st;
+    fail_all(e, 0, 0);
     return e->err->code;
 }
 
@@ -1299,7 +1485,5 @@ void uavmail__smtp_abort(uavmail__smtp *e)
         /* Link lost after the end of data was (maybe) sent: P-08. */
         e->err->code = UAVMAIL_EUNKNOWN;
     }
-    e->state = S_FAILED;
-    if (e->env != NULL && !e->tx_done)
-        finish_tx(e, e->err->code);
+    fail_all(e, 0, 0);
 }

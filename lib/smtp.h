@@ -107,6 +107,28 @@ typedef struct uavmail__rcpt_result {
     char text[200];
 } uavmail__rcpt_result;
 
+/* Limits of the pipeline across messages: transactions in flight (or
+ * finished but not yet collected), and replies outstanding, which bounds
+ * what the server may have to buffer while the client writes (RFC 2920 3.5). */
+#define UAVMAIL__SMTP_PIPE_MAX 16
+#define UAVMAIL__SMTP_PIPE_REPLIES 128
+
+/* One transaction (message) from submit until the driver collects it. */
+typedef struct uavmail__smtp_tx {
+    const uavmail__envelope *env;
+    uavmail__rcpt_result *results; /* env->nrcpt entries, owned by the caller */
+    uavmail_error_detail *err;     /* this transaction's failure described here, or NULL */
+    void *tag;                     /* the caller's */
+    size_t sent;                   /* commands sent: 0 = MAIL, 1..n = RCPT, n+1 = DATA/BDAT */
+    size_t replied;
+    size_t accepted;
+    int rset;                      /* 1: RSET goes out in front of MAIL; 2: its reply is due */
+    int data_refused;              /* MAIL was rejected (result already in result) */
+    int bdat;                      /* body goes as one BDAT ... LAST chunk (RFC 3030) */
+    int result;
+    int done;
+} uavmail__smtp_tx;
+
 typedef struct uavmail__smtp uavmail__smtp;
 
 struct uavmail__smtp {
@@ -138,19 +160,15 @@ struct uavmail__smtp {
     size_t out_len;
     int out_secret;
 
-    /* Current transaction. */
-    const uavmail__envelope *env;
-    uavmail__rcpt_result *results; /* env->nrcpt entries, owned by the caller */
-    size_t tx_sent;                /* commands sent: 0 = MAIL, 1..n = RCPT, n+1 = DATA */
-    size_t tx_replied;
-    size_t accepted;
+    /* Transactions, oldest first: q_done finished ones not yet collected,
+     * then those in flight; replies belong to the oldest in flight, the
+     * newest is the one being written.  Several are in flight only when
+     * the server offers PIPELINING and CHUNKING (RFC 2920 3.1, RFC 3030). */
+    uavmail__smtp_tx txq[UAVMAIL__SMTP_PIPE_MAX];
+    size_t q_head, q_len, q_done;
     int need_rset;                 /* server holds a transaction we abandoned */
-    int rset_sent;
-    int tx_result;                 /* 0, or an error code once finished */
-    int tx_done;
-    int data_refused;
-    int sent_dot;
-    int bdat;                      /* body goes as one BDAT ... LAST chunk (RFC 3030) */
+    int tx_result;                 /* the latest finished transaction's result */
+    int tx_done;                   /* ... and whether one finished since submit */
     uint64_t bdat_left;            /* bytes of the chunk still to send */
     int quit_sent;                 /* QUIT pipelined behind the message */
 
@@ -174,8 +192,29 @@ void uavmail__smtp_tls_started(uavmail__smtp *e);
  * valid with @p env until the transaction is done. */
 int uavmail__smtp_submit(uavmail__smtp *e, const uavmail__envelope *env,
                          uavmail__rcpt_result *results);
-/* Transaction finished (IDLE reached after submit): its result. */
+/* Transaction finished (IDLE reached after submit): its result.  This
+ * simple form forgets finished transactions that were not collected. */
 int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result);
+/* The pipelined form: queue a transaction that may go out while earlier
+ * ones still await replies.  Allowed in IDLE, or when
+ * uavmail__smtp_can_pipeline() says so.  A failure of this transaction is
+ * described in @p err (may be NULL); @p tag comes back from collect. */
+int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
+                            uavmail__rcpt_result *results, uavmail_error_detail *err,
+                            void *tag);
+/* 1 when @p env can be submitted now behind transactions whose replies are
+ * still outstanding: PIPELINING and CHUNKING offered, the previous message
+ * completely written as BDAT LAST, no QUIT queued, this one's size exact
+ * (so it goes as BDAT too), and room in the pipeline. */
+int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *env);
+/* Take the oldest finished transaction, in submit order: 1 with its tag and
+ * result, or 0 when none is finished. */
+int uavmail__smtp_collect(uavmail__smtp *e, void **tag, int *result);
+/* Transactions submitted and not yet finished. */
+size_t uavmail__smtp_in_flight(const uavmail__smtp *e);
+/* 1 while another transaction may still be submitted on this connection
+ * (not failed or closed, no QUIT sent). */
+int uavmail__smtp_can_continue(const uavmail__smtp *e);
 /* Push message bytes while WANT_BODY; returns how many were taken. */
 size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len);
 /* The whole message was pushed. */

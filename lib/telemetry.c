@@ -35,6 +35,8 @@
 #define TM_OUT 4096
 #define TM_MODE_NONE 255
 #define EARTH_RADIUS_M 6371008.8 /* mean radius (IUGG) */
+#define TM_TIME_MIN (-62135596800LL * 1000000) /* 0001-01-01T00:00:00Z */
+#define TM_TIME_MAX (253402300799LL * 1000000) /* 9999-12-31T23:59:59Z */
 
 /* Doubles of a record, in this order. */
 enum { F_LAT, F_LON, F_ALT_MSL, F_ALT_REL, F_GS, F_CLIMB, F_HDG, F_VOLT, F_CURR, F_REM, F_HDOP,
@@ -62,7 +64,8 @@ typedef struct acc {
     rec prev;
     double prev_lat, prev_lon;
     uavmail_flight_summary s;
-    int home_set_explicitly, had_fix, last_in_air, disarmed_in_air, emergency;
+    int home_set_explicitly, had_fix, last_in_air, disarmed_in_air, emergency, alert;
+    double prev_alt; /* altitude of the last sample with a position */
 } acc;
 
 typedef struct gen gen;
@@ -232,6 +235,7 @@ struct gen {
     int format;
     uint64_t n;                 /* samples in the snapshot */
     uint64_t npos;              /* of which with a position */
+    double last_alt, land_alt;  /* KML: the height carried over, the landing height */
     size_t nev;                 /* events in the snapshot */
     uavmail_flight_summary sum; /* summary of the snapshot */
     int phase, first;
@@ -317,7 +321,7 @@ int uavmail_telemetry_set_home(uavmail_telemetry *tm, double lat, double lon, do
         return UAVMAIL_EINVAL;
     tm->a.s.home_lat = lat;
     tm->a.s.home_lon = lon;
-    tm->a.s.home_alt_msl = alt;
+    tm->a.s.home_alt_msl = known(alt) && fabs(alt) < 1e15 ? alt : NAN;
     tm->a.home_set_explicitly = 1;
     return 0;
 }
@@ -382,6 +386,7 @@ static void accumulate(uavmail_telemetry *tm, const rec *r)
         a->prev_pos_ok = 1;
         a->prev_lat = r->v[F_LAT];
         a->prev_lon = r->v[F_LON];
+        a->prev_alt = r->v[F_ALT_MSL];
         a->npos++;
         s->land_lat = r->v[F_LAT];
         s->land_lon = r->v[F_LON];
@@ -461,7 +466,9 @@ static int spill_flush(uavmail_telemetry *tm)
         return uavmail__err_set(&tm->err, UAVMAIL_EFILE,
                                 "cannot create the telemetry spill file in %s",
                                 tm->spill_dir[0] ? tm->spill_dir : "the temporary directory");
-    if (fseek(tm->spill, 0L, SEEK_END) != 0 ||
+    /* at the end of what is known good: a write cut short earlier (disk full)
+     * left bytes past it, which this one overwrites */
+    if (seek_to(tm->spill, tm->spilled * tm->rec_size) != 0 ||
         fwrite(tm->mem, tm->rec_size, tm->mem_n, tm->spill) != tm->mem_n ||
         fflush(tm->spill) != 0)
         return uavmail__err_set(&tm->err, UAVMAIL_EFILE,
@@ -481,6 +488,10 @@ int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *s)
     uavmail__err_clear(&tm->err);
     if (!s || s->version != UAVMAIL_SAMPLE_VERSION)
         return uavmail__err_set(&tm->err, UAVMAIL_EINVAL, "sample missing or of unknown version");
+    if (s->time_us < TM_TIME_MIN || s->time_us > TM_TIME_MAX)
+        return uavmail__err_set(&tm->err, UAVMAIL_EINVAL,
+                                "sample time %lld us is outside the years 1 to 9999",
+                                (long long)s->time_us);
     if (tm->a.have_prev && s->time_us < tm->a.prev.t)
         return uavmail__err_set(&tm->err, UAVMAIL_EINVAL,
                                 "sample time goes backwards (%lld us before the previous one)",
@@ -491,7 +502,9 @@ int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *s)
                                 (unsigned long)s->custom_count, (unsigned long)tm->nchan);
     if (!tm->mem) {
         tm->rec_size = sizeof(rec) + tm->nchan * sizeof(double);
-        tm->mem = uavmail__malloc(&tm->alloc, tm->mem_cap * tm->rec_size);
+        tm->mem = tm->mem_cap > SIZE_MAX / tm->rec_size /* FZ-07: 32-bit hosts */
+                      ? NULL
+                      : uavmail__malloc(&tm->alloc, tm->mem_cap * tm->rec_size);
         if (!tm->mem)
             return uavmail__err_set(&tm->err, UAVMAIL_ENOMEM, "no memory for %lu samples",
                                     (unsigned long)tm->mem_cap);
@@ -501,7 +514,9 @@ int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *s)
     memset(&r, 0, sizeof r);
     r.t = s->time_us;
     r.v[F_LAT] = s->lat >= -90 && s->lat <= 90 ? s->lat : NAN;
-    r.v[F_LON] = s->lon >= -180 && s->lon <= 180 ? s->lon : NAN;
+    /* GPX wants -180 <= lon < 180 (also after rounding to 7 decimals) */
+    r.v[F_LON] = s->lon >= -180 && s->lon <= 180 ? (s->lon >= 179.99999995 ? s->lon - 360 : s->lon)
+                                                 : NAN;
     r.v[F_ALT_MSL] = s->alt_msl;
     r.v[F_ALT_REL] = s->alt_rel;
     r.v[F_GS] = s->ground_speed;
@@ -512,7 +527,7 @@ int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *s)
     r.v[F_REM] = s->remaining;
     r.v[F_HDOP] = s->hdop;
     for (i = 0; i < F_COUNT; i++)
-        if (!known(r.v[i]))
+        if (!known(r.v[i]) || fabs(r.v[i]) >= 1e15) /* no physical value: unknown */
             r.v[i] = NAN;
     r.fix = (int16_t)(s->fix_type >= 0 && s->fix_type <= 255 ? s->fix_type : -1);
     r.sats = (int16_t)(s->satellites >= 0 && s->satellites <= 255 ? s->satellites : -1);
@@ -522,7 +537,9 @@ int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *s)
     slot = tm->mem + tm->mem_n * tm->rec_size;
     memcpy(slot, &r, sizeof r);
     for (i = 0; i < tm->nchan; i++) {
-        double v = i < s->custom_count && known(s->custom[i]) ? s->custom[i] : NAN;
+        double v = i < s->custom_count && known(s->custom[i]) && fabs(s->custom[i]) < 1e15
+                       ? s->custom[i]
+                       : NAN;
         memcpy(slot + sizeof r + i * sizeof v, &v, sizeof v);
     }
     tm->mem_n++;
@@ -534,13 +551,15 @@ int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t t, int severity,
                                 const char *text)
 {
     tm_event *e;
-    if (!tm || !text || severity < 0 || severity > 7)
+    if (!tm || !text || severity < 0 || severity > 7 || t < TM_TIME_MIN || t > TM_TIME_MAX)
         return UAVMAIL_EINVAL;
     tm->a.s.events++;
     if (severity <= UAVMAIL_SEV_WARNING)
         tm->a.s.warnings++;
     if (severity == UAVMAIL_SEV_EMERGENCY)
         tm->a.emergency = 1;
+    if (severity <= UAVMAIL_SEV_ERROR)
+        tm->a.alert = 1;
     if (tm->nevents == TM_MAX_EVENTS)
         return 0;
     if (tm->nevents == tm->events_cap) {
@@ -558,7 +577,7 @@ int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t t, int severity,
     e->severity = severity;
     e->lat = tm->a.prev_pos_ok ? tm->a.prev_lat : NAN;
     e->lon = tm->a.prev_pos_ok ? tm->a.prev_lon : NAN;
-    e->alt = tm->a.have_prev ? tm->a.prev.v[F_ALT_MSL] : NAN;
+    e->alt = tm->a.prev_pos_ok ? tm->a.prev_alt : NAN;
     uavmail__clean_text(e->text, sizeof e->text, text);
     return 0;
 }
@@ -574,11 +593,7 @@ int uavmail_telemetry_summary(const uavmail_telemetry *tm, uavmail_flight_summar
     out->duration_s = tm->a.n ? (double)(s->end_us - s->start_us) / 1e6 : 0.0;
     if (known(s->home_lat) && known(s->land_lat))
         out->land_home_m = haversine(s->home_lat, s->home_lon, s->land_lat, s->land_lon);
-    out->flags = 0;
-    if (tm->events)
-        for (size_t i = 0; i < tm->nevents; i++)
-            if (tm->events[i].severity <= UAVMAIL_SEV_ERROR)
-                out->flags |= UAVMAIL_FLIGHT_ALERT;
+    out->flags = tm->a.alert ? UAVMAIL_FLIGHT_ALERT : 0;
     if (tm->a.emergency || tm->a.disarmed_in_air)
         out->flags |= UAVMAIL_FLIGHT_CRASH;
     return 0;
@@ -637,8 +652,8 @@ static void fmt_fixed(char *buf, size_t cap, double v, int dec)
         buf[0] = '\0';
         return;
     }
-    if (a >= 9.0e18) {
-        uavmail__snprintf(buf, cap, "%.0f", v);
+    if (fabs(v) >= 1e15) { /* no physical telemetry value: written as unknown */
+        buf[0] = '\0';
         return;
     }
     n = (uint64_t)a;
@@ -906,12 +921,15 @@ static void kml_point(gen *g, const char *name, double lat, double lon, double a
 {
     puts_(g, "<Placemark><name>");
     put_xml(g, name);
-    puts_(g, "</name><Point><altitudeMode>absolute</altitudeMode><coordinates>");
+    puts_(g, known(alt) ? "</name><Point><altitudeMode>absolute</altitudeMode><coordinates>"
+                        : "</name><Point><altitudeMode>clampToGround</altitudeMode><coordinates>");
     put_fixed(g, lon, 7);
     putc_(g, ',');
     put_fixed(g, lat, 7);
-    putc_(g, ',');
-    put_fixed(g, known(alt) ? alt : 0.0, 2);
+    if (known(alt)) {
+        putc_(g, ',');
+        put_fixed(g, alt, 2);
+    }
     puts_(g, "</coordinates></Point></Placemark>\n");
 }
 
@@ -927,25 +945,35 @@ static void kml_step(gen *g, const rec *r)
         puts_(g, " flight</name>\n");
         if (known(g->sum.home_lat))
             kml_point(g, "Home", g->sum.home_lat, g->sum.home_lon, g->sum.home_alt_msl);
-        if (track)
-            puts_(g, "<Placemark><name>Track</name><LineString><altitudeMode>absolute"
-                     "</altitudeMode><coordinates>\n");
+        if (track) /* heights above sea level when the record has any, else on the ground */
+            puts_(g, known(g->sum.max_alt_msl_m)
+                         ? "<Placemark><name>Track</name><LineString><altitudeMode>absolute"
+                           "</altitudeMode><coordinates>\n"
+                         : "<Placemark><name>Track</name><LineString><altitudeMode>"
+                           "clampToGround</altitudeMode><coordinates>\n");
+        g->last_alt = NAN;
         return;
     case PH_SAMPLES:
         if (!track || !pos_ok(r))
             return;
+        if (known(r->v[F_ALT_MSL]))
+            g->last_alt = r->v[F_ALT_MSL];
+        if (known(g->sum.max_alt_msl_m) && !known(g->last_alt))
+            return; /* no height yet in an absolute track: not a point at sea level */
         put_fixed(g, r->v[F_LON], 7);
         putc_(g, ',');
         put_fixed(g, r->v[F_LAT], 7);
-        putc_(g, ',');
-        put_fixed(g, known(r->v[F_ALT_MSL]) ? r->v[F_ALT_MSL] : 0.0, 2);
+        if (known(g->sum.max_alt_msl_m)) {
+            putc_(g, ',');
+            put_fixed(g, g->last_alt, 2);
+        }
         putc_(g, '\n');
         return;
     default:
         if (track)
             puts_(g, "</coordinates></LineString></Placemark>\n");
         if (known(g->sum.land_lat))
-            kml_point(g, "Landing", g->sum.land_lat, g->sum.land_lon, NAN);
+            kml_point(g, "Landing", g->sum.land_lat, g->sum.land_lon, g->land_alt);
         puts_(g, "</Document></kml>\n");
     }
 }
@@ -1316,6 +1344,7 @@ static gen *gen_new(uavmail_telemetry *tm, int format)
     g->sum.version = UAVMAIL_FLIGHT_SUMMARY_VERSION;
     uavmail_telemetry_summary(tm, &g->sum);
     g->npos = tm->a.npos;
+    g->land_alt = tm->a.prev_pos_ok ? tm->a.prev_alt : NAN;
     gen_reset(g);
     return g;
 }
@@ -1425,8 +1454,10 @@ int uavmail_telemetry_attach(uavmail_telemetry *tm, uavmail_message *msg, int fo
 
 uint64_t uavmail_encoded_size(uint64_t raw)
 {
-    uint64_t chars = (raw + 2) / 3 * 4, lines = (raw + 56) / 57;
-    return chars + 2 * lines;
+    uint64_t groups = raw / 3 + (raw % 3 != 0), lines = raw / 57 + (raw % 57 != 0);
+    if (groups > (UINT64_MAX - 2 * lines) / 4 || lines > UINT64_MAX / 2)
+        return UINT64_MAX; /* saturate (FZ-07) */
+    return groups * 4 + 2 * lines;
 }
 
 /* ---- the report ---------------------------------------------------------------------- */
@@ -1463,14 +1494,36 @@ static void sb_put(sbuf *b, const char *s, size_t n)
 static void sb_printf(sbuf *b, const char *fmt, ...) UAVMAIL__PRINTF(2, 3);
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
-    char tmp[512];
+    char tmp[256];
     va_list ap;
     int n;
     va_start(ap, fmt);
     n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        sb_put(b, tmp, (size_t)n);
+        return;
+    }
+    sb_put(b, "", 0);
+    if (b->oom || (size_t)n + 1 > b->cap - b->len) { /* grow, then format in place */
+        size_t len = b->len;
+        char *p;
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < len + (size_t)n + 1)
+            cap *= 2;
+        if (b->oom || (p = uavmail__realloc(b->al, b->p, cap)) == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 static void sb_html(sbuf *b, const char *s)

@@ -11,6 +11,15 @@
 //   m.attach_file("/var/log/flight.ulg");            // streamed while sending
 //   uavmail::Session(s).send(m);                      // throws uavmail::error
 //
+// Telemetry and alerts:
+//
+//   uavmail::Telemetry tm("UAV-7");
+//   uavmail::sample s(gps_time_us);  s.lat = 47.1;  s.lon = 8.5;  s.remaining = 81;
+//   tm.append(s);
+//   tm.report(m);                                     // subject, bodies, CSV/GPX/GeoJSON/CBOR
+//   uavmail::Alerts alerts([](const uavmail::alert &a) { queue(a.text); });
+//   alerts.parse("battery_low: remaining < 20 clear 25").value("remaining", 19, t);
+//
 // Callbacks run on the thread that called into the library.  An exception
 // thrown by a callback aborts the operation and is rethrown from it (the
 // error_code overloads report errc::callback and drop it).  Handles are not
@@ -20,11 +29,13 @@
 
 #include <uavmail/uavmail.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <list>
 #include <memory>
 #include <optional>
@@ -441,8 +452,10 @@ public:
 private:
     friend class Session;
     friend class Outbox;
+    friend class Telemetry;
     struct state {
         std::list<reader> readers;
+        std::vector<std::shared_ptr<void>> keep; // recorders its attachments read from
         detail::pending pend;
     };
     struct deleter {
@@ -1011,6 +1024,365 @@ private:
 
     std::unique_ptr<state> st_; // outlives h_: closing may still report outcomes
     std::unique_ptr<uavmail_outbox, deleter> h_;
+};
+
+// ---- telemetry --------------------------------------------------------------------
+
+/// enum uavmail_telemetry_format; combine with | for report_options::formats.
+enum class format : unsigned { csv = UAVMAIL_TM_CSV, gpx = UAVMAIL_TM_GPX, kml = UAVMAIL_TM_KML,
+                               geojson = UAVMAIL_TM_GEOJSON, cbor = UAVMAIL_TM_CBOR };
+constexpr format operator|(format a, format b) noexcept
+{
+    return static_cast<format>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+
+/// enum uavmail_severity (MAVLink MAV_SEVERITY).
+enum class severity { emergency = UAVMAIL_SEV_EMERGENCY, alert = UAVMAIL_SEV_ALERT,
+                      critical = UAVMAIL_SEV_CRITICAL, error = UAVMAIL_SEV_ERROR,
+                      warning = UAVMAIL_SEV_WARNING, notice = UAVMAIL_SEV_NOTICE,
+                      info = UAVMAIL_SEV_INFO, debug = UAVMAIL_SEV_DEBUG };
+
+/// enum uavmail_flight_flags.
+enum flight_flags : unsigned { flight_alert = UAVMAIL_FLIGHT_ALERT, flight_crash = UAVMAIL_FLIGHT_CRASH };
+
+/// Figures of one flight (NaN, or -1 for min_satellites, where unknown).
+using flight_summary = uavmail_flight_summary;
+
+inline constexpr double unknown = std::numeric_limits<double>::quiet_NaN();
+
+/// One telemetry sample; every value starts unknown (NaN, -1, empty).
+struct sample {
+    sample() = default;
+    explicit sample(std::int64_t t_us) : time_us(t_us) {}
+    std::int64_t time_us = 0;          ///< UTC microseconds since 1970 (required)
+    double lat = unknown, lon = unknown, alt_msl = unknown, alt_rel = unknown;
+    double ground_speed = unknown, climb = unknown, heading = unknown;
+    double voltage = unknown, current = unknown, remaining = unknown, hdop = unknown;
+    int fix_type = -1, satellites = -1, armed = -1, in_air = -1;
+    std::string mode;                  ///< e.g. "AUTO" (at most 23 bytes are kept)
+    std::vector<double> custom;        ///< values of the channels, in add_channel() order
+};
+
+struct telemetry_options {
+    std::string vehicle;               ///< e.g. "UAV-7" (subjects, file names)
+    std::size_t memory_samples = 0;    ///< 0: the default (256)
+    std::filesystem::path spill_dir;   ///< empty: the system's temporary directory
+};
+
+struct report_options {
+    format formats = format::csv | format::gpx | format::geojson | format::cbor;
+    std::filesystem::path raw_log;     ///< .ulg / .bin / .tlog to attach, or empty
+    std::uint64_t raw_log_cap = 0;     ///< 0: the default (10 MB encoded)
+    unsigned flags = 0;                ///< flight_flags to force on (e.g. flight_crash)
+    std::string notes;                 ///< operator notes for the body
+};
+
+/// Size of `raw` bytes once base64-encoded in a MIME part.
+inline std::uint64_t encoded_size(std::uint64_t raw) noexcept { return uavmail_encoded_size(raw); }
+
+/// A telemetry recorder for one flight.  Move-only; not thread-safe.
+///
+/// Attachments made by attach() and report() read the recorder while the message is
+/// rendered, so the Message shares ownership of it: destroying the Telemetry first is
+/// safe, the C recorder is freed with the last message that needs it.
+class Telemetry {
+public:
+    explicit Telemetry(std::string_view vehicle = {})
+    {
+        telemetry_options o;
+        o.vehicle = std::string(vehicle);
+        init(o);
+    }
+    explicit Telemetry(const telemetry_options &o) { init(o); }
+    static Telemetry create(const telemetry_options &o, std::error_code &ec) noexcept
+    {
+        Telemetry t(nullptr);
+        ec = detail::version_ec();
+        if (!ec)
+            ec = t.make(o);
+        return t;
+    }
+    Telemetry(Telemetry &&) noexcept = default;
+    Telemetry &operator=(Telemetry &&) noexcept = default;
+    Telemetry(const Telemetry &) = delete;
+    Telemetry &operator=(const Telemetry &) = delete;
+
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+    uavmail_telemetry *native() const noexcept { return h_.get(); }
+
+    /// Declare a custom channel (before the first sample); returns its index in sample::custom.
+    std::size_t add_channel(std::string_view name, std::string_view unit = {})
+    {
+        std::size_t idx = 0;
+        call([&] { return uavmail_telemetry_add_channel(h_.get(), detail::opt_cstr(name),
+                                                        detail::opt_cstr(unit), &idx); });
+        return idx;
+    }
+
+    void append(const sample &s) { std::error_code ec; run(append(s, ec)); }
+    std::error_code &append(const sample &s, std::error_code &ec) noexcept
+    {
+        uavmail_sample c;
+        uavmail_sample_init(&c, UAVMAIL_SAMPLE_VERSION);
+        c.time_us = s.time_us;
+        c.lat = s.lat; c.lon = s.lon; c.alt_msl = s.alt_msl; c.alt_rel = s.alt_rel;
+        c.ground_speed = s.ground_speed; c.climb = s.climb; c.heading = s.heading;
+        c.voltage = s.voltage; c.current = s.current; c.remaining = s.remaining; c.hdop = s.hdop;
+        c.fix_type = s.fix_type; c.satellites = s.satellites; c.armed = s.armed; c.in_air = s.in_air;
+        c.mode = s.mode.empty() ? nullptr : s.mode.c_str();
+        c.custom = s.custom.empty() ? nullptr : s.custom.data();
+        c.custom_count = s.custom.size();
+        return ec = h_ ? detail::ec_of(uavmail_telemetry_append(h_.get(), &c)) : make_error_code(errc::state);
+    }
+
+    std::uint64_t count() const noexcept { return h_ ? uavmail_telemetry_count(h_.get()) : 0; }
+
+    void set_home(double lat, double lon, double alt_msl = unknown)
+    { call([&] { return uavmail_telemetry_set_home(h_.get(), lat, lon, alt_msl); }); }
+
+    /// Record an event (a warning, a geofence breach, an alert) at the last position.
+    void add_event(std::int64_t time_us, severity sev, std::string_view text)
+    { call([&] { return uavmail_telemetry_add_event(h_.get(), time_us, static_cast<int>(sev),
+                                                    std::string(text).c_str()); }); }
+
+    flight_summary summary() const
+    {
+        flight_summary s{};
+        s.version = UAVMAIL_FLIGHT_SUMMARY_VERSION;
+        call([&] { return uavmail_telemetry_summary(h_.get(), &s); });
+        return s;
+    }
+
+    /// Write what was recorded so far in one format.
+    void write_file(format f, const std::filesystem::path &p)
+    { call([&] { return uavmail_telemetry_write_file(h_.get(), static_cast<int>(f), detail::opt_cstr(p)); }); }
+
+    /// Attach the samples recorded so far in one format (streamed while `m` is sent);
+    /// `m` shares ownership of the recorder.
+    Message &attach(Message &m, format f, std::string_view filename = {})
+    {
+        need(m);
+        call([&] { return uavmail_telemetry_attach(h_.get(), m.native(), static_cast<int>(f),
+                                                   detail::opt_cstr(filename)); });
+        m.st_->keep.push_back(h_);
+        return m;
+    }
+
+    /// Make `m` the flight report (subject, bodies, attachments); `m` shares ownership
+    /// of the recorder.
+    Message &report(Message &m, const report_options &o = {})
+    {
+        need(m);
+        uavmail_report_options c;
+        uavmail_report_options_init(&c, UAVMAIL_REPORT_OPTIONS_VERSION);
+        c.formats = static_cast<unsigned>(o.formats);
+        detail::opt_cstr raw(o.raw_log), notes(std::string_view(o.notes));
+        c.raw_log = raw;
+        if (o.raw_log_cap)
+            c.raw_log_cap = o.raw_log_cap;
+        c.flags = o.flags;
+        c.notes = notes;
+        call([&] { return uavmail_telemetry_report(h_.get(), m.native(), &c); });
+        m.st_->keep.push_back(h_);
+        return m;
+    }
+
+    /// Detail of the last failure (for error_code users).
+    error_info last_error() const
+    {
+        if (!h_)
+            return {};
+        const uavmail_error_detail *d = uavmail_telemetry_last_error(h_.get());
+        return detail::read_detail(uavmail_error_code(d), d);
+    }
+
+private:
+    explicit Telemetry(std::nullptr_t) noexcept {}
+    void init(const telemetry_options &o)
+    {
+        check_library_version();
+        std::error_code ec = make(o);
+        if (ec)
+            detail::throw_error({ec.value(), "cannot create the telemetry recorder", {}, 0, {}, {}, 0});
+    }
+    std::error_code make(const telemetry_options &o) noexcept
+    {
+        try {
+            uavmail_telemetry_options c;
+            uavmail_telemetry_options_init(&c, UAVMAIL_TELEMETRY_OPTIONS_VERSION);
+            detail::opt_cstr vehicle(std::string_view(o.vehicle)), dir(o.spill_dir);
+            c.vehicle = vehicle;
+            c.spill_dir = dir;
+            if (o.memory_samples)
+                c.memory_samples = o.memory_samples;
+            uavmail_telemetry *t = nullptr;
+            std::error_code ec = detail::ec_of(uavmail_telemetry_new(&t, &c));
+            h_.reset(t, &uavmail_telemetry_free);
+            return ec;
+        } catch (...) {
+            return make_error_code(errc::nomem);
+        }
+    }
+    static void need(const Message &m)
+    {
+        if (!m)
+            throw error(error_info{UAVMAIL_ESTATE, "the message handle is empty (moved from)", {}, 0, {}, {}, 0});
+    }
+    template <class F> void call(F &&f) const
+    {
+        if (!h_)
+            throw error(error_info{UAVMAIL_ESTATE, "the telemetry handle is empty (moved from)", {}, 0, {}, {}, 0});
+        run(detail::ec_of(f()));
+    }
+    void run(const std::error_code &ec) const
+    {
+        if (ec)
+            detail::throw_error(h_ ? detail::read_detail(ec.value(), uavmail_telemetry_last_error(h_.get()))
+                                   : error_info{ec.value(), "the telemetry handle is empty (moved from)",
+                                                {}, 0, {}, {}, 0});
+    }
+
+    std::shared_ptr<uavmail_telemetry> h_; // shared with the messages it is attached to
+};
+
+// ---- alert rules ------------------------------------------------------------------
+
+enum class alert_op { above = UAVMAIL_ALERT_ABOVE, below = UAVMAIL_ALERT_BELOW,
+                      severity = UAVMAIL_ALERT_SEVERITY };
+
+/// An alert handed to the callback.  The views are valid only during the call.
+struct alert {
+    std::string_view key;
+    std::string_view text;
+    uavmail::severity severity = severity::warning;
+    double value = unknown;            ///< NaN for events and digests
+    std::int64_t time_us = 0;
+    unsigned suppressed = 0;           ///< alerts of this key suppressed since the last one sent
+    bool digest = false;               ///< a digest of suppressed alerts, not a new event
+};
+
+/// One rule (see also Alerts::parse for the one-line syntax).
+struct alert_rule {
+    std::string key;                   ///< e.g. "battery_low"
+    std::string source;                ///< value or event name, e.g. "remaining", "statustext"
+    alert_op op = alert_op::above;
+    double trigger = 0;
+    double clear = unknown;            ///< NaN: the trigger itself
+    double hold_s = 0;                 ///< debounce
+    double repeat_s = -1;              ///< < 0: the set's default
+    uavmail::severity severity = severity::warning;
+    std::string text;                  ///< "{value}" is replaced; empty: generated
+};
+
+/// A set of alert rules with their state.  The callback runs on the calling thread,
+/// inside value(), event(), tick() and flush(); throwing from it stops processing the
+/// current input and the exception comes back out of that call, nested in a
+/// callback_error.  Move-only; not thread-safe.
+class Alerts {
+public:
+    using callback = std::function<void(const alert &)>;
+
+    explicit Alerts(callback on_alert, std::optional<double> repeat_s = std::nullopt)
+    {
+        check_library_version();
+        st_ = std::make_unique<state>();
+        st_->fn = std::move(on_alert);
+        uavmail_alerts_options o;
+        uavmail_alerts_options_init(&o, UAVMAIL_ALERTS_OPTIONS_VERSION);
+        if (repeat_s)
+            o.repeat_s = *repeat_s;
+        o.cb = &tramp;
+        o.user_data = st_.get();
+        uavmail_alerts *a = nullptr;
+        int rc = uavmail_alerts_new(&a, &o);
+        h_.reset(a);
+        if (rc < 0)
+            detail::throw_error({rc, "cannot create the alert set", {}, 0, {}, {}, 0});
+    }
+    Alerts(Alerts &&) noexcept = default;
+    Alerts &operator=(Alerts &&o) noexcept
+    {
+        h_.reset();
+        st_ = std::move(o.st_);
+        h_ = std::move(o.h_);
+        return *this;
+    }
+    uavmail_alerts *native() const noexcept { return h_.get(); }
+
+    /// Add a rule written as one line, e.g. "battery_low: remaining < 20 clear 25 hold 2".
+    /// A syntax error throws uavmail::error (errc::inval) whose text gives the column.
+    Alerts &parse(std::string_view line)
+    { return call([&] { return uavmail_alerts_parse(h_.get(), std::string(line).c_str()); }); }
+
+    Alerts &add(const alert_rule &r)
+    {
+        uavmail_alert_rule c;
+        uavmail_alert_rule_init(&c, UAVMAIL_ALERT_RULE_VERSION);
+        c.key = r.key.c_str();
+        c.source = r.source.c_str();
+        c.op = static_cast<int>(r.op);
+        c.trigger = r.trigger;
+        c.clear = r.clear;
+        c.hold_s = r.hold_s;
+        c.repeat_s = r.repeat_s;
+        c.severity = static_cast<int>(r.severity);
+        c.text = r.text.empty() ? nullptr : r.text.c_str();
+        return call([&] { return uavmail_alerts_add(h_.get(), &c); });
+    }
+
+    /// Feed a value (NaN: unknown, changes nothing) at `time_us` (UTC, not going backwards).
+    Alerts &value(std::string_view source, double v, std::int64_t time_us)
+    { return call([&] { return uavmail_alerts_value(h_.get(), std::string(source).c_str(), v, time_us); }); }
+    /// Feed an event such as a STATUSTEXT.
+    Alerts &event(std::string_view source, uavmail::severity sev, std::string_view text,
+                  std::int64_t time_us)
+    { return call([&] { return uavmail_alerts_event(h_.get(), std::string(source).c_str(),
+                                                    static_cast<int>(sev), std::string(text).c_str(),
+                                                    time_us); }); }
+    /// Let time pass: digests for keys whose repeat interval has ended.
+    Alerts &tick(std::int64_t time_us) { return call([&] { return uavmail_alerts_tick(h_.get(), time_us); }); }
+    /// Digests for everything still suppressed (end of a flight).
+    Alerts &flush(std::int64_t time_us) { return call([&] { return uavmail_alerts_flush(h_.get(), time_us); }); }
+
+private:
+    struct state {
+        callback fn;
+        detail::pending pend;
+    };
+    struct deleter {
+        void operator()(uavmail_alerts *a) const noexcept { uavmail_alerts_free(a); }
+    };
+    static int tramp(const uavmail_alert *a, void *ud)
+    {
+        auto *st = static_cast<state *>(ud);
+        return st->pend.guard([&] {
+            alert x;
+            x.key = a->key ? a->key : "";
+            x.text = a->text ? a->text : "";
+            x.severity = static_cast<uavmail::severity>(a->severity);
+            x.value = a->value;
+            x.time_us = a->time_us;
+            x.suppressed = a->suppressed;
+            x.digest = a->digest != 0;
+            if (st->fn)
+                st->fn(x);
+            return 0;
+        }, 1);
+    }
+    template <class F> Alerts &call(F &&f)
+    {
+        if (!h_)
+            throw error(error_info{UAVMAIL_ESTATE, "the alert set is empty (moved from)", {}, 0, {}, {}, 0});
+        int rc = f();
+        const uavmail_error_detail *d = uavmail_alerts_last_error(h_.get());
+        st_->pend.rethrow(rc, d);
+        if (rc < 0)
+            detail::throw_error(detail::read_detail(rc, d));
+        return *this;
+    }
+
+    std::unique_ptr<state> st_; // outlives h_
+    std::unique_ptr<uavmail_alerts, deleter> h_;
 };
 
 } // namespace uavmail

@@ -194,6 +194,63 @@ class NativeScenarios:
         _, (eml, meta) = self.delivered(n0, 2)
         self.assertGreater(meta["size"], BIG * 4 // 3)
 
+    def test_telemetry(self):
+        """A 600-sample flight recorded in the binding's language; the scenario checks the
+        summary against its own haversine figures, then sends the report with the
+        recorder already dropped by the caller (the message keeps it alive)."""
+        import csv
+        import io
+        import json
+        n0 = len(self.srv.messages())
+        ok = self.lines(self.run_scenario("telemetry"), "ok ")
+        for k in ("summary.times", "summary.duration", "summary.distance", "summary.altitude",
+                  "summary.counts", "summary.home", "tm.error_code"):
+            self.assertIn(k, ok)
+        [(eml, _)] = self.delivered(n0)
+        msg = parse(eml)
+        self.assertTrue(str(msg["Subject"]).startswith("[UAV-7] Flight report 2026-11-22 14:03Z"),
+                        msg["Subject"])
+        body = msg.get_body(("plain",)).get_content()
+        self.assertIn("Inspection flight, north fence", body)
+        self.assertIn("Hot spot 79 degC", body)
+        parts = {p.get_filename(): p for p in msg.iter_attachments()}
+        base = "UAV-7-20261122T1403Z"
+        self.assertEqual({k: p.get_content_type() for k, p in parts.items()}, {
+            base + ".csv": "text/csv", base + ".gpx": "application/gpx+xml",
+            base + ".geojson": "application/geo+json", base + ".cbor": "application/cbor",
+            "track.kml": "application/vnd.google-earth.kml+xml"})
+        got = {k: p.get_payload(decode=True) for k, p in parts.items()}
+        rows = list(csv.reader(io.StringIO(got[base + ".csv"].decode())))
+        self.assertEqual(rows[0][:3], ["time_utc", "lat_deg", "lon_deg"])
+        self.assertEqual(rows[0][-1], "thermal_degC")
+        self.assertEqual(len(rows), 601)
+        self.assertEqual(rows[1][:3], ["2026-11-22T14:03:00.000Z", "47.3977000", "8.5456000"])
+        self.assertEqual((rows[1][-2], rows[1][-1]), ("AUTO", "30.0000"))
+        coords = next(f["geometry"]["coordinates"] for f in json.loads(got[base + ".geojson"])
+                      ["features"] if f["geometry"]["type"] == "LineString")
+        self.assertEqual(len(coords), 600)
+        self.assertEqual(coords[0][:2], [8.5456, 47.3977])          # longitude first
+        self.assertEqual(got[base + ".gpx"].count(b"<trkpt "), 600)
+        self.assertTrue(got["track.kml"].startswith(b"<?xml"))
+        try:
+            import cbor2
+        except ImportError:
+            return
+        doc = cbor2.loads(got[base + ".cbor"])
+        self.assertEqual((doc["schema"], doc["vehicle"], len(doc["samples"])),
+                         ("uavmail-flight/1", "UAV-7", 600))
+        self.assertEqual(doc["samples"][0][-1], 30.0)
+
+    def test_alerts(self):
+        ok = self.lines(self.run_scenario("alerts"), "ok ")
+        self.assertEqual(ok["alerts.hysteresis"],
+                         "battery_low@0:Battery low: 19 % left|battery_low@4:Battery low: 19 % "
+                         "left|hot@10:hot: thermal is 81 (above 80)|hot@14:hot: thermal is 90 "
+                         "(above 80)|")
+        self.assertIn("column 5: expected ':'", ok["alerts.parse-error"])
+        self.assertIn("alerts.callback", ok)
+        self.assertIn("alerts.digest", ok)
+
     def test_example(self):
         n0 = len(self.srv.messages())
         r = subprocess.run(self.example_cmd + [str(self.srv.port), self.pki["ca"], USER,
@@ -203,9 +260,16 @@ class NativeScenarios:
         alert, report = self.delivered(n0, 2)
         self.assertIn("ALERT: Battery critical", str(parse(alert[0])["Subject"]))
         rep = parse(report[0])
-        self.assertIn("Flight report", str(rep["Subject"]))
-        track = attachments(rep)["track.csv"].decode()
+        # The recorder's report: a STATUSTEXT at CRITICAL sets the ALERT flag.
+        self.assertTrue(str(rep["Subject"]).startswith(
+            "[ALERT] [UAV-7] Flight report 2026-11-22 14:03Z"), rep["Subject"])
+        body = rep.get_body(("plain",)).get_content()
+        self.assertIn("Max altitude  40.0 m above home", body)
+        self.assertIn("Battery critical", body)
+        got = attachments(rep)
+        track = next(v for k, v in got.items() if k.endswith(".csv")).decode()
         self.assertEqual(len(track.strip().splitlines()), 1 + 5)
+        self.assertEqual(len(got), 3, sorted(got))
 
 
 def skip_if_missing(tool):

@@ -52,6 +52,19 @@ def main():
             cls.example_cmd = [mono, "--debug", str(out / "MissionPlannerPlugin.exe")]
             cls.start()
 
+        def test_struct_layouts(self):
+            """Marshal.SizeOf / OffsetOf of every hand-declared struct equal the C compiler's."""
+            from layouts import c_layouts
+            c = c_layouts()
+            if c is None:
+                self.skipTest("no C compiler")
+            got = {}
+            for line in self.run_scenario("layout").splitlines():
+                if line.startswith("layout "):
+                    _, st, field, off = line.split()
+                    got.setdefault(st, {})[field] = int(off)
+            self.assertEqual(got, c)
+
         def test_gc_during_send(self):
             n0 = len(self.srv.messages())
             ok = self.lines(self.run_scenario("gc"), "ok ")

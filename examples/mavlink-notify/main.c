@@ -41,7 +41,7 @@ typedef struct config {
     unsigned long long raw_log_cap;
     char alerts[MAX_ALERTS][256];
     int nalerts;
-    int sysid, no_default_alerts;
+    int sysid, no_default_alerts, battery_id;
     char chan_name[MAX_CHANNELS][11], chan_unit[MAX_CHANNELS][17];
     int nchan;
 } config;
@@ -57,13 +57,19 @@ typedef struct bridge {
     int64_t record_us;     /* .tlog record time, or wall clock for UDP */
     int64_t now_us;
     /* vehicle state */
-    int sysid, armed, in_air, fix, sats, fence, failsafe, have_batt_status;
+    int sysid, compid, armed, in_air, fix, sats, fence, failsafe, have_batt_status;
+    int have_home;
+    double home_lat, home_lon, home_alt;
+    unsigned long dropped_samples;
     double lat, lon, alt_msl, alt_rel, gs, climb, hdg, volt, curr, rem, hdop;
     char mode[24];
     double custom[MAX_CHANNELS];
     int64_t last_sample_us, last_heartbeat_us;
     int link_lost;
     char statustext[256];
+    int st_severity, st_pending;
+    unsigned st_id, st_next;
+    int64_t st_since;
     char last_event[256];
     int64_t last_event_us;
     unsigned statustext_id;
@@ -169,6 +175,7 @@ static int load_config(config *c, const char *path)
         else if (!strcmp(k, "raw_log")) rc |= copy(c->raw_log, sizeof c->raw_log, v, path, line);
         else if (!strcmp(k, "port")) c->port = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "sysid")) c->sysid = atoi(v);
+        else if (!strcmp(k, "battery_id")) c->battery_id = atoi(v);
         else if (!strcmp(k, "default_alerts")) c->no_default_alerts = !strcmp(v, "no");
         else if (!strcmp(k, "sample_hz")) c->sample_hz = strtod(v, NULL);
         else if (!strcmp(k, "link_timeout")) c->link_timeout_s = strtod(v, NULL);
@@ -252,6 +259,8 @@ static int64_t clock_cb(void *user_data)
 
 /* ---- mail ---------------------------------------------------------------------------- */
 
+static void statustext_flush(struct bridge *b, const char *mark);
+
 static int new_message(bridge *b, uavmail_message **out)
 {
     uavmail_message *m;
@@ -291,7 +300,7 @@ static int on_alert(const uavmail_alert *a, void *user_data)
 {
     bridge *b = user_data;
     uavmail_message *m;
-    char subject[400], body[1200], when[32];
+    char subject[400], body[1600], when[32], pos[96], batt[64], more[96] = "";
     time_t t = (time_t)(a->time_us / 1000000);
     struct tm tmv;
     gmtime_r(&t, &tmv);
@@ -301,15 +310,32 @@ static int on_alert(const uavmail_alert *a, void *user_data)
     if (new_message(b, &m))
         return 0;
     snprintf(subject, sizeof subject, "[ALERT] [%s] %s", b->cfg.vehicle, a->text);
+    if (isfinite(b->lat))
+        snprintf(pos, sizeof pos, "%.7f, %.7f (%.1f m above home)", b->lat, b->lon, b->alt_rel);
+    else
+        snprintf(pos, sizeof pos, "unknown");
+    if (isfinite(b->volt) && isfinite(b->rem))
+        snprintf(batt, sizeof batt, "%.2f V, %.0f %% left", b->volt, b->rem);
+    else if (isfinite(b->volt))
+        snprintf(batt, sizeof batt, "%.2f V", b->volt);
+    else
+        snprintf(batt, sizeof batt, "unknown");
+    if (a->suppressed)
+        snprintf(more, sizeof more, "%u similar alert%s suppressed by the rate limit before this.\r\n",
+                 a->suppressed, a->suppressed == 1 ? " was" : "s were");
     snprintf(body, sizeof body,
              "%s\r\n\r\nVehicle:  %s\r\nTime:     %s\r\nAlert:    %s\r\n"
-             "Position: %.7f, %.7f (%.1f m above home)\r\nBattery:  %.2f V, %.0f %%\r\n%s",
-             a->text, b->cfg.vehicle, when, a->key, b->lat, b->lon, b->alt_rel, b->volt, b->rem,
-             a->suppressed ? "(similar alerts were suppressed by the rate limit)\r\n" : "");
+             "Position: %s\r\nBattery:  %s\r\n%s",
+             a->text, b->cfg.vehicle, when, a->key, pos, batt, more);
     if (uavmail_message_set_subject(m, subject) == 0 &&
-        uavmail_message_set_text(m, body, strlen(body)) == 0)
+        uavmail_message_set_text(m, body, strlen(body)) == 0) {
         enqueue(b, m, UAVMAIL_PRIORITY_ALERT, "alert");
-    b->alerts_sent++;
+        b->alerts_sent++;
+    } else {
+        fprintf(stderr, "mavlink-notify: alert '%s' not queued: %s\n", a->key,
+                uavmail_error_message(uavmail_message_last_error(m)));
+        b->failed = 1;
+    }
     uavmail_message_free(m);
     return 0;
 }
@@ -332,6 +358,9 @@ static void start_flight(bridge *b)
                                           NULL) != 0)
             fprintf(stderr, "mavlink-notify: channel %s: %s\n", b->cfg.chan_name[i],
                     uavmail_error_message(uavmail_telemetry_last_error(b->tm)));
+    if (b->have_home) /* HOME_POSITION usually comes before arming */
+        uavmail_telemetry_set_home(b->tm, b->home_lat, b->home_lon, b->home_alt);
+    b->last_sample_us = 0;
     printf("flight started\n");
 }
 
@@ -342,6 +371,7 @@ static void finish_flight(bridge *b, const char *why)
     int rc;
     if (!b->tm)
         return;
+    statustext_flush(b, " [...]");
     uavmail_alerts_flush(b->alerts, b->now_us);
     uavmail_telemetry_add_event(b->tm, b->now_us, UAVMAIL_SEV_INFO, why);
     uavmail_report_options_init(&ro, UAVMAIL_REPORT_OPTIONS_VERSION);
@@ -352,10 +382,11 @@ static void finish_flight(bridge *b, const char *why)
         ro.raw_log_cap = b->cfg.raw_log_cap;
     if (new_message(b, &m) == 0) {
         rc = uavmail_telemetry_report(b->tm, m, &ro);
-        if (rc)
+        if (rc) {
             fprintf(stderr, "mavlink-notify: report: %s\n",
                     uavmail_error_message(uavmail_telemetry_last_error(b->tm)));
-        else
+            b->failed = 1;
+        } else
             enqueue(b, m, UAVMAIL_PRIORITY_NORMAL, "flight report");
         uavmail_message_free(m);
     }
@@ -372,10 +403,11 @@ static void value(bridge *b, const char *name, double v)
     uavmail_alerts_value(b->alerts, name, v, b->now_us);
 }
 
-static void record(bridge *b, int64_t t)
+/* Append the current state at @p t; @p force: whatever the sample rate. */
+static void record(bridge *b, int64_t t, int force)
 {
     uavmail_sample s;
-    if (!b->tm || t - b->last_sample_us < (int64_t)(1e6 / b->cfg.sample_hz))
+    if (!b->tm || (!force && t - b->last_sample_us < (int64_t)(1e6 / b->cfg.sample_hz)))
         return;
     uavmail_sample_init(&s, UAVMAIL_SAMPLE_VERSION);
     s.time_us = t;
@@ -399,41 +431,98 @@ static void record(bridge *b, int64_t t)
     s.custom_count = (size_t)b->cfg.nchan;
     if (uavmail_telemetry_append(b->tm, &s) == 0)
         b->last_sample_us = t;
+    else
+        b->dropped_samples++; /* e.g. the autopilot's clock went backwards */
 }
 
 static const char *mode_name(const mav_heartbeat *h, char *buf, size_t cap)
 {
+    /* ArduPilot custom_mode numbering differs per vehicle (Copter, Plane); PX4 packs a main
+     * mode in bits 16-23 and, for AUTO, a sub-mode in bits 24-31 */
     static const char *const copter[] = {"STABILIZE", "ACRO", "ALT_HOLD", "AUTO", "GUIDED",
-                                         "LOITER", "RTL", "CIRCLE", "POSITION", "LAND"};
-    static const char *const px4_main[] = {"", "MANUAL", "ALTCTL", "POSCTL", "AUTO", "ACRO",
+                                         "LOITER", "RTL", "CIRCLE", NULL, "LAND", NULL,
+                                         "DRIFT", NULL, "SPORT", "FLIP", "AUTOTUNE", "POSHOLD",
+                                         "BRAKE", "THROW", "AVOID_ADSB", "GUIDED_NOGPS",
+                                         "SMART_RTL"};
+    static const char *const plane[] = {"MANUAL", "CIRCLE", "STABILIZE", "TRAINING", "ACRO",
+                                        "FBWA", "FBWB", "CRUISE", "AUTOTUNE", NULL, "AUTO", "RTL",
+                                        "LOITER", "TAKEOFF", "AVOID_ADSB", "GUIDED"};
+    static const char *const px4_main[] = {NULL, "MANUAL", "ALTCTL", "POSCTL", "AUTO", "ACRO",
                                            "OFFBOARD", "STABILIZED", "RATTITUDE"};
-    if (h->autopilot == 3 && h->custom_mode < 10) /* ArduPilot (copter numbering) */
-        snprintf(buf, cap, "%s", copter[h->custom_mode]);
-    else if (h->autopilot == 12 && ((h->custom_mode >> 16) & 0xFF) < 9) /* PX4 main mode */
-        snprintf(buf, cap, "%s", px4_main[(h->custom_mode >> 16) & 0xFF]);
+    static const char *const px4_auto[] = {NULL, "AUTO_READY", "AUTO_TAKEOFF", "AUTO_LOITER",
+                                           "AUTO_MISSION", "AUTO_RTL", "AUTO_LAND", NULL,
+                                           "AUTO_FOLLOW", "AUTO_PRECLAND"};
+    const char *name = NULL;
+    unsigned long cm = h->custom_mode;
+    int multirotor = h->type == 2 || h->type == 3 || h->type == 4 || h->type == 13 ||
+                     h->type == 14 || h->type == 15;
+    if (h->autopilot == 3 && multirotor && cm < sizeof copter / sizeof *copter)
+        name = copter[cm];
+    else if (h->autopilot == 3 && h->type == 1 && cm < sizeof plane / sizeof *plane)
+        name = plane[cm];
+    else if (h->autopilot == 12 && ((cm >> 16) & 0xFF) == 4 &&
+             (cm >> 24) < sizeof px4_auto / sizeof *px4_auto)
+        name = px4_auto[cm >> 24] ? px4_auto[cm >> 24] : "AUTO";
+    else if (h->autopilot == 12 && ((cm >> 16) & 0xFF) < sizeof px4_main / sizeof *px4_main)
+        name = px4_main[(cm >> 16) & 0xFF];
+    if (name)
+        snprintf(buf, cap, "%s", name);
     else
-        snprintf(buf, cap, "MODE_%lu", (unsigned long)h->custom_mode);
+        snprintf(buf, cap, "MODE_%lu", cm);
     return buf;
+}
+
+/* Report a (re)assembled STATUSTEXT. */
+static void statustext_emit(bridge *b, int severity, const char *raw)
+{
+    char text[300];
+    size_t n;
+    snprintf(text, sizeof text, "%s", raw);
+    n = strlen(text);
+    while (n && (text[n - 1] == '\t' || text[n - 1] == ' ')) /* PX4 event mirrors end in \t */
+        text[--n] = '\0';
+    if (severity <= UAVMAIL_SEV_NOTICE)
+        event(b, b->now_us, severity, text);
+    uavmail_alerts_event(b->alerts, "statustext", severity, text, b->now_us);
+}
+
+/* A text whose last chunk never came: report what arrived, marked. */
+static void statustext_flush(bridge *b, const char *mark)
+{
+    size_t n = strlen(b->statustext);
+    if (!b->st_pending)
+        return;
+    snprintf(b->statustext + n, sizeof b->statustext - n, "%s", mark);
+    b->st_pending = 0;
+    statustext_emit(b, b->st_severity, b->statustext);
+    b->statustext[0] = '\0';
 }
 
 static void statustext(bridge *b, const mav_statustext *st)
 {
     size_t n;
-    char text[256];
-    if (st->id == 0 || st->chunk_seq == 0)
-        b->statustext[0] = '\0';
+    if (st->id == 0) { /* a whole text */
+        statustext_flush(b, " [...]");
+        statustext_emit(b, st->severity, st->text);
+        return;
+    }
+    if (b->st_pending && (st->id != b->st_id || st->chunk_seq != b->st_next))
+        statustext_flush(b, " [...]"); /* a chunk was lost, or another text began */
+    if (!b->st_pending) {
+        snprintf(b->statustext, sizeof b->statustext, "%s", st->chunk_seq ? "[...] " : "");
+        b->st_pending = 1;
+        b->st_id = st->id;
+        b->st_severity = st->severity;
+        b->st_since = b->record_us;
+    }
     n = strlen(b->statustext);
     snprintf(b->statustext + n, sizeof b->statustext - n, "%s", st->text);
-    if (st->id != 0 && strlen(st->text) == 50)
-        return; /* more chunks follow */
-    snprintf(text, sizeof text, "%s", b->statustext);
-    n = strlen(text);
-    while (n && (text[n - 1] == '\t' || text[n - 1] == ' ')) /* PX4 event mirrors end in \t */
-        text[--n] = '\0';
-    b->statustext[0] = '\0';
-    if (st->severity <= UAVMAIL_SEV_NOTICE)
-        event(b, b->now_us, st->severity, text);
-    uavmail_alerts_event(b->alerts, "statustext", st->severity, text, b->now_us);
+    b->st_next = st->chunk_seq + 1u;
+    if (strlen(st->text) < 50 || b->st_next > 4) { /* a short chunk ends the text */
+        b->st_pending = 0;
+        statustext_emit(b, b->st_severity, b->statustext);
+        b->statustext[0] = '\0';
+    }
 }
 
 static void on_message(bridge *b, const mav_frame *f)
@@ -445,12 +534,17 @@ static void on_message(bridge *b, const mav_frame *f)
         const mav_heartbeat *h = &m.u.heartbeat;
         if (f->compid != 1 || h->autopilot == 8 || h->type == 6) /* GCS or no autopilot */
             return;
-        if (!b->sysid)
-            b->sysid = b->cfg.sysid ? b->cfg.sysid : f->sysid;
+        if (!b->sysid && (!b->cfg.sysid || f->sysid == b->cfg.sysid)) {
+            b->sysid = f->sysid;
+            b->compid = f->compid;
+        }
     }
-    if (b->sysid && f->sysid != b->sysid)
+    if (!b->sysid || f->sysid != b->sysid)
         return;
-    if (!b->sysid)
+    /* vehicle state only from the autopilot itself (DRONE-NOTES 3.6); texts and named
+     * values (a camera's hot spot) from any component of the vehicle */
+    if (f->compid != b->compid && m.msgid != MAV_MSG_STATUSTEXT &&
+        m.msgid != MAV_MSG_NAMED_VALUE_FLOAT)
         return;
     switch (m.msgid) {
     case MAV_MSG_HEARTBEAT: {
@@ -471,7 +565,7 @@ static void on_message(bridge *b, const mav_frame *f)
                 uavmail_telemetry_add_event(b->tm, b->now_us, UAVMAIL_SEV_INFO, "Armed");
         } else if (!armed && b->armed) {
             b->armed = 0;
-            record(b, b->now_us);
+            record(b, b->now_us, 1); /* the disarmed state itself: motors stopped in the air? */
             finish_flight(b, "Disarmed");
         }
         break;
@@ -488,8 +582,10 @@ static void on_message(bridge *b, const mav_frame *f)
         b->fix = g->fix_type;
         b->sats = g->satellites == 255 ? -1 : g->satellites;
         b->hdop = g->eph == UINT16_MAX ? NAN : g->eph / 100.0;
-        value(b, "fix_type", b->fix);
-        value(b, "satellites", b->sats < 0 ? NAN : b->sats);
+        if (b->armed) { /* no fix before take-off is not a lost fix */
+            value(b, "fix_type", b->fix);
+            value(b, "satellites", b->sats < 0 ? NAN : b->sats);
+        }
         value(b, "hdop", b->hdop);
         break;
     }
@@ -507,7 +603,7 @@ static void on_message(bridge *b, const mav_frame *f)
         value(b, "alt_rel", b->alt_rel);
         value(b, "alt_msl", b->alt_msl);
         value(b, "ground_speed", b->gs);
-        record(b, b->now_us);
+        record(b, b->now_us, 0);
         break;
     }
     case MAV_MSG_SYS_STATUS:
@@ -525,6 +621,8 @@ static void on_message(bridge *b, const mav_frame *f)
         const mav_battery *bt = &m.u.battery;
         double v = 0;
         int i, cells = 0;
+        if (bt->id != b->cfg.battery_id)
+            break; /* one pack's figures; another pack's would interleave */
         for (i = 0; i < 10; i++)
             if (bt->voltages_mv[i] != UINT16_MAX) {
                 v += bt->voltages_mv[i] / 1000.0;
@@ -559,9 +657,12 @@ static void on_message(bridge *b, const mav_frame *f)
         break;
     }
     case MAV_MSG_HOME_POSITION:
+        b->have_home = 1;
+        b->home_lat = m.u.home.lat_e7 / 1e7;
+        b->home_lon = m.u.home.lon_e7 / 1e7;
+        b->home_alt = m.u.home.alt_mm / 1000.0;
         if (b->tm)
-            uavmail_telemetry_set_home(b->tm, m.u.home.lat_e7 / 1e7, m.u.home.lon_e7 / 1e7,
-                                       m.u.home.alt_mm / 1000.0);
+            uavmail_telemetry_set_home(b->tm, b->home_lat, b->home_lon, b->home_alt);
         break;
     case MAV_MSG_STATUSTEXT:
         statustext(b, &m.u.statustext);
@@ -582,7 +683,9 @@ static void on_message(bridge *b, const mav_frame *f)
 
 static void check_link(bridge *b)
 {
-    if (b->sysid && !b->link_lost && b->last_heartbeat_us &&
+    if (b->st_pending && b->record_us - b->st_since > 2000000)
+        statustext_flush(b, " [...]");
+    if (b->sysid && b->armed && !b->link_lost && b->last_heartbeat_us &&
         b->record_us - b->last_heartbeat_us > (int64_t)(b->cfg.link_timeout_s * 1e6)) {
         b->link_lost = 1;
         value(b, "link_lost", 1);
@@ -825,6 +928,9 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     rc = tlog ? run_tlog(&b, tlog) : run_udp(&b, udp);
     flush_outbox(&b);
+    if (b.dropped_samples)
+        fprintf(stderr, "mavlink-notify: %lu samples dropped (time went backwards)\n",
+                b.dropped_samples);
     printf("reports %lu, alerts %lu\n", b.reports, b.alerts_sent);
     uavmail_telemetry_free(b.tm);
     uavmail_alerts_free(b.alerts);

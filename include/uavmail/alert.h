@@ -8,8 +8,10 @@
  * past the clear level.  Each key has a minimum repeat interval: alerts
  * inside it, and exact repeats of the same text, are suppressed and counted,
  * and what was suppressed is reported as a digest once the interval ends.
- * Time comes from the caller (GPS time), so replays behave like live flights.
- * Not thread-safe.
+ * A new alert after the interval carries the count of those suppressed before
+ * it (uavmail_alert.suppressed).  Time comes from the caller (GPS time), so
+ * replays behave like live flights; a time earlier than one seen before counts
+ * as that one.  Not thread-safe.
  */
 #ifndef UAVMAIL_ALERT_H
 #define UAVMAIL_ALERT_H
@@ -40,9 +42,11 @@ typedef struct uavmail_alert_rule {
     double trigger;      /**< threshold */
     double clear;        /**< hysteresis: re-arm level (NaN: the trigger itself) */
     double hold_s;       /**< condition must hold this long before firing (debounce) */
-    double repeat_s;     /**< minimum interval between alerts of this key (< 0: the set's default) */
+    double repeat_s;     /**< minimum interval between alerts of this key (< 0: the set's default;
+                              the first rule of a key sets it) */
     int severity;        /**< enum uavmail_severity of the alert (events: the event's own) */
-    const char *text;    /**< alert text; "{value}" is replaced; NULL: generated */
+    const char *text;    /**< alert text; "{value}" is replaced; NULL: generated.  Severity
+                              rules: put in front of the event's text */
 } uavmail_alert_rule;
 
 /** Initialise a rule: ABOVE, clear = trigger, no hold, default repeat, WARNING.  @since 0.1.0 */
@@ -59,7 +63,8 @@ typedef struct uavmail_alert {
     int digest;            /**< 1: this is a digest of suppressed alerts, not a new event */
 } uavmail_alert;
 
-/** Receives alerts; return non-zero to stop processing the current input.  @since 0.1.0 */
+/** Receives alerts; return non-zero to stop processing the current input (the
+ *  alert is counted as delivered all the same).  @since 0.1.0 */
 typedef int (*uavmail_alert_cb)(const uavmail_alert *alert, void *user_data);
 
 #define UAVMAIL_ALERTS_OPTIONS_VERSION 1
@@ -102,8 +107,8 @@ UAVMAIL_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_aler
 UAVMAIL_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line);
 
 /**
- * Feed a value of @p source at @p time_us (UTC microseconds, not going
- * backwards); NaN means unknown and changes nothing.
+ * Feed a value of @p source at @p time_us (UTC microseconds); NaN means
+ * unknown and changes nothing.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ECALLBACK (the callback asked to stop).
  * @since 0.1.0
  */

@@ -167,6 +167,98 @@ UAVMAIL_EXTERN int uavmail_session_send(uavmail_session *session, uavmail_messag
 UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_message *msg);
 
 /**
+ * Send several messages over one connection, as fast as the server allows.
+ * When the server offers PIPELINING and CHUNKING, each message goes right
+ * behind the previous one without waiting for its replies (RSET, MAIL,
+ * RCPT and BDAT LAST with the message in one write; RFC 2920, RFC 3030):
+ * on a high-latency link a further message costs well under one round
+ * trip.  Without them, messages go one after the other as with
+ * uavmail_session_send() (DATA needs its 354 and end-of-data replies).
+ * The replies are matched to their messages in order, so each message has
+ * its own outcome: a rejected message or recipient does not affect the
+ * others.  Each message sent behind an unanswered one starts with RSET,
+ * which clears whatever the previous one left on the server; at most 16
+ * messages (and 128 replies) are outstanding at a time.
+ *
+ * Every message is checked first; one that fails the check gets its error
+ * in @p results and the others still go.  The connection is opened,
+ * secured and authenticated on first use, and kept for later calls unless
+ * @p final is 1 (then QUIT follows the last message in the same round trip,
+ * as uavmail_session_send_final()).
+ *
+ * If the connection ends in the middle (421, link lost, timeout), each
+ * message still gets a precise result: a message answered before that keeps
+ * its outcome; one sent completely but not answered gets UAVMAIL_EUNKNOWN
+ * (it may have been delivered); after a 421 the messages the server had not
+ * answered get UAVMAIL_ECLOSED (not delivered), as do, with the
+ * connection's error, those not sent yet.  Only UAVMAIL_EUNKNOWN messages
+ * risk a duplicate when sent again.
+ *
+ * @param session the session.
+ * @param msgs @p count messages; each one's envelope is From plus To, Cc
+ *        and Bcc.  They must stay valid until the call returns.
+ * @param count number of messages (at least 1).
+ * @param results @p count entries, each receiving what uavmail_session_send()
+ *        would have returned for that message (0, UAVMAIL_ERECIPIENTS, or an
+ *        error; detail in uavmail_session_batch_error()).
+ * @param final 1 to say QUIT after the last message and close.
+ * @return 0 when every message was accepted for every recipient; otherwise
+ *         the result of the first message that was not (its detail is also
+ *         in uavmail_session_last_error()); UAVMAIL_EINVAL for NULL
+ *         arguments or @p count 0.
+ * @since 0.2.0
+ */
+UAVMAIL_EXTERN int uavmail_session_send_batch(uavmail_session *session,
+                                              uavmail_message *const *msgs, size_t count,
+                                              int *results, int final);
+
+/**
+ * Begin sending a batch without blocking; then drive it with
+ * uavmail_session_step() as for uavmail_session_start().  Each entry of
+ * @p results is UAVMAIL_EAGAIN until that message's outcome is known, then
+ * holds it (it may be read between steps).  step returns the batch's result
+ * as uavmail_session_send_batch() would.  @p msgs, the messages and
+ * @p results must stay valid until then.
+ * @return 0, or an error when no message passed the checks (each message's
+ *         error is then in @p results) or for invalid arguments.
+ * @since 0.2.0
+ */
+UAVMAIL_EXTERN int uavmail_session_start_batch(uavmail_session *session,
+                                               uavmail_message *const *msgs, size_t count,
+                                               int *results, int final);
+
+/**
+ * Result for one recipient of message @p message of the last batch (or of
+ * the last message sent: index 0).  Kept until the next send on the session.
+ * @param session the session.
+ * @param message index of the message in the batch.
+ * @param index 0 .. uavmail_session_batch_recipient_count() - 1.
+ * @param address receives the address (owned by the session), or NULL.
+ * @param smtp_code receives the server's reply code to RCPT (0: not attempted), or NULL.
+ * @param reply receives the server's reply text (owned by the session), or NULL.
+ * @return 0, or UAVMAIL_EINVAL when an index is out of range.
+ * @since 0.2.0
+ */
+UAVMAIL_EXTERN int uavmail_session_batch_recipient(const uavmail_session *session,
+                                                   size_t message, size_t index,
+                                                   const char **address, int *smtp_code,
+                                                   const char **reply);
+
+/** @return the number of recipients of message @p message of the last batch,
+ *  0 if out of range.  @since 0.2.0 */
+UAVMAIL_EXTERN size_t uavmail_session_batch_recipient_count(const uavmail_session *session,
+                                                            size_t message);
+
+/**
+ * Why message @p message of the last batch failed (code 0 when it did not).
+ * @return detail owned by the session, valid until the next send on it, or
+ *         NULL when @p message is out of range.
+ * @since 0.2.0
+ */
+UAVMAIL_EXTERN const uavmail_error_detail *uavmail_session_batch_error(
+    const uavmail_session *session, size_t message);
+
+/**
  * Fill host, port and security in @p opts for a known provider ("gmail",
  * "office365", "outlook", "yahoo", "icloud", "fastmail", "zoho", "sendgrid",
  * "mailgun", "mailgun-eu", "ses-us-east-1", "ses-eu-west-1").
@@ -293,7 +385,8 @@ UAVMAIL_EXTERN unsigned uavmail_session_timeout_ms(const uavmail_session *sessio
 UAVMAIL_EXTERN int uavmail_session_quit(uavmail_session *session);
 
 /**
- * Result for one recipient of the last message sent.
+ * Result for one recipient of the last message sent (after a batch: its
+ * last message; see uavmail_session_batch_recipient()).
  * @param session the session.
  * @param index 0 .. count-1.
  * @param address receives the address (owned by the session), or NULL.

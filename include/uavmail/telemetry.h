@@ -31,7 +31,7 @@ typedef struct uavmail_telemetry uavmail_telemetry;
  */
 typedef struct uavmail_sample {
     unsigned version;      /**< UAVMAIL_SAMPLE_VERSION */
-    int64_t time_us;       /**< UTC, microseconds since 1970-01-01 (required) */
+    int64_t time_us;       /**< UTC, microseconds since 1970-01-01 (required; years 1-9999) */
     double lat;            /**< degrees north, WGS 84 */
     double lon;            /**< degrees east, WGS 84 */
     double alt_msl;        /**< metres above mean sea level */
@@ -152,7 +152,7 @@ UAVMAIL_EXTERN int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t ti
 /** Flags of a flight summary.  @since 0.1.0 */
 enum uavmail_flight_flags {
     UAVMAIL_FLIGHT_ALERT = 1, /**< an event of severity ERROR or worse was recorded */
-    UAVMAIL_FLIGHT_CRASH = 2  /**< an EMERGENCY event, or the record ends in the air */
+    UAVMAIL_FLIGHT_CRASH = 2  /**< an EMERGENCY event, or a sample disarmed while in the air */
 };
 
 #define UAVMAIL_FLIGHT_SUMMARY_VERSION 1
@@ -214,7 +214,8 @@ UAVMAIL_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int forma
 /**
  * Attach the samples recorded so far (later ones are not included) in one
  * format, as a part streamed in constant memory while the message renders.
- * @p tm must outlive every rendering of @p msg (an outbox renders at enqueue).
+ * @p tm must outlive every rendering of @p msg (an outbox renders at enqueue);
+ * each attachment keeps about 4.5 KiB in @p tm until it is freed.
  * @param tm the recorder.
  * @param msg the message.
  * @param format one enum uavmail_telemetry_format value.

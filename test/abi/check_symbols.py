@@ -22,7 +22,8 @@ def exported(lib):
 def in_map(path):
     text = re.sub(r"/\*.*?\*/", "", Path(path).read_text(), flags=re.S)
     syms = set()
-    for block in re.findall(r"global:(.*?)(?:local:|\};)", text, flags=re.S):
+    # A node ends at "local:" or at "};" / "} PARENT;" (a later node).
+    for block in re.findall(r"global:(.*?)(?:local:|\}\s*[\w.]*\s*;)", text, flags=re.S):
         syms |= {s.strip() for s in block.split(";") if s.strip()}
     return syms
 

@@ -97,6 +97,88 @@ class Scripted(unittest.TestCase):
         self.assertIn("554", r.stderr)
 
 
+class PipelinedBatch(unittest.TestCase):
+    """Several prepared messages over one connection to a server offering
+    PIPELINING and CHUNKING (RFC 2920 3.1, RFC 3030): the server reads all of
+    them before it answers anything, so a client that waited for a reply
+    between messages would time out.  Replies are attributed in order."""
+
+    EHLO = b"250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+
+    def setUp(self):
+        self.tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"uavmail-batch-{os.getpid()}"
+        self.tmp.mkdir(exist_ok=True)
+        self.files, self.bodies = [], []
+        for i in range(3):
+            body = (f"From: uav7@example.test\r\nTo: ops@example.test\r\nSubject: m{i}\r\n"
+                    f"\r\n.body {i}\r\n").encode()
+            p = self.tmp / f"m{i}.eml"
+            p.write_bytes(body)
+            self.files.append(str(p))
+            self.bodies.append(body)
+
+    def tearDown(self):
+        for f in self.files:
+            os.unlink(f)
+        self.tmp.rmdir()
+
+    def args(self, port):
+        a = ["send", "--server", "127.0.0.1", "--port", str(port), "--security", "none",
+             "--helo", "uav7.example.com", "--from", "uav7@example.test",
+             "--to", "ops@example.test", "--timeout", "5"]
+        for f in self.files:
+            a += ["--message", f]
+        return a
+
+    def expected(self):
+        env = b"MAIL FROM:<uav7@example.test>\r\nRCPT TO:<ops@example.test>\r\n"
+        out = b"EHLO uav7.example.com\r\n"
+        for i, body in enumerate(self.bodies):
+            out += (b"RSET\r\n" if i else b"") + env
+            out += b"BDAT %d LAST\r\n" % len(body) + body
+        return out + b"QUIT\r\n"
+
+    def run_batch(self, replies):
+        steps = [("send", b"220 mx\r\n"), ("line",), ("send", self.EHLO),
+                 ("line",), ("line",), ("chunk",),
+                 ("line",), ("line",), ("line",), ("chunk",),
+                 ("line",), ("line",), ("line",), ("chunk",), ("line",),
+                 ("send", replies)]
+        with ScriptedServer(steps, timeout=10) as srv:
+            r = run_cli(self.args(srv.port))
+        self.assertIsNone(srv.error, r.stderr)
+        return r, srv
+
+    def test_p13_three_messages_before_any_reply(self):
+        ok = b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n"
+        r, srv = self.run_batch(ok + b"250 reset\r\n" + ok + b"250 reset\r\n" + ok +
+                                b"221 bye\r\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(srv.received, self.expected())
+        self.assertEqual(r.stdout.count("accepted for 1 of 1 recipient(s)"), 3, r.stdout)
+
+    def test_p09_middle_message_refused_others_delivered(self):
+        ok = b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n"
+        bad = b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n554 5.6.0 content rejected\r\n"
+        r, srv = self.run_batch(ok + b"250 reset\r\n" + bad + b"250 reset\r\n" + ok +
+                                b"221 bye\r\n")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertEqual(srv.received, self.expected())
+        self.assertIn("m0.eml accepted for 1 of 1", r.stdout)
+        self.assertIn("m2.eml accepted for 1 of 1", r.stdout)
+        self.assertIn("m1.eml:", r.stderr)
+        self.assertIn("554", r.stderr)
+
+    def test_p05_421_after_first_message(self):
+        ok = b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n"
+        r, srv = self.run_batch(ok + b"421 4.3.2 shutting down\r\n")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("m0.eml accepted for 1 of 1", r.stdout)
+        self.assertIn("m1.eml:", r.stderr)
+        self.assertIn("m2.eml:", r.stderr)
+        self.assertNotIn("may or may not", r.stderr)   # 421: known not delivered
+
+
 class East(unittest.TestCase):
     """STARTTLS stripping and injection over sockets (TLS-02, TLS-03, TLS-06;
     FZ-02).  The client is configured with STARTTLS required and a password."""

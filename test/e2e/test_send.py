@@ -116,6 +116,23 @@ class NonBlocking(Base):
                 (eml, meta), = srv.wait_for(1)
                 check_delivered(self, Path(eml).read_bytes(), {big: self.files[big]})
 
+    def test_event_loop_batch(self):
+        # A batch through the non-blocking interface (aiosmtpd offers no
+        # CHUNKING: the messages go one after the other with DATA).
+        big = [p for p in self.files if p.endswith("flight.bin")][0]
+        with self.server("starttls") as srv:
+            env = dict(os.environ, UAVMAIL_TEST_PASSWORD=PASSWORD, NB_SEND_BATCH="3")
+            r = subprocess.run([os.environ["UAVMAIL_NB_SEND"], "localhost", str(srv.port),
+                                "starttls", self.pki["ca"], USER, ENV_VAR, "uav7@example.test",
+                                "ops@example.test", big], env=env, capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("results=0,0,0", r.stdout)
+            got = srv.wait_for(3)
+            self.assertEqual(len(got), 3)
+            for eml, _ in got:
+                check_delivered(self, Path(eml).read_bytes(), {big: self.files[big]})
+
 
 class Failures(Base):
     def test_wrong_ca_fails_before_auth(self):

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -60,12 +61,14 @@ def expected_summary(samples, home):
             air += dt if p["in_air"] == 1 else 0
             charge += (p["current"] + x["current"]) / 2 * dt / 3.6
             energy += (p["voltage"] * p["current"] + x["voltage"] * x["current"]) / 2 * dt / 3600
-            nofix += dt if p["fix_type"] < 3 else 0
+            nofix += dt if p["armed"] == 1 and p["fix_type"] < 3 else 0
         if x["fix_type"] >= 2:
             if prev_pos:
                 dist += haversine(prev_pos, (x["lat"], x["lon"]))
             prev_pos = (x["lat"], x["lon"])
-        if x["fix_type"] >= 3:
+        if x["armed"] != 1:
+            pass
+        elif x["fix_type"] >= 3:
             had_fix = True
         elif had_fix:
             losses, had_fix = losses + 1, False
@@ -77,8 +80,8 @@ def expected_summary(samples, home):
              battery_start_v=samples[0]["voltage"], battery_end_v=samples[-1]["voltage"],
              battery_min_v=min(x["voltage"] for x in samples),
              battery_start_pct=samples[0]["remaining"], battery_end_pct=samples[-1]["remaining"],
-             min_satellites=min(x["satellites"] for x in samples),
-             max_hdop=max(x["hdop"] for x in samples),
+             min_satellites=min(x["satellites"] for x in samples if x["armed"] == 1),
+             max_hdop=max(x["hdop"] for x in samples if x["armed"] == 1),
              home_lat=home["lat"], home_lon=home["lon"], home_alt_msl=home["alt"],
              land_lat=prev_pos[0], land_lon=prev_pos[1])
     s["land_home_m"] = haversine((home["lat"], home["lon"]), prev_pos)
@@ -151,7 +154,7 @@ class ScriptedFlights(unittest.TestCase):
         if why:
             raise unittest.SkipTest(why)
         cls.tmp = Path(tempfile.mkdtemp(prefix="uavmail-flight-"))
-        for profile in ("px4", "ardupilot"):
+        for profile in ("px4", "ardupilot", "crash"):
             cls.flights[profile] = Flight(profile, cls.tmp)
 
     @classmethod
@@ -216,7 +219,25 @@ class ScriptedFlights(unittest.TestCase):
         s = f.truth["samples"]
         minutes = round((s[-1]["time_us"] - s[0]["time_us"]) / 60e6)
         km = expected_summary(s, f.truth["home"])["distance_m"] / 1000
-        return "[ALERT] [UAV-7] Flight report 2026-11-22 14:03Z, %d min, %.1f km" % (minutes, km)
+        # CRASH: disarmed while the autopilot still said "in the air"
+        prefix = "[CRASH]" if f.truth["profile"] == "crash" else "[ALERT]"
+        return prefix + " [UAV-7] Flight report 2026-11-22 14:03Z, %d min, %.1f km" % (minutes, km)
+
+    def test_hostile_stream(self):
+        """ArduPilot-like stream: another component's position and a second battery are
+        ignored (the summary test checks the figures), home comes from HOME_POSITION sent
+        before arming, chunked texts with lost chunks are reported marked, not dropped."""
+        f = self.flights["ardupilot"]
+        cbor2 = __import__("cbor2")
+        doc = cbor2.loads(f.files["cbor"][1])
+        texts = [e["text"] for e in doc["events"]]
+        self.assertIn("A" * 50 + " [...]", texts)
+        self.assertIn("[...] tail of text 7", texts)
+        self.assertIn("Battery 2 is critically low, land immediately. Che [...]", texts)
+        self.assertEqual((doc["summary"]["home_lat"], doc["summary"]["home_lon"]),
+                         (f.truth["home"]["lat"], f.truth["home"]["lon"]))
+        self.assertLess(doc["summary"]["distance_m"], 2000)   # not 10 000 km via (0.5, 0.5)
+        self.assertGreater(doc["summary"]["battery_min_v"], 13.9)  # not battery 1's 11 V
 
     def positioned(self, f):
         return [x for x in f.truth["samples"] if x["fix_type"] >= 2]
@@ -305,7 +326,7 @@ class ScriptedFlights(unittest.TestCase):
                 for row, t in zip(doc["samples"], f.truth["samples"]):
                     self.assertEqual(row[0], t["time_us"])
                     self.assertEqual(row[cols.index("lat")], t["lat"])
-                    self.assertEqual(row[cols.index("armed")], True)
+                    self.assertEqual(row[cols.index("armed")], t["armed"] == 1)
                 self.assertTrue(any("Armed" == e["text"] for e in doc["events"]))
 
 
@@ -321,11 +342,13 @@ class LiveUdp(unittest.TestCase):
             self.skipTest(why)
         import signal
         import socket
-        import time
         tmp = Path(tempfile.mkdtemp(prefix="uavmail-udp-"))
         try:
             tlog, truth = tmp / "f.tlog", tmp / "f.json"
-            subprocess.run(["node", "gen_flight.js", "ardupilot", str(tlog), str(truth)],
+            # GPS time starting now, as a live vehicle's would (the bridge's clock is the
+            # host's until SYSTEM_TIME arrives, and never runs backwards)
+            subprocess.run(["node", "gen_flight.js", "ardupilot", str(tlog), str(truth),
+                            str(int(time.time()) - 1)],
                            cwd=MAVDIR, check=True, capture_output=True, timeout=120)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                 probe.bind(("127.0.0.1", 0))
@@ -355,7 +378,8 @@ class LiveUdp(unittest.TestCase):
                 proc.send_signal(signal.SIGTERM)
                 out, err = proc.communicate(timeout=30)
             self.assertEqual(proc.returncode, 0, out + err)
-            raised = re.findall(r"^alert (\S+?)(?: \(digest\))?: ", out, re.M)
+            raised = [m.group(1) + ("(digest)" if m.group(2) else "")
+                      for m in re.finditer(r"^alert (\S+?)( \(digest\))?: ", out, re.M)]
             self.assertEqual(raised, json.loads(truth.read_text())["expected_alerts"])
             self.assertIn("flight finished (Disarmed)", out)
             subjects = sorted(email.message_from_bytes(p.read_bytes())["Subject"]

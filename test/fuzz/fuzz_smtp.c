@@ -5,6 +5,9 @@
  * Invariants: no crash or out-of-bounds access, bounded output, every run
  * ends in a defined state within a bounded number of steps, and nothing
  * but EHLO/HELO/STARTTLS/QUIT is ever written before TLS (TLS-02, A-01).
+ * In batch mode (mode bit 7) three messages go through the pipeline
+ * (submitted behind each other whenever the engine allows): every one is
+ * collected exactly once, in submit order, and none stays in flight.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +15,15 @@
 #include <string.h>
 
 #include "smtp.h"
+
+#define NBATCH 3
+
+typedef struct fz_batch {
+    uavmail__envelope env[NBATCH];
+    uavmail__rcpt_result res[NBATCH][3];
+    uavmail_error_detail err[NBATCH];
+    size_t submitted, collected;
+} fz_batch;
 
 #define ASSERT(c)                                                                            \
     do {                                                                                     \
@@ -45,6 +57,30 @@ static void check_plaintext(const char *out, size_t n)
     }
 }
 
+static void collect_all(uavmail__smtp *e, fz_batch *b)
+{
+    void *tag;
+    int r;
+    while (uavmail__smtp_collect(e, &tag, &r)) {
+        ASSERT(b->collected < b->submitted);
+        ASSERT(tag == &b->env[b->collected]); /* in submit order */
+        ASSERT(r != 0 || b->err[b->collected].code == 0);
+        b->collected++;
+    }
+}
+
+/* Submit the next message of the batch; 0 when it went in. */
+static int submit_next(uavmail__smtp *e, fz_batch *b)
+{
+    size_t k = b->submitted;
+    if (k >= NBATCH)
+        return -1;
+    if (uavmail__smtp_submit_tx(e, &b->env[k], b->res[k], &b->err[k], &b->env[k]) != 0)
+        return -1;
+    b->submitted++;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const rcpt[] = {"a@example.com", "b@example.com", "c@example.com"};
@@ -58,6 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t pos = 0, body_pos = 0, steps = 0;
     int tls = 0, submitted = 0, quit = 0;
     unsigned mode = size ? data[0] : 0;
+    int batch = (mode >> 7) & 1;
+    fz_batch *b = calloc(1, sizeof *b);
+    size_t k;
 
     memset(&cfg, 0, sizeof cfg);
     cfg.helo_name = "uav7.example.com";
@@ -76,6 +115,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     env.size_exact = (mode >> 4) & 1;
     env.quit_after = (mode >> 5) & 1;
     env.dsn_notify = (mode >> 6) & 1 ? 3 : 0;
+    for (k = 0; k < NBATCH; k++) {
+        b->env[k] = env;
+        b->env[k].quit_after = k + 1 == NBATCH && env.quit_after;
+    }
     if (size)
         pos = 1;
 
@@ -92,6 +135,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uavmail__smtp_consume(e, n);
         } else if (w == UAVMAIL__SMTP_WANT_READ) {
             size_t seg;
+            if (batch && b->submitted < NBATCH &&
+                uavmail__smtp_can_pipeline(e, &b->env[b->submitted])) {
+                ASSERT(submit_next(e, b) == 0); /* behind the unanswered one */
+                body_pos = 0;
+                continue;
+            }
             if (pos >= size) {
                 /* The server went quiet or hung up: both must end cleanly. */
                 if (steps & 1)
@@ -115,6 +164,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 body_pos += uavmail__smtp_body(e, body + body_pos, sizeof body - 1 - body_pos);
             else
                 uavmail__smtp_body_end(e);
+        } else if (w == UAVMAIL__SMTP_IDLE && batch) {
+            collect_all(e, b);
+            ASSERT(uavmail__smtp_in_flight(e) == 0);
+            body_pos = 0;
+            if (submit_next(e, b) == 0)
+                continue;
+            if (quit++)
+                break;
+            uavmail__smtp_quit(e);
         } else if (w == UAVMAIL__SMTP_IDLE) {
             int r;
             if (!submitted) {
@@ -132,7 +190,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     ASSERT(steps < 10000);
+    if (batch) {
+        collect_all(e, b);
+        ASSERT(uavmail__smtp_in_flight(e) == 0);
+        ASSERT(b->collected == b->submitted);
+    }
     uavmail__smtp_reset(e);
+    free(b);
     free(e);
     return 0;
 }

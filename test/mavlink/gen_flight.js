@@ -4,7 +4,13 @@
 // the test needs: every sample the bridge should record (decoded from the
 // quantised wire values) and the alerts it should raise.
 //
-//   node gen_flight.js px4|ardupilot OUT.tlog TRUTH.json
+//   node gen_flight.js px4|ardupilot|crash OUT.tlog TRUTH.json [START_UNIX_SECONDS]
+//
+// The ArduPilot-like stream also carries what a bridge must not be fooled by: a
+// position from another component (a companion computer at 0.5, 0.5), a second
+// battery (id 1) with other figures, HOME_POSITION sent before arming, and
+// chunked STATUSTEXTs with a chunk lost and a final chunk lost.  "crash" is the
+// ArduPilot flight disarmed in the air at 150 s (motors stopped in flight).
 //
 // Flight (times from arming at t=10 s): take-off to 50 m, cruise at 8 m/s
 // with a battery sag below 20 % that jitters around the threshold, a lost
@@ -18,14 +24,16 @@ const {
   MavLinkProtocolV2, minimal, common,
 } = require('node-mavlink');
 
-const [, , profile, outPath, truthPath] = process.argv;
-if (!['px4', 'ardupilot'].includes(profile) || !outPath || !truthPath) {
-  console.error('usage: gen_flight.js px4|ardupilot OUT.tlog TRUTH.json');
+const [, , profile, outPath, truthPath, startArg] = process.argv;
+if (!['px4', 'ardupilot', 'crash'].includes(profile) || !outPath || !truthPath) {
+  console.error('usage: gen_flight.js px4|ardupilot|crash OUT.tlog TRUTH.json [START]');
   process.exit(64);
 }
 const px4 = profile === 'px4';
+const crash = profile === 'crash';
 
-const T0 = 1795356180000000n; // 2026-11-22T14:03:00Z in microseconds
+// 2026-11-22T14:03:00Z in microseconds, or the given start (UNIX seconds) for live tests
+const T0 = startArg ? BigInt(startArg) * 1000000n : 1795356180000000n;
 const BOOT0_MS = 100000;      // autopilot boot time at T0
 const records = [];
 const seqs = new Map();
@@ -49,7 +57,7 @@ function emit(tMs, buf) {
 // ---- the flight profile ------------------------------------------------------------------
 const HOME = { lat: 47.3977418, lon: 8.5455939, alt: 488.0 };
 const ARM_MS = 10000, TAKEOFF_END = 20000, CRUISE_END = 200000, LAND_END = 215000;
-const DISARM_MS = 220000, END_MS = 225000;
+const DISARM_MS = crash ? 150000 : 220000, END_MS = crash ? 155000 : 225000;
 const GPS_LOST = [90000, 100000];
 const FENCE_MS = 140000;
 const CORRUPT_MS = 55300;
@@ -59,6 +67,10 @@ function state(tMs) {
   let north = 0, east = 0, rel = 0, vn = 0, ve = 0, vd = 0;
   if (tMs < ARM_MS) {
     s.landed = 1;
+  } else if (crash && tMs >= DISARM_MS) { // falling: still "in the air" by the autopilot
+    const d = (DISARM_MS - TAKEOFF_END) / 1000 * 8;
+    north = d * Math.cos(Math.PI / 6); east = d * Math.sin(Math.PI / 6);
+    rel = Math.max(0, 50 - (tMs - DISARM_MS) / 100); vd = 10; s.landed = 2;
   } else if (tMs < TAKEOFF_END) {
     const f = (tMs - ARM_MS) / (TAKEOFF_END - ARM_MS);
     rel = 50 * f; vd = -5; s.landed = 3;
@@ -148,7 +160,36 @@ for (let t = 0; t <= END_MS; t += 100) {
     emit(t, frame(cam, nv));
     last.thermal = Math.fround(nv.value);
   }
-  if (t === ARM_MS + 1000) {
+  if (!px4 && t % 1000 === 0) { // a second battery: must not be mixed into the first's figures
+    const b1 = new common.BatteryStatus();
+    b1.id = 1; b1.batteryFunction = 1; b1.type = 1; b1.temperature = 3000;
+    b1.voltages = [2750, 2750, 2750, 2750, 65535, 65535, 65535, 65535, 65535, 65535];
+    b1.currentBattery = 100; b1.currentConsumed = -1; b1.energyConsumed = -1;
+    b1.batteryRemaining = 10; b1.timeRemaining = 0; b1.chargeState = 3;
+    b1.voltagesExt = [0, 0, 0, 0]; b1.mode = 0; b1.faultBitmask = 0;
+    emit(t, frame(ap, b1));
+  }
+  if (!px4 && t === 60000) { // a companion computer's own position (compid 191): not the vehicle's
+    const cc = new MavLinkProtocolV2(1, 191);
+    const gx = new common.GlobalPositionInt();
+    gx.timeBootMs = boot; gx.lat = 5000000; gx.lon = 5000000; gx.alt = 0; gx.relativeAlt = 0;
+    gx.vx = 0; gx.vy = 0; gx.vz = 0; gx.hdg = 0;
+    emit(t, frame(cc, gx));
+  }
+  if (!px4 && t === 70000) { // chunked text, chunk 1 lost: both parts reported, marked
+    for (const [seq, text] of [[0, 'A'.repeat(50)], [2, 'tail of text 7']]) {
+      const tx = new common.StatusText();
+      tx.severity = 5; tx.text = text; tx.id = 7; tx.chunkSeq = seq;
+      emit(t, frame(ap, tx));
+    }
+  }
+  if (!px4 && !crash && t === 190000) { // critical text whose final chunk is lost
+    const tx = new common.StatusText();
+    tx.severity = 2; tx.text = 'Battery 2 is critically low, land immediately. Che'; tx.id = 9;
+    tx.chunkSeq = 0;
+    emit(t, frame(ap, tx));
+  }
+  if (t === 5000) { // home is set before arming
     const hp = new common.HomePosition();
     hp.latitude = Math.round(HOME.lat * 1e7); hp.longitude = Math.round(HOME.lon * 1e7);
     hp.altitude = Math.round(HOME.alt * 1000); hp.x = 0; hp.y = 0; hp.z = 0; hp.q = [1, 0, 0, 0];
@@ -194,6 +235,11 @@ for (let t = 0; t <= END_MS; t += 100) {
     fs_.breachTime = BOOT0_MS + FENCE_MS; fs_.breachMitigation = 0;
     emit(t, frame(ap, fs_));
   }
+  if (t === DISARM_MS && truth.samples.length) {
+    // the bridge records the disarmed state itself, at the latest time it knows
+    const prev = truth.samples[truth.samples.length - 1];
+    truth.samples.push({ ...prev, armed: 0, in_air: last.in_air });
+  }
   const gp = new common.GlobalPositionInt();
   gp.timeBootMs = boot;
   gp.lat = Math.round(s.lat * 1e7); gp.lon = Math.round(s.lon * 1e7);
@@ -220,7 +266,8 @@ for (let t = 0; t <= END_MS; t += 100) {
 
 truth.expected_alerts = px4
   ? ['gps_lost', 'statustext', 'thermal', 'battery_low', 'statustext(digest)']
-  : ['gps_lost', 'geofence', 'statustext', 'thermal', 'battery_low'];
+  : crash ? ['gps_lost', 'geofence', 'statustext', 'battery_low', 'thermal']
+    : ['gps_lost', 'geofence', 'statustext', 'thermal', 'battery_low', 'statustext(digest)'];
 truth.home = HOME;
 fs.writeFileSync(outPath, Buffer.concat(records));
 fs.writeFileSync(truthPath, JSON.stringify(truth));

@@ -3,6 +3,8 @@
  * loop as an application's event loop would (used by test/e2e/test_send.py).
  *   nb_send HOST PORT tls|starttls CAFILE USER PASSWORD_ENV FROM TO ATTACHMENT
  * Prints "result=N steps=N waits=N" and exits 0 when the message was accepted.
+ * With NB_SEND_BATCH=N in the environment it sends N such messages as one
+ * batch (uavmail_session_start_batch) and also prints "results=r0,r1,...".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
@@ -26,8 +28,9 @@ int main(int argc, char **argv)
 {
     uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
     uavmail_session *s;
-    uavmail_message *m;
-    int rc, want = 0, steps = 0, waits = 0, secure_steps = 0;
+    uavmail_message *m, *batch[8];
+    int rc, want = 0, steps = 0, waits = 0, secure_steps = 0, results[8], i;
+    int nbatch = getenv("NB_SEND_BATCH") ? atoi(getenv("NB_SEND_BATCH")) : 0;
     static char env_name[128];
     if (argc != 10) {
         fprintf(stderr, "usage: nb_send HOST PORT tls|starttls CAFILE USER PASSWORD_ENV FROM TO FILE\n");
@@ -48,7 +51,12 @@ int main(int argc, char **argv)
     uavmail_message_set_subject(m, "non-blocking");
     uavmail_message_set_text(m, "sent from an event loop\n", 24);
     uavmail_message_attach_file(m, argv[9], NULL, NULL);
-    rc = uavmail_session_start(s, m, 1);
+    if (nbatch < 0 || nbatch > 8)
+        return 2;
+    for (i = 0; i < nbatch; i++)
+        batch[i] = m; /* the same message, rendered once per batch entry */
+    rc = nbatch ? uavmail_session_start_batch(s, batch, (size_t)nbatch, results, 1)
+                : uavmail_session_start(s, m, 1);
     /* TLS-10: nothing claims to be secure before the handshake completed
      * and verified; once it is, it stays so while connected. */
     if (uavmail_session_is_secure(s) || uavmail_session_tls_version(s)[0] != '\0') {
@@ -77,6 +85,12 @@ int main(int argc, char **argv)
         waits++;
     }
     printf("result=%d steps=%d secure_steps=%d waits=%d\n", rc, steps, secure_steps, waits);
+    if (nbatch) {
+        printf("results=");
+        for (i = 0; i < nbatch; i++)
+            printf("%s%d", i ? "," : "", results[i]);
+        printf("\n");
+    }
     if (uavmail_session_is_secure(s)) {
         fprintf(stderr, "still secure after the connection closed\n");
         return 5;

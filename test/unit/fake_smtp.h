@@ -3,6 +3,8 @@
  * the session and outbox tests: it answers each command as it arrives and
  * can refuse recipients ("bad..." 550, "later..." 451, more than max_rcpt
  * 452), refuse or drop the end of data, and fail the Nth transport call.
+ * With CHUNKING in its EHLO reply it takes BDAT chunks; it counts the
+ * client's turns from writing to reading (round trips on a real link).
  */
 #ifndef UAVMAIL_FAKE_SMTP_H
 #define UAVMAIL_FAKE_SMTP_H
@@ -37,6 +39,13 @@ typedef struct fake_server {
     int rcpt_total;      /* RCPT commands seen */
     char subjects[32][64]; /* Subject of each accepted message, in order */
     char msgids[32][96];
+    unsigned long bdat_left; /* chunk bytes still to come */
+    int bdats;           /* BDAT commands seen */
+    int rsets;           /* RSET commands seen */
+    int quits;           /* QUIT commands seen */
+    int turns;           /* reads that followed a write */
+    int wrote;           /* the last transport call was a write */
+    int close_after;     /* answer 421 and hang up after this many messages (0: never) */
 } fake_server;
 
 static const char *find_header(const char *data, size_t len, const char *name)
@@ -64,6 +73,35 @@ static void reply(fake_server *f, const char *s)
     f->out_len += n;
 }
 
+/* The end of a message (DATA's dot or the last BDAT chunk): 0, or 1 when
+ * the server hung up. */
+static int end_of_data(fake_server *f)
+{
+    if (f->drop_after_dot) {
+        f->closed = 1;
+        f->in_len = 0;
+        return 1;
+    } else if (f->final_reply != NULL && f->final_reply[0] != '2') {
+        reply(f, f->final_reply);
+    } else {
+        const char *subj = find_header(f->data, f->data_len, "Subject: ");
+        const char *mid = find_header(f->data, f->data_len, "Message-ID: ");
+        if (f->messages < 32) {
+            copy_line(f->subjects[f->messages], sizeof f->subjects[0], subj);
+            copy_line(f->msgids[f->messages], sizeof f->msgids[0], mid);
+        }
+        f->messages++;
+        reply(f, "250 2.0.0 queued\r\n");
+        if (f->close_after != 0 && f->messages == f->close_after) {
+            reply(f, "421 4.3.2 shutting down\r\n");
+            f->closed = 1;
+            f->in_len = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void process(fake_server *f)
 {
     char *eol;
@@ -71,27 +109,32 @@ static void process(fake_server *f)
         f->in_len = 0; /* hung up: nothing more is read */
         return;
     }
-    while ((eol = memchr(f->in, '\n', f->in_len)) != NULL) {
-        size_t n = (size_t)(eol - f->in) + 1;
+    for (;;) {
+        size_t n;
+        if (f->bdat_left > 0) {
+            /* Chunk bytes are data, whatever they look like (RFC 3030). */
+            n = f->in_len < f->bdat_left ? f->in_len : (size_t)f->bdat_left;
+            if (n == 0)
+                return;
+            if (f->data_len + n < sizeof f->data) {
+                memcpy(f->data + f->data_len, f->in, n);
+                f->data_len += n;
+            }
+            memmove(f->in, f->in + n, f->in_len - n);
+            f->in_len -= n;
+            f->bdat_left -= n;
+            if (f->bdat_left == 0 && end_of_data(f))
+                return;
+            continue;
+        }
+        if ((eol = memchr(f->in, '\n', f->in_len)) == NULL)
+            return;
+        n = (size_t)(eol - f->in) + 1;
         if (f->in_data) {
             if (n == 3 && memcmp(f->in, ".\r\n", 3) == 0) {
                 f->in_data = 0;
-                if (f->drop_after_dot) {
-                    f->closed = 1;
-                    f->in_len = 0;
+                if (end_of_data(f))
                     return;
-                } else if (f->final_reply != NULL && f->final_reply[0] != '2') {
-                    reply(f, f->final_reply);
-                } else {
-                    const char *subj = find_header(f->data, f->data_len, "Subject: ");
-                    const char *mid = find_header(f->data, f->data_len, "Message-ID: ");
-                    if (f->messages < 32) {
-                        copy_line(f->subjects[f->messages], sizeof f->subjects[0], subj);
-                        copy_line(f->msgids[f->messages], sizeof f->msgids[0], mid);
-                    }
-                    f->messages++;
-                    reply(f, "250 2.0.0 queued\r\n");
-                }
             } else if (f->data_len + n < sizeof f->data) {
                 memcpy(f->data + f->data_len, f->in, n);
                 f->data_len += n;
@@ -119,7 +162,15 @@ static void process(fake_server *f)
             reply(f, "354 go ahead\r\n");
             f->in_data = 1;
             f->data_len = 0;
+        } else if (strncmp(f->in, "BDAT ", 5) == 0 && strstr(f->ehlo, "CHUNKING") != NULL) {
+            f->bdats++;
+            f->bdat_left = strtoul(f->in + 5, NULL, 10);
+            f->data_len = 0;
+        } else if (strncmp(f->in, "RSET", 4) == 0) {
+            f->rsets++;
+            reply(f, "250 2.0.0 reset\r\n");
         } else if (strncmp(f->in, "QUIT", 4) == 0) {
+            f->quits++;
             reply(f, "221 bye\r\n");
         } else {
             reply(f, "502 unknown\r\n");
@@ -158,6 +209,7 @@ static long t_send(void *conn, const unsigned char *buf, size_t len, unsigned ti
     (void)ud;
     if (fail_now(f))
         return UAVMAIL_EIO;
+    f->wrote = 1;
     if (len > sizeof f->in - f->in_len)
         len = sizeof f->in - f->in_len;
     memcpy(f->in + f->in_len, buf, len);
@@ -173,6 +225,8 @@ static long t_recv(void *conn, unsigned char *buf, size_t len, unsigned timeout_
     (void)ud;
     if (fail_now(f))
         return UAVMAIL_EIO;
+    f->turns += f->wrote;
+    f->wrote = 0;
     if (f->out_len == 0 && f->closed)
         return 0; /* the server hung up */
     if (f->out_len == 0)

@@ -678,6 +678,37 @@ static void rate_limit(void)
     env_free(e);
 }
 
+/* A flush sends everything due as one batch: with PIPELINING and CHUNKING
+ * the messages go behind each other, one round trip after EHLO in all.  A
+ * 421 after two messages: those two are done, the others stay queued with
+ * an attempt counted and their outcome known (not delivered). */
+static void flush_is_one_pipelined_batch(void)
+{
+    env *e = env_new();
+    listing l;
+    int i;
+    e->f->ehlo = "250-fake.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+    env_open(e);
+    for (i = 0; i < 4; i++)
+        CHECK_INT(enqueue(e, "batch", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->messages, 4);
+    CHECK_INT(e->f->bdats, 4);
+    CHECK_INT(e->f->turns, 2); /* EHLO, then all four messages and QUIT */
+    CHECK_INT(e->f->quits, 1);
+    CHECK_INT(list(e).n, 0);
+    for (i = 0; i < 4; i++)
+        CHECK_INT(enqueue(e, "again", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    e->f->close_after = 6;
+    CHECK_INT(flush(e), UAVMAIL_ECLOSED);
+    CHECK_INT(e->f->messages, 6);
+    l = list(e);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(l.first.attempts, 1);
+    CHECK_INT(l.first.outcome_unknown, 0);
+    env_free(e);
+}
+
 static const tt_test tests[] = {
     TT(q13_private_files),
     TT(q14_link_down_then_up),
@@ -697,6 +728,7 @@ static const tt_test tests[] = {
     TT(recipient_limit_and_oldest_bulk_dropped),
     TT(connection_failure_reschedules_all),
     TT(rate_limit),
+    TT(flush_is_one_pipelined_batch),
 };
 
 TT_MAIN(tests)

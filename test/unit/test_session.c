@@ -188,6 +188,256 @@ static void sweep_allocation_failures(void)
     CHECK(n < 500);
 }
 
+/* ---- batches: pipelining across messages ------------------------------------------------ */
+
+#define CHUNKING_EHLO "250-fake.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+
+typedef struct batch {
+    fake_server *f;
+    uavmail_session *s;
+    uavmail_message *m[8];
+    int res[8];
+    uavmail_transport tr;
+} batch;
+
+/* A session to @p f and @p n messages "Report k"; message k gets the extra
+ * recipient @p extra[k] when given. */
+static void batch_new(batch *b, fake_server *f, size_t n, const char *const *extra)
+{
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    size_t i;
+    memset(b, 0, sizeof *b);
+    b->f = f;
+    fake_transport(&b->tr, f);
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &b->tr;
+    CHECK_INT(uavmail_session_new(&b->s, &o), 0);
+    for (i = 0; i < n; i++) {
+        char subj[32];
+        uavmail__snprintf(subj, sizeof subj, "Report %zu", i);
+        CHECK_INT(uavmail_message_new(&b->m[i], NULL), 0);
+        CHECK_INT(uavmail_message_set_from(b->m[i], "uav7@example.com", NULL), 0);
+        CHECK_INT(uavmail_message_add_recipient(b->m[i], UAVMAIL_TO, "ops@example.com", NULL), 0);
+        if (extra != NULL && extra[i] != NULL)
+            CHECK_INT(uavmail_message_add_recipient(b->m[i], UAVMAIL_CC, extra[i], NULL), 0);
+        CHECK_INT(uavmail_message_set_subject(b->m[i], subj), 0);
+        CHECK_INT(uavmail_message_set_text(b->m[i], "Flight over.\n", 13), 0);
+        b->res[i] = -999;
+    }
+}
+
+static void batch_free(batch *b)
+{
+    size_t i;
+    uavmail_session_free(b->s);
+    for (i = 0; i < 8; i++)
+        uavmail_message_free(b->m[i]);
+    free(b->f);
+}
+
+/* P-13: with PIPELINING and CHUNKING a batch after the first message costs
+ * one turn (one round trip) in all, and arrives in order. */
+static void p13_batch_is_one_round_trip(void)
+{
+    batch b;
+    fake_server *f = new_server();
+    const char *addr = NULL;
+    int code = 0;
+    f->ehlo = CHUNKING_EHLO;
+    batch_new(&b, f, 5, NULL);
+    CHECK_INT(uavmail_session_send(b.s, b.m[0]), 0); /* connects */
+    f->turns = 0;
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m + 1, 4, b.res, 0), 0);
+    CHECK_INT(f->turns, 1);
+    CHECK_INT(b.res[0], 0);
+    CHECK_INT(b.res[3], 0);
+    CHECK_INT(f->messages, 5);
+    CHECK_INT(f->bdats, 5);
+    CHECK_INT(f->rsets, 3); /* ahead of each message sent behind an unanswered one */
+    CHECK_STR(f->subjects[1], "Report 1");
+    CHECK_STR(f->subjects[4], "Report 4");
+    CHECK_INT(f->connects, 1);
+    CHECK_INT((int)uavmail_session_batch_recipient_count(b.s, 3), 1);
+    CHECK_INT(uavmail_session_batch_recipient(b.s, 3, 0, &addr, &code, NULL), 0);
+    CHECK_STR(addr, "ops@example.com");
+    CHECK_INT(code, 250);
+    CHECK_INT(uavmail_session_batch_recipient(b.s, 4, 0, NULL, NULL, NULL), UAVMAIL_EINVAL);
+    CHECK_INT(uavmail_session_batch_error(b.s, 2)->code, 0);
+    CHECK(uavmail_session_batch_error(b.s, 4) == NULL);
+    /* The single-message accessors report the batch's last message. */
+    CHECK_INT((int)uavmail_session_recipient_count(b.s), 1);
+    batch_free(&b);
+}
+
+/* Without CHUNKING, DATA needs its 354: two turns per message, as before. */
+static void batch_without_chunking_falls_back(void)
+{
+    batch b;
+    fake_server *f = new_server(); /* PIPELINING, no CHUNKING */
+    batch_new(&b, f, 4, NULL);
+    CHECK_INT(uavmail_session_send(b.s, b.m[0]), 0);
+    f->turns = 0;
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m + 1, 3, b.res, 0), 0);
+    CHECK_INT(f->turns, 6);
+    CHECK_INT(f->messages, 4);
+    CHECK_INT(f->bdats, 0);
+    CHECK_INT(f->rsets, 0);
+    CHECK_STR(f->subjects[3], "Report 3");
+    batch_free(&b);
+}
+
+/* P-10: a rejected recipient, a message that fails its checks and a
+ * message whose only recipient is refused do not sink the others. */
+static void p10_batch_rejects_are_per_message(void)
+{
+    static const char *const extra[] = {NULL, "bad@example.com", NULL, NULL};
+    batch b;
+    fake_server *f = new_server();
+    const char *addr = NULL, *reply = NULL;
+    int code = 0;
+    f->ehlo = CHUNKING_EHLO;
+    batch_new(&b, f, 4, extra);
+    /* Message 2 has no valid sender: it fails its check before anything. */
+    uavmail_message_free(b.m[2]);
+    CHECK_INT(uavmail_message_new(&b.m[2], NULL), 0);
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m, 4, b.res, 1), UAVMAIL_ERECIPIENTS);
+    CHECK_INT(b.res[0], 0);
+    CHECK_INT(b.res[1], UAVMAIL_ERECIPIENTS);
+    CHECK(b.res[2] != 0 && b.res[2] != UAVMAIL_EAGAIN);
+    CHECK_INT(uavmail_session_batch_error(b.s, 2)->code, b.res[2]);
+    CHECK_INT(b.res[3], 0);
+    CHECK_INT(f->messages, 3);
+    CHECK_INT(uavmail_session_batch_recipient(b.s, 1, 1, &addr, &code, &reply), 0);
+    CHECK_STR(addr, "bad@example.com");
+    CHECK_INT(code, 550);
+    CHECK(strstr(reply, "no such user") != NULL);
+    CHECK_INT(uavmail_session_batch_error(b.s, 1)->smtp_code, 550);
+    /* final: QUIT went behind the last message and the connection closed. */
+    CHECK_INT(f->quits, 1);
+    CHECK_INT(f->turns, 2); /* EHLO, then the whole batch with QUIT behind it */
+    batch_free(&b);
+}
+
+/* P-05: the server says 421 after two messages: those two are delivered,
+ * the rest were not taken (ECLOSED, safe to send again), none unknown. */
+static void p05_batch_421_after_two(void)
+{
+    batch b;
+    fake_server *f = new_server();
+    size_t i;
+    f->ehlo = CHUNKING_EHLO;
+    f->close_after = 2;
+    batch_new(&b, f, 5, NULL);
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m, 5, b.res, 0), UAVMAIL_ECLOSED);
+    CHECK_INT(b.res[0], 0);
+    CHECK_INT(b.res[1], 0);
+    for (i = 2; i < 5; i++)
+        CHECK_INT(b.res[i], UAVMAIL_ECLOSED);
+    CHECK_INT(f->messages, 2);
+    CHECK_INT(uavmail_session_last_error(b.s)->code, UAVMAIL_ECLOSED);
+    batch_free(&b);
+}
+
+/* P-08: the link drops after the end of data of the first message: every
+ * message written completely is unknown, never reported delivered. */
+static void p08_batch_link_lost(void)
+{
+    batch b;
+    fake_server *f = new_server();
+    size_t i;
+    f->ehlo = CHUNKING_EHLO;
+    f->drop_after_dot = 1;
+    batch_new(&b, f, 3, NULL);
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m, 3, b.res, 0), UAVMAIL_EUNKNOWN);
+    for (i = 0; i < 3; i++)
+        CHECK_INT(b.res[i], UAVMAIL_EUNKNOWN);
+    batch_free(&b);
+}
+
+/* The non-blocking form: results appear message by message. */
+static void batch_non_blocking(void)
+{
+    batch b;
+    fake_server *f = new_server();
+    int rc, want = 0, steps = 0;
+    f->ehlo = CHUNKING_EHLO;
+    batch_new(&b, f, 3, NULL);
+    CHECK_INT(uavmail_session_start_batch(b.s, b.m, 3, b.res, 1), 0);
+    CHECK_INT(b.res[2], UAVMAIL_EAGAIN);
+    CHECK_INT(uavmail_session_start_batch(b.s, b.m, 3, b.res, 1), UAVMAIL_ESTATE);
+    while ((rc = uavmail_session_step(b.s, &want)) == UAVMAIL_EAGAIN && steps < 1000)
+        steps++;
+    CHECK_INT(rc, 0);
+    CHECK_INT(b.res[0], 0);
+    CHECK_INT(b.res[2], 0);
+    CHECK_INT(f->messages, 3);
+    CHECK_INT(uavmail_session_send_batch(b.s, NULL, 3, b.res, 0), UAVMAIL_EINVAL);
+    CHECK_INT(uavmail_session_send_batch(b.s, b.m, 0, b.res, 0), UAVMAIL_EINVAL);
+    batch_free(&b);
+}
+
+/* STYLE 17 for batches: fail the Nth transport call and the Nth allocation;
+ * every run ends cleanly, no message is reported delivered that was not
+ * accepted, and nothing leaks. */
+static void sweep_batch_failures(void)
+{
+    long n;
+    int phase;
+    for (phase = 0; phase < 2; phase++)
+        for (n = 1; n < 400; n++) {
+            fake_server *f = new_server();
+            counting c = {0, 0, 0};
+            uavmail_allocator al = {UAVMAIL_ALLOCATOR_VERSION, c_malloc, c_realloc, c_free, NULL};
+            uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+            uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
+            uavmail_transport tr;
+            uavmail_session *s = NULL;
+            uavmail_message *m[3] = {NULL, NULL, NULL};
+            int res[3] = {-999, -999, -999}, rc = 0, i, delivered = 0;
+            f->ehlo = CHUNKING_EHLO;
+            if (phase == 0)
+                f->fail_at = n;
+            else
+                c.fail_at = n;
+            al.user_data = &c;
+            fake_transport(&tr, f);
+            o.host = "localhost";
+            o.security = UAVMAIL_SECURITY_NONE;
+            o.transport = &tr;
+            o.allocator = &al;
+            mo.allocator = &al;
+            for (i = 0; i < 3 && rc == 0; i++) {
+                rc = uavmail_message_new(&m[i], &mo);
+                if (rc == 0)
+                    rc = uavmail_message_set_from(m[i], "uav7@example.com", NULL);
+                if (rc == 0)
+                    rc = uavmail_message_add_recipient(m[i], UAVMAIL_TO, "ops@example.com", NULL);
+                if (rc == 0)
+                    rc = uavmail_message_set_text(m[i], "x\n", 2);
+            }
+            if (rc == 0)
+                rc = uavmail_session_new(&s, &o);
+            if (rc == 0) {
+                rc = uavmail_session_send_batch(s, m, 3, res, 1);
+                for (i = 0; i < 3; i++) {
+                    CHECK(res[i] != UAVMAIL_EAGAIN && res[i] != -999);
+                    delivered += res[i] == 0;
+                }
+                CHECK(delivered <= f->messages);
+            }
+            CHECK(rc == 0 || rc == UAVMAIL_ENOMEM || rc == UAVMAIL_ECONNECT ||
+                  rc == UAVMAIL_EIO || rc == UAVMAIL_EUNKNOWN);
+            uavmail_session_free(s);
+            for (i = 0; i < 3; i++)
+                uavmail_message_free(m[i]);
+            CHECK_INT(c.live, 0);
+            free(f);
+            if (rc == 0)
+                break;
+        }
+}
+
 static const tt_test tests[] = {
     TT(custom_transport_delivers),
     TT(ehlo_uses_address_literal),
@@ -195,6 +445,13 @@ static const tt_test tests[] = {
     TT(p10_452_continues_in_new_transaction),
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
+    TT(p13_batch_is_one_round_trip),
+    TT(batch_without_chunking_falls_back),
+    TT(p10_batch_rejects_are_per_message),
+    TT(p05_batch_421_after_two),
+    TT(p08_batch_link_lost),
+    TT(batch_non_blocking),
+    TT(sweep_batch_failures),
 };
 
 TT_MAIN(tests)

@@ -1275,6 +1275,384 @@ static void bounded_output_for_large_body(void)
     free(h);
 }
 
+/* ---- pipelining across messages (RFC 2920 3.1 + RFC 3030) ------------------------------ */
+
+/* Up to 20 further messages of one test, each with its own envelope,
+ * recipients' results and error detail. */
+typedef struct pmsg {
+    uavmail__envelope env;
+    const char *rcpt[4];
+    uavmail__rcpt_result res[4];
+    uavmail_error_detail err;
+    const char *body;
+} pmsg;
+
+static void pmsg_init(pmsg *m, const char *body)
+{
+    memset(m, 0, sizeof *m);
+    m->env.from = "uav7@example.com";
+    m->rcpt[0] = "ops@example.com";
+    m->env.rcpt = m->rcpt;
+    m->env.nrcpt = 1;
+    m->body = body;
+    m->env.size = strlen(body);
+    m->env.size_exact = 1;
+}
+
+/* Submit @p m (idle, or behind the previous message) and write it out. */
+static int psubmit(harness *h, pmsg *m)
+{
+    int rc = uavmail__smtp_submit_tx(&h->e, &m->env, m->res, &m->err, m);
+    if (rc != 0)
+        return rc;
+    h->body = m->body;
+    h->body_len = strlen(m->body);
+    h->body_pos = 0;
+    return pump(h);
+}
+
+/* The next finished transaction must be @p m with @p result. */
+static void pcollect(harness *h, pmsg *m, int expect)
+{
+    void *tag = NULL;
+    int r = -999;
+    CHECK(uavmail__smtp_collect(&h->e, &tag, &r));
+    CHECK(tag == m);
+    CHECK_INT(r, expect);
+    CHECK_INT(m->err.code, expect);
+}
+
+static harness *chunking_session(void)
+{
+    return bdat_session("250-hi\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n");
+}
+
+#define ENV1 "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\n"
+#define OK3 "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n"
+
+/* P-13: three messages in one write, each led (after the first) by an RSET;
+ * the replies, all in one segment, are attributed in order. */
+static void p13_pipelined_messages_one_write(void)
+{
+    harness *h = chunking_session();
+    pmsg m[3];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "bb\r\n");
+    pmsg_init(&m[2], "c\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(psubmit(h, &m[0]), UAVMAIL__SMTP_WANT_READ);
+    CHECK(uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    CHECK_INT(psubmit(h, &m[1]), UAVMAIL__SMTP_WANT_READ);
+    CHECK_INT(psubmit(h, &m[2]), UAVMAIL__SMTP_WANT_READ);
+    CHECK_INT((int)uavmail__smtp_in_flight(&h->e), 3);
+    C(h, ENV1 "BDAT 3 LAST\r\na\r\n"
+         "RSET\r\n" ENV1 "BDAT 4 LAST\r\nbb\r\n"
+         "RSET\r\n" ENV1 "BDAT 3 LAST\r\nc\r\n");
+    S(h, OK3 "250 2.0.0 reset\r\n" OK3 "250 2.0.0 reset\r\n" OK3);
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], 0);
+    pcollect(h, &m[2], 0);
+    CHECK_INT(m[2].res[0].code, 250);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    /* From idle again after clean outcomes: no RSET. */
+    pmsg_init(&m[0], "d\r\n");
+    CHECK_INT(psubmit(h, &m[0]), UAVMAIL__SMTP_WANT_READ);
+    C(h, ENV1 "BDAT 3 LAST\r\nd\r\n");
+    free(h);
+}
+
+/* Replies split at every byte, and late: the first message's replies come
+ * before the third message is written. */
+static void p13_pipelined_replies_split_and_delayed(void)
+{
+    static const char replies[] = OK3 "250 2.0.0 reset\r\n" OK3;
+    harness *h = chunking_session();
+    pmsg m[3];
+    size_t i;
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pmsg_init(&m[2], "c\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    for (i = 0; i < strlen(replies); i++) {
+        CHECK_INT(uavmail__smtp_feed(&h->e, replies + i, 1), 0);
+        if (i == strlen(OK3) - 1) {
+            pcollect(h, &m[0], 0); /* the first is done while the second waits */
+            CHECK_INT((int)uavmail__smtp_in_flight(&h->e), 1);
+            CHECK_INT(psubmit(h, &m[2]), UAVMAIL__SMTP_WANT_READ);
+        }
+    }
+    pcollect(h, &m[1], 0);
+    CHECK_INT((int)uavmail__smtp_in_flight(&h->e), 1);
+    C(h, ENV1 "BDAT 3 LAST\r\na\r\n" "RSET\r\n" ENV1 "BDAT 3 LAST\r\nb\r\n"
+         "RSET\r\n" ENV1 "BDAT 3 LAST\r\nc\r\n");
+    S(h, "250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n");
+    CHECK(!uavmail__smtp_collect(&h->e, &(void *){NULL}, &(int){0}));
+    S(h, "250 2.0.0 queued\r\n");
+    pcollect(h, &m[2], 0);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    free(h);
+}
+
+/* A sender rejected in the middle: that message fails, its RCPT and BDAT
+ * replies (503) are consumed as its own, and the next one is delivered. */
+static void p09_reject_in_the_middle(void)
+{
+    harness *h = chunking_session();
+    pmsg m[3];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pmsg_init(&m[2], "c\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    psubmit(h, &m[2]);
+    h->out_len = 0;
+    S(h, OK3 "250 2.0.0 reset\r\n"
+         "550 5.7.1 sender not allowed\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"
+         "250 2.0.0 reset\r\n" OK3);
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], UAVMAIL_EPERMFAIL);
+    CHECK_INT(m[1].err.smtp_code, 550);
+    CHECK_STR(m[1].err.enhanced, "5.7.1");
+    pcollect(h, &m[2], 0);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    free(h);
+}
+
+/* One recipient of the second message refused: only that message reports
+ * it (P-10), with per-recipient results. */
+static void p10_recipient_rejected_in_batch(void)
+{
+    harness *h = chunking_session();
+    pmsg m[2];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    m[1].rcpt[1] = "nobody@example.com";
+    m[1].env.nrcpt = 2;
+    pump(h);
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    C(h, ENV1 "BDAT 3 LAST\r\na\r\n" "RSET\r\n" ENV1
+              "RCPT TO:<nobody@example.com>\r\nBDAT 3 LAST\r\nb\r\n");
+    S(h, OK3 "250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n"
+             "550 5.1.1 no such user\r\n250 2.0.0 queued\r\n");
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], UAVMAIL_ERECIPIENTS);
+    CHECK_INT(m[1].res[0].code, 250);
+    CHECK_INT(m[1].res[1].code, 550);
+    CHECK_STR(m[1].res[1].enhanced, "5.1.1");
+    free(h);
+}
+
+/* P-09: the first message's chunk is refused after the next one went out
+ * behind it: the next one's leading RSET clears the indeterminate state
+ * (RFC 3030 2), and it is delivered.  A refused last chunk makes the next
+ * message from idle start with RSET. */
+static void p09_chunk_refused_then_rset(void)
+{
+    harness *h = chunking_session();
+    pmsg m[3];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pmsg_init(&m[2], "c\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    h->out_len = 0;
+    S(h, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n554 5.6.0 content rejected\r\n"
+         "250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n451 4.3.0 try again later\r\n");
+    pcollect(h, &m[0], UAVMAIL_EPERMFAIL);
+    CHECK_INT(m[0].err.smtp_code, 554);
+    pcollect(h, &m[1], UAVMAIL_ETEMPFAIL);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(psubmit(h, &m[2]), UAVMAIL__SMTP_WANT_READ);
+    C(h, "RSET\r\n" ENV1 "BDAT 3 LAST\r\nc\r\n");
+    S(h, "250 2.0.0 reset\r\n" OK3);
+    pcollect(h, &m[2], 0);
+    free(h);
+}
+
+/* P-05: 421 after the first message was answered: the second (whose RSET
+ * got the 421) and the third were not taken; nothing more is sent. */
+static void p05_421_mid_batch(void)
+{
+    harness *h = chunking_session();
+    pmsg m[3];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pmsg_init(&m[2], "c\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    psubmit(h, &m[2]);
+    h->out_len = 0;
+    S(h, OK3 "421 4.3.2 shutting down\r\n");
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], UAVMAIL_ECLOSED);
+    CHECK_INT(m[1].err.smtp_code, 421);
+    pcollect(h, &m[2], UAVMAIL_ECLOSED);
+    CHECK(strstr(m[2].err.message, "before the server answered") != NULL);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    CHECK_INT(h->out_len, 0);
+    free(h);
+}
+
+/* P-08: the link drops after the first message was answered.  The second
+ * went out completely: unknown, never delivered.  The third was still
+ * being written: not delivered (EIO). */
+static void p08_link_lost_mid_batch(void)
+{
+    harness *h = chunking_session();
+    pmsg m[3];
+    pump(h);
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pmsg_init(&m[2], "ccc\r\n");
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    S(h, OK3 "250 2.0.0 reset\r\n250 2.1.0 ok\r\n");
+    CHECK_INT(uavmail__smtp_submit_tx(&h->e, &m[2].env, m[2].res, &m[2].err, &m[2]), 0);
+    CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_WANT_BODY);
+    CHECK_INT((int)uavmail__smtp_body(&h->e, "cc", 2), 2); /* 3 of 5 bytes still to go */
+    CHECK_INT(uavmail__smtp_eof(&h->e), UAVMAIL_EIO);
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
+    CHECK(strstr(m[1].err.hint, "may or may not") != NULL);
+    pcollect(h, &m[2], UAVMAIL_EIO);
+    free(h);
+}
+
+/* P-08: a timeout with everything written leaves every unanswered message
+ * unknown. */
+static void p08_timeout_mid_batch(void)
+{
+    harness *h = chunking_session();
+    pmsg m[2];
+    pump(h);
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    S(h, "250 2.1.0 ok\r\n");
+    CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_EUNKNOWN);
+    pcollect(h, &m[0], UAVMAIL_EUNKNOWN);
+    pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
+    free(h);
+}
+
+/* A refused RSET in the pipeline: the server's state is unknown, so the
+ * session ends; the message behind it was written out: unknown. */
+static void rset_refused_in_pipeline(void)
+{
+    harness *h = chunking_session();
+    pmsg m[2];
+    pump(h);
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    psubmit(h, &m[0]);
+    psubmit(h, &m[1]);
+    S(h, OK3 "500 5.5.2 what\r\n");
+    pcollect(h, &m[0], 0);
+    pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
+    CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    free(h);
+}
+
+/* Never pipelined where the protocol forbids it: DATA (no CHUNKING) needs
+ * its 354; without PIPELINING nothing goes behind an unanswered command;
+ * a message of unknown size goes by DATA; QUIT ends the pipeline. */
+static void no_pipelining_across_data(void)
+{
+    harness *h = bdat_session("250-hi\r\n250 PIPELINING\r\n");
+    pmsg m[2];
+    pmsg_init(&m[0], "a\r\n");
+    pmsg_init(&m[1], "b\r\n");
+    pump(h);
+    CHECK_INT(psubmit(h, &m[0]), UAVMAIL__SMTP_WANT_READ);
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    CHECK_INT(uavmail__smtp_submit_tx(&h->e, &m[1].env, m[1].res, &m[1].err, &m[1]),
+              UAVMAIL_ESTATE);
+    C(h, ENV1 "DATA\r\n");
+    S(h, "250 ok\r\n250 ok\r\n354 go\r\n");
+    C(h, "a\r\n.\r\n");
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    S(h, "250 queued\r\n");
+    pcollect(h, &m[0], 0);
+    free(h);
+
+    h = bdat_session("250-hi\r\n250 CHUNKING\r\n");
+    pmsg_init(&m[0], "a\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    free(h);
+
+    h = chunking_session();
+    pmsg_init(&m[0], "a\r\n");
+    pump(h);
+    psubmit(h, &m[0]);
+    m[1].env.size_exact = 0;
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    m[1].env.size_exact = 1;
+    CHECK(uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    free(h);
+
+    h = chunking_session();
+    pmsg_init(&m[0], "a\r\n");
+    m[0].env.quit_after = 1;
+    pump(h);
+    psubmit(h, &m[0]);
+    C(h, ENV1 "BDAT 3 LAST\r\na\r\nQUIT\r\n");
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    free(h);
+}
+
+/* The pipeline is bounded: at most UAVMAIL__SMTP_PIPE_MAX transactions
+ * until the oldest is collected, and the QUIT behind the last one. */
+static void pipeline_bounded(void)
+{
+    harness *h = chunking_session();
+    pmsg *m = calloc(UAVMAIL__SMTP_PIPE_MAX + 1, sizeof *m);
+    size_t i;
+    pump(h);
+    for (i = 0; i <= UAVMAIL__SMTP_PIPE_MAX; i++)
+        pmsg_init(&m[i], "x\r\n");
+    for (i = 0; i < UAVMAIL__SMTP_PIPE_MAX; i++)
+        CHECK_INT(psubmit(h, &m[i]), UAVMAIL__SMTP_WANT_READ);
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[i].env));
+    S(h, OK3);
+    CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[i].env)); /* not collected yet */
+    pcollect(h, &m[0], 0);
+    CHECK(uavmail__smtp_can_pipeline(&h->e, &m[i].env));
+    m[i].env.quit_after = 1;
+    CHECK_INT(psubmit(h, &m[i]), UAVMAIL__SMTP_WANT_READ);
+    for (i = 1; i <= UAVMAIL__SMTP_PIPE_MAX; i++)
+        S(h, "250 2.0.0 reset\r\n" OK3);
+    for (i = 1; i <= UAVMAIL__SMTP_PIPE_MAX; i++)
+        pcollect(h, &m[i], 0);
+    S(h, "221 bye\r\n");
+    CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    free(m);
+    free(h);
+}
+
+/* A reply to BDAT before its chunk was complete cannot be right. */
+static void bdat_reply_before_chunk_end(void)
+{
+    harness *h = chunking_session();
+    pmsg m;
+    pump(h);
+    pmsg_init(&m, "abcdef\r\n");
+    CHECK_INT(uavmail__smtp_submit_tx(&h->e, &m.env, m.res, &m.err, &m), 0);
+    CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_WANT_BODY);
+    CHECK_INT((int)uavmail__smtp_body(&h->e, "abc", 3), 3);
+    CHECK_INT(uavmail__smtp_feed(&h->e, OK3, strlen(OK3)), UAVMAIL_EPROTOCOL);
+    pcollect(h, &m, UAVMAIL_EPROTOCOL);
+    free(h);
+}
+
 static const tt_test tests[] = {
     TT(golden_starttls_auth_pipelined),
     TT(implicit_tls_no_pipelining),
@@ -1325,6 +1703,18 @@ static const tt_test tests[] = {
     TT(d03_dot_stuffing_goldens),
     TT(d04_streaming_split_everywhere),
     TT(bounded_output_for_large_body),
+    TT(p13_pipelined_messages_one_write),
+    TT(p13_pipelined_replies_split_and_delayed),
+    TT(p09_reject_in_the_middle),
+    TT(p10_recipient_rejected_in_batch),
+    TT(p09_chunk_refused_then_rset),
+    TT(p05_421_mid_batch),
+    TT(p08_link_lost_mid_batch),
+    TT(p08_timeout_mid_batch),
+    TT(rset_refused_in_pipeline),
+    TT(no_pipelining_across_data),
+    TT(pipeline_bounded),
+    TT(bdat_reply_before_chunk_end),
 };
 
 TT_MAIN(tests)

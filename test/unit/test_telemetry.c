@@ -3,6 +3,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <locale.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,8 +145,14 @@ static void test_locale_independent(void)
     size_t len;
     char *json;
     const char *loc = setlocale(LC_NUMERIC, "de_DE.UTF-8");
+    char probe[16];
     if (!loc)
         loc = setlocale(LC_NUMERIC, "fr_FR.UTF-8");
+    if (!loc) /* scripts/deps.sh test generates de_DE.UTF-8 */
+        fprintf(stderr, "  no decimal-comma locale installed (de_DE.UTF-8): cannot test\n");
+    CHECK(loc != NULL);
+    snprintf(probe, sizeof probe, "%.1f", 1.5);
+    CHECK_STR(probe, "1,5"); /* the test really runs under a decimal comma */
     flight_sample(&s, 0);
     CHECK_INT(uavmail_telemetry_append(tm, &s), 0);
     flight_sample(&s, 1);
@@ -152,6 +160,9 @@ static void test_locale_independent(void)
     json = write_format(tm, UAVMAIL_TM_GEOJSON, &len);
     CHECK(strstr(json, "[8.5000000,47.0000000,500.00]") != NULL); /* lon first, '.' */
     CHECK(strstr(json, "47,0") == NULL);
+    free(json);
+    json = write_format(tm, UAVMAIL_TM_CSV, &len);
+    CHECK(strstr(json, ",16.000,10.000,100.0,") != NULL);
     free(json);
     setlocale(LC_NUMERIC, "C");
     uavmail_telemetry_free(tm);
@@ -422,8 +433,9 @@ static int alert_cb(const uavmail_alert *a, void *ud)
 {
     size_t n = strlen(alert_log);
     (void)ud;
-    snprintf(alert_log + n, sizeof alert_log - n, "%s%s@%lld:%s|", a->digest ? "digest " : "",
-             a->key, (long long)((a->time_us - T0) / 1000000), a->text);
+    snprintf(alert_log + n, sizeof alert_log - n, "%s%s@%lld%s:%s|", a->digest ? "digest " : "",
+             a->key, (long long)((a->time_us - T0) / 1000000),
+             a->suppressed && !a->digest ? "(+suppressed)" : "", a->text);
     return 0;
 }
 
@@ -488,13 +500,23 @@ static void test_alert_rate_limit_and_digest(void)
     for (i = 0; i < 40; i++) /* flapping fence: 0/1 every second, repeat 10 s */
         uavmail_alerts_value(a, "fence_breach", i % 2, AT(100 + i));
     uavmail_alerts_flush(a, AT(140));
-    /* one message per key per interval: a digest counts as the interval's message */
-    CHECK_STR(alert_log, "fence@101:Geofence breached|digest fence@111:4 more 'fence' alerts "
-                         "since 14:04:43Z; last: Geofence breached|digest fence@121:5 more "
-                         "'fence' alerts since 14:04:51Z; last: Geofence breached|digest "
-                         "fence@131:5 more 'fence' alerts since 14:05:01Z; last: Geofence "
-                         "breached|digest fence@140:5 more 'fence' alerts since 14:05:11Z; last: "
-                         "Geofence breached|");
+    /* one message per key per interval; a new alert after the interval carries the count of
+     * those suppressed before it; what is still suppressed at the end goes out as a digest */
+    CHECK_STR(alert_log, "fence@101:Geofence breached|fence@111(+suppressed):Geofence breached|"
+                         "fence@121(+suppressed):Geofence breached|fence@131(+suppressed):"
+                         "Geofence breached|digest fence@140:4 more 'fence' alerts since "
+                         "14:05:13Z; last: Geofence breached|");
+    uavmail_alerts_free(a);
+
+    /* the digest keeps the worst: an EMERGENCY between two warnings */
+    a = alert_set(300);
+    CHECK_INT(uavmail_alerts_parse(a, "w: statustext <= warning"), 0);
+    uavmail_alerts_event(a, "statustext", 4, "minor warning", AT(0));
+    uavmail_alerts_event(a, "statustext", 0, "motor failure", AT(10));
+    uavmail_alerts_event(a, "statustext", 4, "minor warning", AT(20));
+    uavmail_alerts_flush(a, AT(30));
+    CHECK_STR(alert_log, "w@0:minor warning|digest w@30:2 more 'w' alerts since 14:03:10Z; "
+                         "worst: motor failure; last: minor warning|");
     uavmail_alerts_free(a);
 }
 
@@ -510,7 +532,8 @@ static void test_alert_parse_errors(void)
         {"bat: remaining < twenty", "column 18: expected a number"},
         {"bat: remaining < 20,5", "column 20: expected clear, hold"},
         {"bat: remaining < 20 clear 10", "clear level must be on the safe side"},
-        {"bat: remaining < 20 severity loud", "expected a severity"},
+        {"bat: remaining < 20 severity loud", "column 30: expected a severity"},
+        {"w: statustext <= bogus", "column 18: expected a severity"},
         {"bat: remaining < 20 sometimes", "column 21: expected clear"},
         {"txt: statustext <= 9", "expected a severity"},
     };
@@ -544,6 +567,135 @@ static void test_alert_text_cleaned(void)
     uavmail_telemetry_free(tm);
 }
 
+/* A spill write cut short (file size limit: disk full) must not shift the records
+ * spilled afterwards. */
+static void test_spill_write_failure(void)
+{
+    uavmail_telemetry_options o;
+    uavmail_telemetry *tm;
+    uavmail_sample x;
+    struct rlimit old, lim;
+    char dir[] = "/tmp/uavmail-spill-XXXXXX";
+    size_t len, lines = 0, ok = 0, i;
+    char *csv, *p;
+    int failed = 0;
+    CHECK(mkdtemp(dir) != NULL);
+    uavmail_telemetry_options_init(&o, UAVMAIL_TELEMETRY_OPTIONS_VERSION);
+    o.memory_samples = 16;
+    o.spill_dir = dir;
+    CHECK_INT(uavmail_telemetry_new(&tm, &o), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 2500; /* the second spill of 16 records is cut short */
+    setrlimit(RLIMIT_FSIZE, &lim);
+    for (i = 0; i < 40; i++) {
+        flight_sample(&x, (int)i);
+        if (uavmail_telemetry_append(tm, &x) == 0)
+            ok++;
+        else
+            failed = 1;
+    }
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK(failed);
+    CHECK(strstr(uavmail_error_message(uavmail_telemetry_last_error(tm)), "disk full") != NULL);
+    for (i = 40; i < 100; i++) {
+        flight_sample(&x, (int)i);
+        CHECK_INT(uavmail_telemetry_append(tm, &x), 0);
+        ok++;
+    }
+    csv = write_format(tm, UAVMAIL_TM_CSV, &len);
+    for (p = csv; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    CHECK_INT((int)lines, (int)ok + 1);
+    CHECK(strstr(csv, "1970-") == NULL); /* no record read from a shifted offset */
+    CHECK(strstr(csv, "2026-11-22T14:04:39.000Z,47.0089") != NULL); /* sample 99 */
+    free(csv);
+    uavmail_telemetry_free(tm);
+    rmdir(dir);
+}
+
+/* Edge values found in review: absurd magnitudes, unknown heights in KML, the 180th
+ * meridian, the years outside 1-9999, encoded sizes near 2^64. */
+static void test_edge_values(void)
+{
+    uavmail_telemetry *tm = recorder(16);
+    uavmail_sample x;
+    size_t len;
+    char *out;
+    flight_sample(&x, 0);
+    x.alt_msl = 1e60;
+    x.lon = 180.0;
+    x.custom_count = 0;
+    CHECK_INT(uavmail_telemetry_append(tm, &x), 0);
+    flight_sample(&x, 1);
+    x.alt_msl = NAN;
+    x.lon = 179.99999999; /* rounds to 180 at 7 decimals */
+    CHECK_INT(uavmail_telemetry_append(tm, &x), 0);
+    flight_sample(&x, 2);
+    x.time_us = 253402300800LL * 1000000; /* year 10000 */
+    CHECK_INT(uavmail_telemetry_append(tm, &x), UAVMAIL_EINVAL);
+    CHECK(strstr(uavmail_error_message(uavmail_telemetry_last_error(tm)), "years 1 to 9999"));
+    out = write_format(tm, UAVMAIL_TM_GPX, &len);
+    CHECK(strstr(out, "lon=\"-180.0000000\"") != NULL);  /* GPX: -180 <= lon < 180 */
+    CHECK(strstr(out, "lon=\"180.") == NULL);
+    CHECK(strstr(out, "<ele>") == NULL);                  /* 1e60 m is no height */
+    free(out);
+    out = write_format(tm, UAVMAIL_TM_KML, &len);
+    CHECK(strstr(out, "clampToGround") != NULL);           /* no known height: not sea level */
+    CHECK(strstr(out, ",0.00") == NULL);
+    free(out);
+    uavmail_telemetry_free(tm);
+    CHECK(uavmail_encoded_size(UINT64_MAX) == UINT64_MAX);
+    CHECK(uavmail_encoded_size(UINT64_MAX / 2) == 12621456471485482686u); /* exact, by Python */
+    CHECK(uavmail_encoded_size(0xC000000000000000u) == UINT64_MAX);
+    CHECK(uavmail_encoded_size(1000000) == 1333336 + 2 * 17544);
+}
+
+/* The ALERT flag counts every event, not only the first 256 kept. */
+static void test_flags_beyond_kept_events(void)
+{
+    uavmail_telemetry *tm = recorder(16);
+    uavmail_flight_summary s;
+    uavmail_sample x;
+    int i;
+    flight_sample(&x, 0);
+    uavmail_telemetry_append(tm, &x);
+    for (i = 0; i < 256; i++)
+        uavmail_telemetry_add_event(tm, T0, UAVMAIL_SEV_WARNING, "w");
+    uavmail_telemetry_add_event(tm, T0, UAVMAIL_SEV_CRITICAL, "the 257th");
+    s.version = UAVMAIL_FLIGHT_SUMMARY_VERSION;
+    uavmail_telemetry_summary(tm, &s);
+    CHECK_INT((int)s.events, 257);
+    CHECK_INT((int)s.flags, UAVMAIL_FLIGHT_ALERT);
+    uavmail_telemetry_free(tm);
+}
+
+/* Long notes: the text body is complete and valid UTF-8 wherever a character falls. */
+static void test_long_notes(void)
+{
+    uavmail_telemetry *tm = recorder(16);
+    uavmail_report_options ro;
+    uavmail_sample x;
+    char notes[1001];
+    int at;
+    flight_sample(&x, 0);
+    uavmail_telemetry_append(tm, &x);
+    for (at = 480; at < 520; at += 3) {
+        uavmail_message *msg;
+        memset(notes, 'n', sizeof notes);
+        memcpy(notes + at, "\xc3\xa9", 2);
+        memcpy(notes + 980, "END-OF-NOTES", 13);
+        uavmail_report_options_init(&ro, UAVMAIL_REPORT_OPTIONS_VERSION);
+        ro.formats = 0;
+        ro.notes = notes;
+        CHECK_INT(uavmail_message_new(&msg, NULL), 0);
+        CHECK_INT(uavmail_telemetry_report(tm, msg, &ro), 0);
+        uavmail_message_free(msg);
+    }
+    uavmail_telemetry_free(tm);
+}
+
 static const tt_test tests[] = {
     TT(test_sample_validation),   TT(test_csv_golden),
     TT(test_locale_independent),  TT(test_spill_equivalence),
@@ -552,5 +704,7 @@ static const tt_test tests[] = {
     TT(test_heap_flat),           TT(test_encoded_size),
     TT(test_alert_hysteresis_and_hold), TT(test_alert_rate_limit_and_digest),
     TT(test_alert_parse_errors),  TT(test_alert_text_cleaned),
+    TT(test_spill_write_failure), TT(test_edge_values),
+    TT(test_flags_beyond_kept_events), TT(test_long_notes),
 };
 TT_MAIN(tests)

@@ -8,6 +8,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -248,6 +250,172 @@ static void scenario_big(const Args &a)
     }
 }
 
+// ---- telemetry and alerts ----
+
+static const std::int64_t T0 = 1795356180LL * 1000000; // 2026-11-22 14:03:00Z
+
+/// The synthetic flight every binding records (bindings_common checks the files).
+static uavmail::sample flight_sample(int i)
+{
+    const double pi = 3.14159265358979323846;
+    uavmail::sample s(T0 + std::int64_t{i} * 100000);
+    s.lat = 47.3977 + 0.00005 * i;
+    s.lon = 8.5456 + 0.0004 * std::sin(i / 60.0);
+    s.alt_rel = 50.0 * std::sin(pi * i / 599);
+    s.alt_msl = 400.0 + s.alt_rel;
+    s.voltage = 16.8 - 0.003 * i;
+    s.current = 12.0;
+    s.remaining = 100.0 - 0.1 * i;
+    s.hdop = 0.8;
+    s.fix_type = 3;
+    s.satellites = 12;
+    s.armed = 1;
+    s.in_air = i >= 10 && i < 590;
+    s.mode = "AUTO";
+    s.ground_speed = 5.0;
+    s.custom = {30.0 + i % 50};
+    return s;
+}
+
+static double haversine(double lat1, double lon1, double lat2, double lon2)
+{
+    const double r = 6371008.8, rad = 3.14159265358979323846 / 180;
+    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+    double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
+               std::cos(lat1 * rad) * std::cos(lat2 * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+    return 2 * r * std::asin(std::sqrt(h));
+}
+
+static bool near(double a, double b, double tol) { return std::fabs(a - b) <= tol; }
+
+static void scenario_telemetry(const Args &a)
+{
+    uavmail::Message m = basic("replaced by the report");
+    uavmail::flight_summary sum{};
+    {
+        // The recorder lives in this scope only: the message shares ownership, so the
+        // send below reads a live recorder (ASan would catch a use after free).
+        uavmail::telemetry_options o;
+        o.vehicle = "UAV-7";
+        o.memory_samples = 64;           // spills to a file in the work directory
+        o.spill_dir = a.work;
+        uavmail::Telemetry tm(o);
+        expect(tm.add_channel("thermal", "degC") == 0, "tm.channel");
+        for (int i = 0; i < 600; i++)
+            tm.append(flight_sample(i));
+        tm.add_event(T0 + 30000000, uavmail::severity::warning, "Hot spot 79 degC");
+        expect(tm.count() == 600, "tm.count", std::to_string(tm.count()));
+        sum = tm.summary();
+        uavmail::report_options ro;
+        ro.notes = "Inspection flight, north fence";
+        tm.report(m, ro);
+        tm.attach(m, uavmail::format::kml, "track.kml");
+        std::error_code ec;
+        tm.append(flight_sample(0), ec);   // time going backwards
+        expect(ec == uavmail::errc::inval && contains(tm.last_error().message, "backwards"),
+               "tm.error_code", tm.last_error().message);
+        try {
+            tm.add_channel("late");
+            expect(false, "tm.late-channel", "no exception");
+        } catch (const uavmail::error &e) {
+            expect(e.code() == uavmail::errc::state || e.code() == uavmail::errc::inval,
+                   "tm.late-channel", e.what());
+        }
+    }
+    double dist = 0, max_rel = -1e9, max_msl = -1e9;
+    for (int i = 0; i < 600; i++) {
+        uavmail::sample s = flight_sample(i);
+        max_rel = std::max(max_rel, s.alt_rel);
+        max_msl = std::max(max_msl, s.alt_msl);
+        if (i) {
+            uavmail::sample p = flight_sample(i - 1);
+            dist += haversine(p.lat, p.lon, s.lat, s.lon);
+        }
+    }
+    expect(sum.samples == 600 && sum.start_us == T0 && sum.end_us == T0 + 599 * 100000,
+           "summary.times", std::to_string(sum.samples));
+    expect(near(sum.duration_s, 59.9, 1e-6) && near(sum.air_time_s, 58.0, 1e-6), "summary.duration",
+           std::to_string(sum.duration_s));
+    expect(near(sum.distance_m, dist, dist * 1e-9), "summary.distance",
+           std::to_string(sum.distance_m) + " vs " + std::to_string(dist));
+    expect(near(sum.max_alt_rel_m, max_rel, 1e-9) && near(sum.max_alt_msl_m, max_msl, 1e-9),
+           "summary.altitude", std::to_string(sum.max_alt_rel_m));
+    expect(sum.min_satellites == 12 && sum.events == 1 && sum.warnings == 1 && sum.flags == 0,
+           "summary.counts");
+    expect(near(sum.home_lat, 47.3977, 1e-12) && near(sum.battery_start_v, 16.8, 1e-12),
+           "summary.home");
+    uavmail::Session(settings(a, a.password)).send(m);
+    std::cout << "sent\n";
+}
+
+static void scenario_alerts()
+{
+    std::vector<std::string> got;
+    uavmail::Alerts al([&](const uavmail::alert &x) {
+        got.push_back(std::string(x.key) + "@" + std::to_string((x.time_us - T0) / 1000000) + ":" +
+                      std::string(x.text) + (x.digest ? " (digest)" : ""));
+    }, 0.0);
+    al.parse("battery_low: remaining < 20 clear 25 severity critical text Battery low: {value} % left");
+    uavmail::alert_rule hot;
+    hot.key = "hot";
+    hot.source = "thermal";
+    hot.op = uavmail::alert_op::above;
+    hot.trigger = 80;
+    hot.clear = 70;
+    al.add(hot);
+    const double bat[] = {19, 21, 19, 26, 19};
+    for (int i = 0; i < 5; i++)
+        al.value("remaining", bat[i], T0 + i * 1000000LL);
+    al.value("remaining", uavmail::unknown, T0 + 6000000);
+    const double th[] = {81, 75, 85, 69, 90};
+    for (int i = 0; i < 5; i++)
+        al.value("thermal", th[i], T0 + (10 + i) * 1000000LL);
+    std::string all;
+    for (auto &g : got)
+        all += g + "|";
+    expect(all == "battery_low@0:Battery low: 19 % left|battery_low@4:Battery low: 19 % left|"
+                  "hot@10:hot: thermal is 81 (above 80)|hot@14:hot: thermal is 90 (above 80)|",
+           "alerts.hysteresis", all);
+
+    got.clear();
+    uavmail::Alerts ev([&](const uavmail::alert &x) {
+        got.push_back(std::string(x.key) + (x.digest ? " digest " + std::to_string(x.suppressed) : ""));
+    }, 60.0);
+    ev.parse("warn: statustext <= warning");
+    for (int i = 0; i < 3; i++)
+        ev.event("statustext", uavmail::severity::warning, "Geofence violated", T0 + i * 1000000LL);
+    ev.event("statustext", uavmail::severity::info, "Takeoff complete", T0 + 4000000);
+    ev.flush(T0 + 10000000);
+    expect(got.size() == 2 && got[0] == "warn" && got[1] == "warn digest 2", "alerts.digest",
+           got.empty() ? "" : got.back());
+
+    try {
+        al.parse("bat remaining < 20");
+        expect(false, "alerts.parse-error", "no exception");
+    } catch (const uavmail::error &e) {
+        expect(e.code() == uavmail::errc::inval && contains(e.what(), "column 5: expected ':'"),
+               "alerts.parse-error", e.what());
+    }
+    uavmail::Alerts boom([](const uavmail::alert &) { throw std::runtime_error("mail queue is gone"); });
+    boom.parse("low: remaining < 20");
+    try {
+        boom.value("remaining", 10, T0);
+        expect(false, "alerts.callback", "no exception");
+    } catch (const uavmail::callback_error &e) {
+        std::string inner;
+        try {
+            std::rethrow_if_nested(e);
+        } catch (const std::runtime_error &r) {
+            inner = r.what();
+        }
+        expect(inner == "mail queue is gone", "alerts.callback", e.what());
+    }
+    boom.value("remaining", 30, T0 + 1);   // usable afterwards
+    uavmail::Alerts moved = std::move(boom);
+    moved.value("remaining", 10, T0 + 2).value("remaining", 30, T0 + 3);
+    expect(true, "alerts.moved");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 7) {
@@ -270,6 +438,10 @@ int main(int argc, char **argv)
             scenario_errors(a);
         else if (a.scenario == "big")
             scenario_big(a);
+        else if (a.scenario == "telemetry")
+            scenario_telemetry(a);
+        else if (a.scenario == "alerts")
+            scenario_alerts();
         else
             expect(false, "scenario", a.scenario);
     } catch (const std::exception &e) {

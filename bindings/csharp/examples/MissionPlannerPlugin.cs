@@ -6,18 +6,27 @@
 // WarningEngine.WarningMessage carries user-defined warnings (DRONE-NOTES 1.1).
 // Built here without Mission Planner, so the few types it touches are
 // stand-ins with the same shape (compile with -define:STANDALONE); the uavmail
-// part is what a real plugin contains.
+// part is what a real plugin contains: a Uavmail.Telemetry recorder fed from
+// CurrentState every Loop(), Uavmail.Alerts rules fed with the same values and the
+// WarningEngine's warnings, and on disarm the recorder's flight report (summary
+// bodies, CSV/GPX/CBOR track) queued in the crash-safe outbox.
 //
 //   mono MissionPlannerPlugin.exe PORT CAFILE USER PASSWORD WORKDIR   (simulates one flight)
 using System;
 using System.IO;
-using System.Text;
 using Uavmail;
 
 #if STANDALONE
 namespace MissionPlanner.Plugin
 {
-    public class CurrentState { public bool armed; public float alt; public float battery_voltage; public double lat, lng; }
+    public class CurrentState
+    {
+        public bool armed;
+        public float alt, altasl, groundspeed, battery_voltage, battery_remaining, gpshdop, satcount, gpsstatus;
+        public double lat, lng;
+        public string mode = "";
+        public DateTime gpstime;
+    }
     public class PluginHost { public CurrentState cs = new CurrentState(); }
     public abstract class Plugin
     {
@@ -48,12 +57,18 @@ namespace UavmailPlugin
         public override string Author { get { return "uavmail"; } }
 
         public Settings Server;
-        public string OutboxDir, From = "uav@example.com", To = "ops@example.com";
+        public string OutboxDir, From = "uav@example.com", To = "ops@example.com", Vehicle = "UAV";
+        /// <summary>Alert rules (uavmail_alerts_parse syntax), e.g. from the plugin's settings page.</summary>
+        public string[] Rules = {
+            "battery_low: remaining < 20 clear 25 hold 2 severity critical text Battery low: {value} % left",
+            "gps_lost: fix_type < 3 clear 3 hold 2 severity warning text GPS 3D fix lost",
+            "warnings: statustext <= critical",
+        };
         public int Delivered;
         Outbox outbox;
+        Alerts alerts;
+        Telemetry flight;                            // the flight being recorded, or null
         bool wasArmed;
-        float maxAlt;
-        StringBuilder track = new StringBuilder();
 
         public override bool Init()
         {
@@ -65,25 +80,39 @@ namespace UavmailPlugin
         {
             outbox = new Outbox(OutboxDir, new OutboxSettings {
                 OnOutcome = (id, outcome, code, reply) => { if (outcome == Outcome.Delivered) Delivered++; },
+                Clock = () => NowUs() / 1000000,     // expiry and retries on GPS time
             });
+            alerts = new Alerts(OnAlert);
+            foreach (string r in Rules)
+                alerts.Parse(r);
             MissionPlanner.Warnings.WarningEngine.WarningMessage += OnWarning;
             return true;
+        }
+
+        /// <summary>UTC microseconds from the autopilot's GPS time, else the local clock.</summary>
+        long NowUs()
+        {
+            DateTime t = Host.cs.gpstime.Year > 2000 ? Host.cs.gpstime : DateTime.UtcNow;
+            return (DateTime.SpecifyKind(t, DateTimeKind.Utc).Ticks - 621355968000000000L) / 10;
         }
 
         public override bool Loop()
         {
             var cs = Host.cs;
-            if (cs.armed && !wasArmed) {
-                track.Clear().Append("lat,lng,alt_m\n");
-                maxAlt = 0;
+            long now = NowUs();
+            if (cs.armed && !wasArmed)
+                flight = new Telemetry(Vehicle);
+            if (flight != null && cs.armed) {
+                flight.Append(new Sample(now) {
+                    Lat = cs.lat, Lon = cs.lng, AltRel = cs.alt, AltMsl = cs.altasl, GroundSpeed = cs.groundspeed,
+                    Voltage = cs.battery_voltage, Remaining = cs.battery_remaining, Hdop = cs.gpshdop,
+                    FixType = (int)cs.gpsstatus, Satellites = (int)cs.satcount, Armed = cs.armed, Mode = cs.mode,
+                });
             }
-            if (cs.armed) {
-                maxAlt = Math.Max(maxAlt, cs.alt);
-                track.AppendFormat(System.Globalization.CultureInfo.InvariantCulture, "{0:F7},{1:F7},{2:F1}\n",
-                                   cs.lat, cs.lng, cs.alt);
-            } else if (wasArmed) {
-                Report(cs);
-            }
+            alerts.Value("remaining", cs.battery_remaining, now);
+            alerts.Value("fix_type", cs.gpsstatus, now);
+            if (!cs.armed && wasArmed)
+                Report();
             wasArmed = cs.armed;
             Flush();
             return true;
@@ -92,32 +121,45 @@ namespace UavmailPlugin
         public override bool Exit()
         {
             MissionPlanner.Warnings.WarningEngine.WarningMessage -= OnWarning;
+            alerts.Dispose();
             outbox.Dispose();
             return true;
         }
 
-        Message NewMessage(string subject, string text)
+        Message NewMessage()
         {
-            return new Message().SetFrom(From, "Mission Planner").AddTo(To).SetSubject(subject).SetText(text);
+            return new Message().SetFrom(From, "Mission Planner").AddTo(To).AddHeader("X-Vehicle-Id", Vehicle);
         }
 
+        /// <summary>WarningEngine (user-defined warnings) feeds the event rules and the flight log.</summary>
         void OnWarning(object sender, string text)
         {
-            using (var m = NewMessage("ALERT: " + text, text + "\n"))
-                outbox.Enqueue(m, Priority.Alert, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600);
+            long now = NowUs();
+            if (flight != null)
+                flight.AddEvent(now, Severity.Critical, text);
+            alerts.Event("statustext", Severity.Critical, text, now);
             Flush();
         }
 
-        void Report(MissionPlanner.Plugin.CurrentState cs)
+        /// <summary>Alert callback: runs inside alerts.Value/Event on the calling (UI) thread.</summary>
+        void OnAlert(Alert a)
         {
-            string body = string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "Flight report\nmax altitude: {0:F1} m\nbattery: {1:F2} V\n", maxAlt, cs.battery_voltage);
-            // The telemetry writers (issue 7) will add a .tlog / CBOR log here.
-            using (var m = NewMessage("Flight report", body))
-            using (var csv = new MemoryStream(Encoding.ASCII.GetBytes(track.ToString()))) {
-                m.AttachStream(csv, "track.csv", csv.Length, "text/csv");
-                outbox.Enqueue(m);                   // rendered to disk here: csv may go
+            if (flight != null && !double.IsNaN(a.Value))   // value alerts go into the flight too
+                flight.AddEvent(a.TimeUs, a.Severity, a.Text);
+            using (var m = NewMessage().SetSubject("[" + Vehicle + "] ALERT: " + a.Text).SetText(a.Text + "\n"))
+                outbox.Enqueue(m, Priority.Alert, a.TimeUs / 1000000 + 3600);
+        }
+
+        void Report()
+        {
+            alerts.Flush(NowUs());
+            using (var m = NewMessage()) {
+                flight.Report(m, new ReportOptions {
+                    Formats = TelemetryFormat.Csv | TelemetryFormat.Gpx | TelemetryFormat.Cbor });
+                outbox.Enqueue(m);                   // rendered to disk here
             }
+            flight.Dispose();                        // (a message still holding it would keep it alive)
+            flight = null;
         }
 
         void Flush()
@@ -139,7 +181,7 @@ namespace UavmailPlugin
             string pw = args[3];
             var p = new UavmailPlugin {
                 Host = host, OutboxDir = Path.Combine(args[4], "mp-outbox"), From = "uav7@example.test",
-                To = "ops@example.test",
+                To = "ops@example.test", Vehicle = "UAV-7",
                 Server = new Settings { Host = "localhost", Port = uint.Parse(args[0]), Security = Security.Tls,
                                         CaFile = args[1], Username = args[2], Password = () => pw },
             };
@@ -147,7 +189,14 @@ namespace UavmailPlugin
             p.Loaded();
             host.cs.armed = true;
             host.cs.battery_voltage = 14.8f;
+            host.cs.battery_remaining = 64;
+            host.cs.gpsstatus = 3;
+            host.cs.satcount = 14;
+            host.cs.mode = "AUTO";
+            var t0 = new DateTime(2026, 11, 22, 14, 3, 0, DateTimeKind.Utc);
             for (int i = 0; i < 5; i++) {
+                host.cs.gpstime = t0.AddSeconds(i);
+                host.cs.altasl = 500 + 10 * i;
                 host.cs.lat = 47.1234567 + i * 1e-5;
                 host.cs.lng = 8.5432100;
                 host.cs.alt = 10 * i;
@@ -155,6 +204,7 @@ namespace UavmailPlugin
             }
             MissionPlanner.Warnings.WarningEngine.Raise("Battery critical");
             host.cs.armed = false;
+            host.cs.gpstime = t0.AddSeconds(5);
             p.Loop();
             p.Exit();
             Console.WriteLine("delivered " + p.Delivered);

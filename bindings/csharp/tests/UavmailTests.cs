@@ -223,6 +223,158 @@ static class UavmailTests
         public override int Read(byte[] b, int o, int n) { return base.Read(b, o, Math.Min(n, 4096)); }
     }
 
+    // ---- telemetry and alerts ----
+    const long T0 = 1795356180L * 1000000;      // 2026-11-22 14:03:00Z
+
+    /// The synthetic flight every binding records (bindings_common checks the files).
+    static Sample FlightSample(int i)
+    {
+        double rel = 50.0 * Math.Sin(Math.PI * i / 599);
+        return new Sample(T0 + i * 100000L) {
+            Lat = 47.3977 + 0.00005 * i, Lon = 8.5456 + 0.0004 * Math.Sin(i / 60.0), AltRel = rel,
+            AltMsl = 400.0 + rel, Voltage = 16.8 - 0.003 * i, Current = 12.0, Remaining = 100.0 - 0.1 * i,
+            Hdop = 0.8, FixType = 3, Satellites = 12, Armed = true, InAir = i >= 10 && i < 590,
+            Mode = "AUTO", GroundSpeed = 5.0, Custom = new[] { 30.0 + i % 50 },
+        };
+    }
+
+    static double Haversine(double lat1, double lon1, double lat2, double lon2)
+    {
+        const double R = 6371008.8, Rad = Math.PI / 180;
+        double dlat = (lat2 - lat1) * Rad, dlon = (lon2 - lon1) * Rad;
+        double h = Math.Sin(dlat / 2) * Math.Sin(dlat / 2) +
+                   Math.Cos(lat1 * Rad) * Math.Cos(lat2 * Rad) * Math.Sin(dlon / 2) * Math.Sin(dlon / 2);
+        return 2 * R * Math.Asin(Math.Sqrt(h));
+    }
+
+    /// Records the flight and makes the report; the recorder is referenced only from
+    /// here, never disposed: after this returns only the message keeps it alive.
+    static Message BuildReport(out FlightSummary sum, out WeakReference recorder)
+    {
+        var tm = new Telemetry("UAV-7", 64, work);     // spills to a file past 64 samples
+        Expect(tm.AddChannel("thermal", "degC") == 0, "tm.channel");
+        for (int i = 0; i < 600; i++)
+            tm.Append(FlightSample(i));
+        tm.AddEvent(T0 + 30000000, Severity.Warning, "Hot spot 79 degC");
+        Expect(tm.Count == 600, "tm.count", tm.Count.ToString());
+        sum = tm.Summary();
+        var m = new Message().SetFrom("uav7@example.test", "UAV 7").AddTo("ops@example.test");
+        tm.Report(m, new ReportOptions { Notes = "Inspection flight, north fence" });
+        tm.Attach(m, TelemetryFormat.Kml, "track.kml");
+        try {
+            tm.Append(FlightSample(0));               // time going backwards
+            Expect(false, "tm.error_code", "no exception");
+        } catch (UavmailException e) {
+            Expect(e.Code == ErrorCode.Inval && e.Message.Contains("backwards"), "tm.error_code", e.Message);
+        }
+        recorder = new WeakReference(tm);
+        return m;
+    }
+
+    static void RunTelemetry()
+    {
+        FlightSummary sum;
+        WeakReference recorder;
+        Message m = BuildReport(out sum, out recorder);
+        for (int k = 0; k < 3; k++) {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Expect(!recorder.IsAlive, "tm.collected", "the Telemetry object was finalized before the send");
+        double dist = 0, maxRel = double.MinValue, maxMsl = double.MinValue;
+        for (int i = 0; i < 600; i++) {
+            Sample s = FlightSample(i);
+            maxRel = Math.Max(maxRel, s.AltRel);
+            maxMsl = Math.Max(maxMsl, s.AltMsl);
+            if (i > 0) {
+                Sample p = FlightSample(i - 1);
+                dist += Haversine(p.Lat, p.Lon, s.Lat, s.Lon);
+            }
+        }
+        Expect(sum.Samples == 600 && sum.StartUs == T0 && sum.EndUs == T0 + 599 * 100000L, "summary.times");
+        Expect(Math.Abs(sum.DurationS - 59.9) < 1e-6 && Math.Abs(sum.AirTimeS - 58.0) < 1e-6, "summary.duration",
+               sum.DurationS.ToString());
+        Expect(Math.Abs(sum.DistanceM - dist) <= dist * 1e-9, "summary.distance", sum.DistanceM + " vs " + dist);
+        Expect(Math.Abs(sum.MaxAltRelM - maxRel) < 1e-9 && Math.Abs(sum.MaxAltMslM - maxMsl) < 1e-9,
+               "summary.altitude", sum.MaxAltRelM.ToString());
+        Expect(sum.MinSatellites == 12 && sum.Events == 1 && sum.Warnings == 1 && sum.Flags == FlightFlags.None,
+               "summary.counts");
+        Expect(Math.Abs(sum.HomeLat - 47.3977) < 1e-12 && Math.Abs(sum.BatteryStartV - 16.8) < 1e-12 &&
+               sum.Start == new DateTimeOffset(2026, 11, 22, 14, 3, 0, TimeSpan.Zero), "summary.home");
+        using (m)
+        using (var s = new Session(Server(password)))
+            s.Send(m);
+
+        // Disposing the recorder while a message still needs it only drops a reference.
+        var tm2 = new Telemetry("UAV-8");
+        tm2.Append(new Sample(T0) { Lat = 47.3977, Lon = 8.5456, FixType = 3 });
+        var m2 = Basic("x");
+        tm2.Attach(m2, TelemetryFormat.Csv, "a.csv");
+        tm2.Dispose();
+        Expect(m2.Size() > 0, "tm.dispose-deferred");
+        m2.Dispose();
+        try {
+            var n = tm2.Count;
+            Expect(false, "tm.disposed", n.ToString());
+        } catch (ObjectDisposedException) {
+            Expect(true, "tm.disposed");
+        }
+    }
+
+    static void RunAlerts()
+    {
+        var got = new List<string>();
+        using (var al = new Alerts(a => got.Add(a.Key + "@" + (a.TimeUs - T0) / 1000000 + ":" + a.Text +
+                                                (a.Digest ? " (digest)" : "")), 0)) {
+            al.Parse("battery_low: remaining < 20 clear 25 severity critical text Battery low: {value} % left");
+            al.Add(new AlertRule { Key = "hot", Source = "thermal", Op = AlertOp.Above, Trigger = 80, Clear = 70 });
+            double[] bat = { 19, 21, 19, 26, 19 };
+            for (int i = 0; i < bat.Length; i++)
+                al.Value("remaining", bat[i], T0 + i * 1000000L);
+            al.Value("remaining", double.NaN, T0 + 6000000);
+            double[] th = { 81, 75, 85, 69, 90 };
+            for (int i = 0; i < th.Length; i++)
+                al.Value("thermal", th[i], T0 + (10 + i) * 1000000L);
+            Expect(got.Count == 4, "alerts.hysteresis", string.Concat(got.Select(g => g + "|")));
+            try {
+                al.Parse("bat remaining < 20");
+                Expect(false, "alerts.parse-error", "no exception");
+            } catch (UavmailException e) {
+                Expect(e.Code == ErrorCode.Inval && e.Message.Contains("column 5: expected ':'"),
+                       "alerts.parse-error", e.Message);
+            }
+        }
+        var ev = new List<Alert>();
+        using (var al = new Alerts(ev.Add, 60).Parse("warn: statustext <= warning")) {
+            for (int i = 0; i < 3; i++)
+                al.Event("statustext", Severity.Warning, "Geofence violated", T0 + i * 1000000L);
+            al.Event("statustext", Severity.Info, "Takeoff complete", T0 + 4000000);
+            al.Flush(T0 + 10000000);
+        }
+        Expect(ev.Count == 2 && !ev[0].Digest && ev[1].Digest && ev[1].Suppressed == 2 && double.IsNaN(ev[1].Value),
+               "alerts.digest", ev.Count.ToString());
+
+        // The callback is a fresh lambda referenced only by the binding; it forces
+        // collections and then throws: the exception comes back out of Value().
+        var boom = new Alerts(a => {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            throw new InvalidOperationException("mail queue is gone");
+        });
+        boom.Parse("low: remaining < 20");
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        try {
+            boom.Value("remaining", 10, T0);
+            Expect(false, "alerts.callback", "no exception");
+        } catch (CallbackException e) {
+            Expect(e.InnerException is InvalidOperationException && e.InnerException.Message == "mail queue is gone",
+                   "alerts.callback", e.Message);
+        }
+        boom.Value("remaining", 30, T0 + 1);        // usable afterwards
+        boom.Dispose();
+    }
+
     static int Main(string[] args)
     {
         if (args.Length != 6) {
@@ -243,6 +395,9 @@ static class UavmailTests
             case "errors": Errors(); break;
             case "big": Big(); break;
             case "gc": Gc(); break;
+            case "telemetry": RunTelemetry(); break;
+            case "alerts": RunAlerts(); break;
+            case "layout": Console.Write(NativeLayouts.Describe()); break;
             default: Expect(false, "scenario", args[0]); break;
             }
         } catch (Exception e) {

@@ -7,8 +7,10 @@ Install the uavmail package, put this file on PYTHONPATH and, in MAVProxy:
 MAVProxy calls mavlink_packet() for every MAVLink message and idle_task()
 regularly.  Mail goes through the crash-safe outbox, so nothing is lost when
 the link to the mail server is down: alerts (STATUSTEXT at CRITICAL or worse)
-jump the queue, and the flight report with the track as CSV is queued when the
-vehicle disarms.  Settings here come from the environment (UAVMAIL_SMTP_HOST,
+jump the queue.  A Telemetry recorder records the flight from arming; on disarm
+its report (summary bodies, CSV/GPX/CBOR track) is queued.  Alert rules
+(battery, GPS, STATUSTEXT at CRITICAL or worse) fire through uavmail.Alerts,
+with hysteresis and rate limiting, on GPS time from SYSTEM_TIME.  Settings here come from the environment (UAVMAIL_SMTP_HOST,
 UAVMAIL_SMTP_USER, UAVMAIL_SMTP_PASSWORD, UAVMAIL_FROM, UAVMAIL_TO).
 
 Outside MAVProxy (tests, a companion-computer script) the class works without
@@ -16,11 +18,10 @@ it: pass settings, sender and recipients to the constructor.
 """
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import uavmail
 
@@ -37,14 +38,22 @@ except ImportError:                             # stand-alone: a stand-in base c
             print(text)
 
 MAV_MODE_FLAG_SAFETY_ARMED = 128
-MAV_SEVERITY_CRITICAL = 2
 FLUSH_INTERVAL_S = 5.0
+#: Alert rules (uavmail_alerts_parse syntax); add your own with the `rules` argument.
+DEFAULT_RULES = (
+    "battery_low: remaining < 20 clear 25 hold 2 severity critical text Battery low: {value} % left",
+    "gps_lost: fix_type < 3 clear 3 hold 2 severity warning text GPS 3D fix lost",
+    "statustext: statustext <= critical",
+)
 
 
 class UavmailModule(_Base):
     def __init__(self, mpstate: Any, outbox_dir: Optional[Path] = None,
                  settings: Optional[uavmail.Settings] = None, sender: Optional[str] = None,
-                 recipients: Optional[List[str]] = None, vehicle: str = "UAV") -> None:
+                 recipients: Optional[List[str]] = None, vehicle: str = "UAV",
+                 rules: Sequence[str] = DEFAULT_RULES,
+                 formats: uavmail.Format = uavmail.Format.CSV | uavmail.Format.GPX
+                 | uavmail.Format.CBOR) -> None:
         super().__init__(mpstate, "uavmail", "e-mail alerts and flight reports")
         env = os.environ
         self.settings = settings or uavmail.Settings(
@@ -53,37 +62,53 @@ class UavmailModule(_Base):
         self.sender = sender or env.get("UAVMAIL_FROM", "uav@example.com")
         self.recipients = recipients or env.get("UAVMAIL_TO", "ops@example.com").split(",")
         self.vehicle = vehicle
-        d = outbox_dir or Path.home() / ".uavmail" / "outbox"
-        self.outbox = uavmail.Outbox(d, on_outcome=self._outcome)
+        self.formats = formats
+        self.tm: Optional[uavmail.Telemetry] = None     # the flight being recorded
         self.armed = False
-        self.flight_start = 0.0
-        self.track = io.StringIO()
-        self.points = 0
-        self.max_rel_alt = 0.0
-        self.battery = ""
+        self.boot_offset_us: Optional[int] = None       # UTC = boot time + offset
+        self.last_boot_ms = 0
+        d = outbox_dir or Path.home() / ".uavmail" / "outbox"
+        # The outbox runs on the vehicle's clock too (expiry, retry times).
+        self.outbox = uavmail.Outbox(d, on_outcome=self._outcome,
+                                     clock=lambda: self._utc_us() // 1_000_000)
+        self.alerts = uavmail.Alerts(self._alert, rules=rules)
+        self.battery: Dict[str, float] = {}
+        self.gps: Dict[str, float] = {}
         self.next_flush = 0.0
 
     # ---- MAVProxy hooks ----
     def mavlink_packet(self, m: Any) -> None:
         kind = m.get_type()
-        if kind == "HEARTBEAT":
+        if kind == "SYSTEM_TIME" and m.time_unix_usec:
+            self.boot_offset_us = m.time_unix_usec - m.time_boot_ms * 1000
+        elif kind == "HEARTBEAT":
             armed = bool(m.base_mode & MAV_MODE_FLAG_SAFETY_ARMED)
             if armed and not self.armed:
-                self._takeoff()
+                self.tm = uavmail.Telemetry(self.vehicle)
             elif self.armed and not armed:
                 self._landed()
             self.armed = armed
-        elif kind == "GLOBAL_POSITION_INT" and self.armed:
+        elif kind == "GLOBAL_POSITION_INT":
+            t = self._utc_us(m.time_boot_ms)
             rel = m.relative_alt / 1000.0
-            self.max_rel_alt = max(self.max_rel_alt, rel)
-            # The telemetry writers (issue 7) will replace this CSV with a .tlog/CBOR log.
-            self.track.write("%d,%.7f,%.7f,%.1f\n" % (m.time_boot_ms, m.lat / 1e7, m.lon / 1e7,
-                                                      rel))
-            self.points += 1
+            self._value("alt_rel", rel, t)
+            if self.tm is not None:
+                self.tm.append(t, lat=m.lat / 1e7, lon=m.lon / 1e7, alt_msl=m.alt / 1000.0,
+                               alt_rel=rel, armed=self.armed, **self.battery, **self.gps)
+        elif kind == "GPS_RAW_INT":
+            self.gps = {"fix_type": m.fix_type, "satellites": m.satellites_visible}
+            self._value("fix_type", m.fix_type, self._utc_us())
         elif kind == "SYS_STATUS":
-            self.battery = "%.2f V, %d %%" % (m.voltage_battery / 1000.0, m.battery_remaining)
-        elif kind == "STATUSTEXT" and m.severity <= MAV_SEVERITY_CRITICAL:
-            self._alert(m.text)
+            self.battery = {"voltage": m.voltage_battery / 1000.0}
+            if m.battery_remaining >= 0:
+                self.battery["remaining"] = float(m.battery_remaining)
+            for k, v in self.battery.items():
+                self._value(k, v, self._utc_us())
+        elif kind == "STATUSTEXT":
+            t = self._utc_us()
+            if self.tm is not None:
+                self.tm.add_event(t, m.severity, m.text)
+            self.alerts.event("statustext", m.severity, m.text, t)
 
     def idle_task(self) -> None:
         now = time.monotonic()
@@ -96,37 +121,49 @@ class UavmailModule(_Base):
             self.say("uavmail: %s" % e)
 
     def unload(self) -> None:
+        self.alerts.close()
         self.outbox.close()
 
     # ---- internals ----
-    def _message(self, subject: str, text: str) -> uavmail.Message:
+    def _utc_us(self, time_boot_ms: Optional[int] = None) -> int:
+        """UTC microseconds: boot time plus the SYSTEM_TIME offset (GPS time), else the
+        local clock."""
+        if time_boot_ms is None:
+            time_boot_ms = self.last_boot_ms
+        self.last_boot_ms = time_boot_ms
+        if self.boot_offset_us is None:
+            self.boot_offset_us = int(time.time() * 1e6) - time_boot_ms * 1000
+        return self.boot_offset_us + time_boot_ms * 1000
+
+    def _value(self, source: str, value: float, t: int) -> None:
+        self.alerts.value(source, value, t)
+
+    def _message(self) -> uavmail.Message:
         m = uavmail.Message()
         m.set_from(self.sender, self.vehicle)
         for r in self.recipients:
             m.add_to(r)
-        return m.set_subject(subject).set_text(text).add_header("X-Vehicle-Id", self.vehicle)
+        return m.add_header("X-Vehicle-Id", self.vehicle)
 
-    def _takeoff(self) -> None:
-        self.flight_start = time.time()
-        self.track = io.StringIO()
-        self.track.write("time_boot_ms,lat,lon,relative_alt_m\n")
-        self.points = 0
-        self.max_rel_alt = 0.0
-
-    def _alert(self, text: str) -> None:
-        with self._message("[%s] ALERT: %s" % (self.vehicle, text),
-                           "%s\nbattery: %s\n" % (text, self.battery or "unknown")) as m:
-            self.outbox.enqueue(m, uavmail.Priority.ALERT, expires=int(time.time()) + 3600)
+    def _alert(self, a: uavmail.Alert) -> None:
+        """Alert callback: queue a message that jumps the queue; a value alert is also
+        noted in the flight (STATUSTEXT is recorded as it arrives)."""
+        if self.tm is not None and a.value is not None:
+            self.tm.add_event(a.time_us, a.severity, a.text)
+        with self._message() as m:
+            m.set_subject("[%s] ALERT: %s" % (self.vehicle, a.text))
+            m.set_text("%s\n%s\n" % (a.text, ", ".join("%s %s" % kv for kv in self.battery.items())))
+            self.outbox.enqueue(m, uavmail.Priority.ALERT, expires=a.time_us // 1_000_000 + 3600)
         self.next_flush = 0.0
 
     def _landed(self) -> None:
-        minutes = (time.time() - self.flight_start) / 60.0
-        text = ("Flight report for %s\nduration: %.1f min\nmax relative altitude: %.1f m\n"
-                "track points: %d\nbattery: %s\n"
-                % (self.vehicle, minutes, self.max_rel_alt, self.points, self.battery))
-        with self._message("[%s] Flight report" % self.vehicle, text) as m:
-            m.attach_bytes(self.track.getvalue().encode(), "track.csv", "text/csv")
-            self.outbox.enqueue(m, uavmail.Priority.NORMAL)
+        tm, self.tm = self.tm, None
+        if tm is None:
+            return
+        self.alerts.flush(self._utc_us())
+        with tm, self._message() as m:
+            tm.report(m, formats=self.formats)    # subject, bodies, track attachments
+            self.outbox.enqueue(m, uavmail.Priority.NORMAL)   # rendered to disk here
         self.next_flush = 0.0
 
     def _outcome(self, entry_id: str, outcome: uavmail.Outcome, code: int, reply: str) -> None:

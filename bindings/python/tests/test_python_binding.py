@@ -3,9 +3,13 @@
 what was delivered, probe, outbox, the exceptions a user sees, a 50 MiB
 attachment in constant memory, and callbacks surviving forced garbage
 collection while C can call them."""
+import csv
+import ctypes
 import email.utils
 import gc
 import io
+import json
+import math
 import os
 import shutil
 import sys
@@ -14,6 +18,7 @@ import time
 import types
 import unittest
 import weakref
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +30,48 @@ import uavmail  # noqa: E402
 from bindings_common import (BIG, FROM, PASSWORD, RSS_BOUND, SMALL, TO, USER,  # noqa: E402
                              attachments, closed_port, make_file, parse, pki, sha256, tls_server,
                              tmpdir, vm_hwm_bytes)
+from layouts import c_layouts  # noqa: E402
+
+try:
+    import cbor2  # Debian: python3-cbor2
+except ImportError:                                       # pragma: no cover
+    cbor2 = None
+
+T0 = 1795356180 * 1_000_000          # 2026-11-22 14:03:00Z, microseconds
+EARTH_R = 6371008.8                  # docs/telemetry.md: the sphere the distance uses
+
+
+def haversine(a, b):
+    la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = (math.sin((la2 - la1) / 2) ** 2
+         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
+    return 2 * EARTH_R * math.asin(math.sqrt(h))
+
+
+def synthetic_flight(n=600):
+    """A 10 Hz flight: a curving track, a climb to ~50 m and back, a draining battery,
+    a thermal camera channel."""
+    out = []
+    for i in range(n):
+        out.append(dict(
+            time=T0 + i * 100_000, lat=47.3977 + 0.00005 * i,
+            lon=8.5456 + 0.0004 * math.sin(i / 60.0), alt_rel=50.0 * math.sin(math.pi * i / (n - 1)),
+            voltage=16.8 - 0.003 * i, current=12.0, remaining=100.0 - 0.1 * i, hdop=0.8,
+            fix_type=3, satellites=12, armed=True, in_air=10 <= i < n - 10, mode="AUTO",
+            ground_speed=5.0, thermal=30.0 + (i % 50)))
+        out[-1]["alt_msl"] = 400.0 + out[-1]["alt_rel"]
+    return out
+
+
+def record(samples, tmp, vehicle="UAV-7"):
+    tm = uavmail.Telemetry(vehicle, memory_samples=64, spill_dir=tmp)   # spills to a file
+    assert tm.add_channel("thermal", "degC") == 0
+    for s in samples:
+        s = dict(s)
+        t, th = s.pop("time"), s.pop("thermal")
+        tm.append(t, custom={"thermal": th}, **s)
+    tm.add_event(T0 + 30_000_000, uavmail.Severity.WARNING, "Hot spot 79 degC")
+    return tm
 
 
 class PythonBinding(unittest.TestCase):
@@ -313,6 +360,196 @@ class PythonBinding(unittest.TestCase):
         self.delivered(n0, 2)
         self.assertTrue(seen and all(seen))
 
+    # ---- telemetry and alerts ----
+    def test_struct_layouts(self):
+        """Every hand-declared ctypes struct has the C compiler's size and offsets."""
+        c = c_layouts()
+        if c is None:
+            self.skipTest("no C compiler")
+        from uavmail import _native as N
+        py = {"uavmail_sample": N.Sample, "uavmail_telemetry_options": N.TelemetryOptions,
+              "uavmail_flight_summary": N.FlightSummary, "uavmail_report_options": N.ReportOptions,
+              "uavmail_alert_rule": N.AlertRule, "uavmail_alert": N.Alert,
+              "uavmail_alerts_options": N.AlertsOptions}
+        for name, cls in py.items():
+            got = {"sizeof": ctypes.sizeof(cls)}
+            got.update({f: getattr(cls, f).offset for f, _ in cls._fields_})
+            self.assertEqual(got, c[name], name)
+
+    def test_telemetry_summary_and_report(self):
+        samples = synthetic_flight()
+        n0 = len(self.srv.messages())
+
+        def build():
+            # The recorder is created here and the caller never sees it: only the
+            # message's reference keeps the C recorder alive until the send.
+            tm = record(samples, self.tmp)
+            self.assertEqual(len(tm), 600)
+            self.assertEqual(tm.channels, ["thermal"])
+            summary = tm.summary()
+            m = uavmail.Message()
+            m.set_from(FROM).add_to(TO)
+            tm.report(m, notes="Inspection flight, north fence")
+            tm.attach(m, uavmail.Format.KML, "track.kml")
+            return m, summary, weakref.ref(tm), weakref.ref(m._keep[0])
+
+        m, summary, tm_ref, rec_ref = build()
+        gc.collect()
+        self.assertIsNone(tm_ref())               # the user's object is gone ...
+        self.assertIsNotNone(rec_ref())           # ... the C recorder is held by the message
+        gc.collect()
+        with uavmail.Session(self.settings()) as s:
+            s.send(m)
+        m.close()
+        gc.collect()
+        self.assertIsNone(rec_ref())              # freed with the message
+
+        # The summary against figures computed here.
+        pos = [(x["lat"], x["lon"]) for x in samples]
+        dist = sum(haversine(a, b) for a, b in zip(pos, pos[1:]))
+        self.assertEqual(summary.samples, 600)
+        self.assertEqual(summary.start_us, T0)
+        self.assertEqual(summary.end_us, T0 + 599 * 100_000)
+        self.assertAlmostEqual(summary.duration_s, 59.9, places=6)
+        self.assertAlmostEqual(summary.distance_m, dist, delta=dist * 1e-9)
+        self.assertAlmostEqual(summary.max_alt_rel_m, max(x["alt_rel"] for x in samples), places=9)
+        self.assertAlmostEqual(summary.max_alt_msl_m, max(x["alt_msl"] for x in samples), places=9)
+        self.assertAlmostEqual(summary.battery_start_v, 16.8)
+        self.assertAlmostEqual(summary.battery_end_v, 16.8 - 0.003 * 599)
+        self.assertAlmostEqual(summary.air_time_s, 58.0, places=6)
+        self.assertEqual((summary.home_lat, summary.home_lon), pos[0])
+        self.assertEqual((summary.land_lat, summary.land_lon), pos[-1])
+        self.assertEqual(summary.min_satellites, 12)
+        self.assertEqual((summary.events, summary.warnings), (1, 1))
+        self.assertEqual(summary.flags, uavmail.FlightFlags.NONE)
+        self.assertEqual(summary.start.isoformat(), "2026-11-22T14:03:00+00:00")
+
+        # What arrived.
+        [(eml, _)] = self.delivered(n0)
+        msg = parse(eml)
+        self.assertTrue(str(msg["Subject"]).startswith("[UAV-7] Flight report 2026-11-22 14:03Z"),
+                        msg["Subject"])
+        body = msg.get_body(("plain",)).get_content()
+        self.assertIn("Inspection flight, north fence", body)
+        self.assertIn("Hot spot 79 degC", body)
+        self.assertIsNotNone(msg.get_body(("html",)))
+        parts = {p.get_filename(): p for p in msg.iter_attachments()}
+        base = "UAV-7-20261122T1403Z"
+        self.assertEqual({k: p.get_content_type() for k, p in parts.items()}, {
+            base + ".csv": "text/csv", base + ".gpx": "application/gpx+xml",
+            base + ".geojson": "application/geo+json", base + ".cbor": "application/cbor",
+            "track.kml": "application/vnd.google-earth.kml+xml"})
+        got = {k: p.get_payload(decode=True) for k, p in parts.items()}
+
+        rows = list(csv.DictReader(io.StringIO(got[base + ".csv"].decode("utf-8"))))
+        self.assertEqual(len(rows), 600)
+        self.assertEqual(rows[0]["time_utc"][:19], "2026-11-22T14:03:00")
+        for i in (0, 137, 599):
+            self.assertAlmostEqual(float(rows[i]["lat_deg"]), samples[i]["lat"], places=7)
+            self.assertAlmostEqual(float(rows[i]["lon_deg"]), samples[i]["lon"], places=7)
+            self.assertAlmostEqual(float(rows[i]["alt_rel_m"]), samples[i]["alt_rel"], places=2)
+            self.assertEqual(float(rows[i]["thermal_degC"]), samples[i]["thermal"])
+            self.assertEqual(rows[i]["mode"], "AUTO")
+
+        gj = json.loads(got[base + ".geojson"])
+        self.assertEqual(gj["type"], "FeatureCollection")
+        [line] = [f for f in gj["features"] if f["geometry"]["type"] == "LineString"]
+        coords = line["geometry"]["coordinates"]
+        self.assertEqual(len(coords), 600)
+        for i in (0, 599):                            # RFC 7946: longitude first
+            self.assertAlmostEqual(coords[i][0], samples[i]["lon"], places=7)
+            self.assertAlmostEqual(coords[i][1], samples[i]["lat"], places=7)
+            self.assertAlmostEqual(coords[i][2], samples[i]["alt_msl"], places=2)
+
+        gpx = ET.fromstring(got[base + ".gpx"])
+        self.assertEqual(len([e for e in gpx.iter() if e.tag.endswith("trkpt")]), 600)
+        self.assertIn(b"<kml", got["track.kml"])
+
+        if cbor2 is None:
+            print("\npython: cbor2 not importable, CBOR checked by size only", file=sys.stderr)
+            self.assertGreater(len(got[base + ".cbor"]), 600 * 17)
+        else:
+            doc = cbor2.loads(got[base + ".cbor"])
+            self.assertEqual(doc["schema"], "uavmail-flight/1")
+            self.assertEqual(doc["vehicle"], "UAV-7")
+            self.assertEqual(doc["columns"][-1], ["thermal", "degC"])
+            self.assertEqual(len(doc["samples"]), 600)
+            self.assertEqual(doc["samples"][42][0], samples[42]["time"])
+            self.assertEqual(doc["samples"][42][1], samples[42]["lat"])
+            self.assertEqual(doc["samples"][42][-1], samples[42]["thermal"])
+            self.assertAlmostEqual(doc["summary"]["distance_m"], dist, delta=dist * 1e-9)
+            self.assertEqual(doc["events"][0]["text"], "Hot spot 79 degC")
+
+    def test_telemetry_write_file_and_errors(self):
+        with uavmail.Telemetry("UAV-7") as tm:
+            tm.append(T0, lat=47.0, lon=8.0, fix_type=3)
+            tm.append(T0 + 1_000_000, lat=47.001, lon=8.0, fix_type=3)
+            out = self.tmp / "t.geojson"
+            tm.write_file(uavmail.Format.GEOJSON, out)
+            self.assertEqual(json.loads(out.read_text())["type"], "FeatureCollection")
+            with self.assertRaises(uavmail.InvalidArgumentError) as cm:
+                tm.append(T0, lat=47.0, lon=8.0)           # time going backwards
+            self.assertEqual(cm.exception.code, -2)
+            with self.assertRaises(uavmail.InvalidArgumentError):
+                tm.add_channel("late")                     # after the first sample
+            with self.assertRaises(uavmail.FileError):
+                tm.write_file(uavmail.Format.CSV, self.tmp / "no" / "such" / "dir.csv")
+            self.assertEqual(uavmail.encoded_size(57), 78)  # 76 characters + CRLF
+        with self.assertRaises(ValueError):
+            tm.summary()                                   # closed
+
+    def test_alerts(self):
+        got = []
+        with uavmail.Alerts(got.append, repeat_s=0) as al:
+            al.parse("battery_low: remaining < 20 clear 25 severity critical "
+                     "text Battery low: {value} % left")
+            al.add("hot", "thermal", uavmail.AlertOp.ABOVE, 80, clear=70)
+            for i, v in enumerate((19, 21, 19, 26, 19)):
+                al.value("remaining", v, T0 + i * 1_000_000)
+            al.value("remaining", None, T0 + 6_000_000)    # unknown: nothing
+            for i, v in enumerate((81, 75, 85, 69, 90)):
+                al.value("thermal", v, T0 + (10 + i) * 1_000_000)
+        self.assertEqual([(a.key, a.time_us, a.value, a.severity, a.digest) for a in got], [
+            ("battery_low", T0, 19.0, uavmail.Severity.CRITICAL, False),
+            ("battery_low", T0 + 4_000_000, 19.0, uavmail.Severity.CRITICAL, False),
+            ("hot", T0 + 10_000_000, 81.0, uavmail.Severity.WARNING, False),
+            ("hot", T0 + 14_000_000, 90.0, uavmail.Severity.WARNING, False)])
+        self.assertEqual(got[0].text, "Battery low: 19 % left")
+
+    def test_alerts_digest_and_events(self):
+        got = []
+        al = uavmail.Alerts(got.append, repeat_s=60, rules=["warn: statustext <= warning"])
+        for i in range(3):
+            al.event("statustext", uavmail.Severity.WARNING, "Geofence violated", T0 + i * 1_000_000)
+        al.event("statustext", uavmail.Severity.INFO, "Takeoff complete", T0 + 4_000_000)
+        al.flush(T0 + 10_000_000)
+        del al
+        gc.collect()
+        self.assertEqual([(a.key, a.digest, a.suppressed) for a in got],
+                         [("warn", False, 0), ("warn", True, 2)])
+        self.assertIsNone(got[1].value)
+        self.assertIn("2 more 'warn' alerts", got[1].text)
+
+    def test_alert_errors(self):
+        al = uavmail.Alerts(lambda a: None)
+        with self.assertRaises(uavmail.InvalidArgumentError) as cm:
+            al.parse("bat remaining < 20")
+        self.assertIn("column 5: expected ':'", str(cm.exception))
+        with self.assertRaises(uavmail.InvalidArgumentError) as cm:
+            al.parse("bat: remaining < twenty")
+        self.assertIn("column 18", str(cm.exception))
+
+        def boom(a):
+            gc.collect()
+            raise RuntimeError("mail queue is gone")
+        al2 = uavmail.Alerts(boom, rules=["low: remaining < 20"])
+        with self.assertRaises(uavmail.CallbackError) as cm:
+            al2.value("remaining", 10, T0)
+        self.assertIsInstance(cm.exception.__cause__, RuntimeError)
+        al2.value("remaining", 30, T0 + 1)                  # usable afterwards
+        al.close()
+        al2.close()
+
     # ---- the MAVProxy-style example ----
     def test_mavproxy_example(self):
         import mavproxy_uavmail as ex
@@ -323,6 +560,7 @@ class PythonBinding(unittest.TestCase):
         def msg(kind, **f):
             return types.SimpleNamespace(get_type=lambda: kind, **f)
         armed = ex.MAV_MODE_FLAG_SAFETY_ARMED
+        mod.mavlink_packet(msg("SYSTEM_TIME", time_unix_usec=T0, time_boot_ms=0))
         mod.mavlink_packet(msg("HEARTBEAT", base_mode=armed, type=2, autopilot=3))
         for i in range(5):
             mod.mavlink_packet(msg("GLOBAL_POSITION_INT", time_boot_ms=1000 * i,
@@ -336,12 +574,18 @@ class PythonBinding(unittest.TestCase):
         mod.unload()
         alert, report = self.delivered(n0, 2)
         a = parse(alert[0])
-        self.assertIn("Battery critical", str(a["Subject"]))
+        self.assertEqual(str(a["Subject"]), "[UAV-7] ALERT: Battery critical")
         r = parse(report[0])
-        self.assertIn("Flight report", str(r["Subject"]))
+        self.assertTrue(str(r["Subject"]).startswith(   # a CRITICAL event: ALERT flag
+            "[ALERT] [UAV-7] Flight report 2026-11-22 14:03Z"),
+                        r["Subject"])
         body = r.get_body(("plain",)).get_content()
-        self.assertIn("max relative altitude: 40.0 m", body)
-        track = attachments(r)["track.csv"].decode()
+        self.assertIn("Max altitude  40.0 m above home", body)
+        self.assertIn("Events (1)", body)
+        self.assertIn("critical   Battery critical", body)
+        got = attachments(r)
+        self.assertEqual(sorted(k.rsplit(".", 1)[1] for k in got), ["cbor", "csv", "gpx"])
+        track = next(v for k, v in got.items() if k.endswith(".csv")).decode()
         self.assertEqual(len(track.strip().splitlines()), 1 + 5)
 
 

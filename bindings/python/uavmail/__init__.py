@@ -9,7 +9,13 @@
         m.attach_file(Path("/var/log/flight.ulg"))      # streamed while sending
         s.send(m)
 
-Callbacks (password, token, trace, clock, attachment streams, outcomes) run on the
+    with uavmail.Telemetry("UAV-7") as tm:                # a flight: samples, then a report
+        tm.append(time_us, lat=47.1, lon=8.5, alt_rel=12.0, remaining=81)
+        with uavmail.Message() as m, uavmail.Session(settings) as s:
+            tm.report(m.set_from("uav7@example.com").add_to("ops@example.com"))
+            s.send(m)                                     # CSV, GPX, GeoJSON, CBOR attached
+
+Callbacks (password, token, trace, clock, attachment streams, outcomes, alerts) run on the
 thread that called into the library; an exception raised in one aborts the
 operation and comes back out of it, chained to a CallbackError.
 """
@@ -24,6 +30,8 @@ from .message import Dsn, DsnRet, Kind, Message
 from .outbox import Entry, EntryState, Outbox, Outcome, Priority, Stats
 from .session import (ProbeReport, Recipient, Security, Session, Settings, Trace, probe,
                       provider_names)
+from .telemetry import (Alert, AlertOp, Alerts, FlightFlags, FlightSummary, Format, Severity,
+                        Telemetry, encoded_size)
 
 __version__ = "%d.%d.%d" % BINDING_VERSION
 
@@ -44,5 +52,6 @@ __all__ = [
     "OutcomeUnknownError", "RecipientsError", "ServerError", "TlsError", "TooBigError",
     "Message", "Kind", "Dsn", "DsnRet", "Settings", "Security", "Trace", "Session", "Recipient",
     "ProbeReport", "probe", "provider_names", "Outbox", "Priority", "Outcome", "EntryState",
-    "Entry", "Stats",
+    "Entry", "Stats", "Telemetry", "Format", "Severity", "FlightFlags", "FlightSummary",
+    "encoded_size", "Alerts", "Alert", "AlertOp",
 ]

@@ -13,8 +13,8 @@ import ctypes
 import ctypes.util
 import os
 import sys
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_long, c_size_t,
-                    c_uint, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_long,
+                    c_size_t, c_uint, c_uint64, c_void_p)
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -26,6 +26,12 @@ ENV_LIBRARY = "UAVMAIL_LIBRARY"
 SESSION_OPTIONS_VERSION = 3
 MESSAGE_OPTIONS_VERSION = 1
 OUTBOX_OPTIONS_VERSION = 1
+SAMPLE_VERSION = 1
+TELEMETRY_OPTIONS_VERSION = 1
+FLIGHT_SUMMARY_VERSION = 1
+REPORT_OPTIONS_VERSION = 1
+ALERT_RULE_VERSION = 1
+ALERTS_OPTIONS_VERSION = 1
 
 
 class LibraryVersionError(ImportError):
@@ -142,6 +148,66 @@ class OutboxStats(Structure):
 
 ENTRY_CB = CFUNCTYPE(c_int, POINTER(OutboxEntry), c_void_p)
 
+
+# ---- telemetry.h ----
+class Sample(Structure):
+    _fields_ = [
+        ("version", c_uint), ("time_us", c_int64),
+        ("lat", c_double), ("lon", c_double), ("alt_msl", c_double), ("alt_rel", c_double),
+        ("ground_speed", c_double), ("climb", c_double), ("heading", c_double),
+        ("voltage", c_double), ("current", c_double), ("remaining", c_double), ("hdop", c_double),
+        ("fix_type", c_int), ("satellites", c_int), ("armed", c_int), ("in_air", c_int),
+        ("mode", c_char_p), ("custom", POINTER(c_double)), ("custom_count", c_size_t),
+    ]
+
+
+class TelemetryOptions(Structure):
+    _fields_ = [("version", c_uint), ("vehicle", c_char_p), ("memory_samples", c_size_t),
+                ("spill_dir", c_char_p), ("allocator", c_void_p)]
+
+
+class FlightSummary(Structure):
+    _fields_ = [
+        ("version", c_uint), ("samples", c_uint64), ("start_us", c_int64), ("end_us", c_int64),
+        ("takeoff_us", c_int64), ("landing_us", c_int64),
+        ("duration_s", c_double), ("air_time_s", c_double), ("distance_m", c_double),
+        ("max_alt_rel_m", c_double), ("max_alt_msl_m", c_double), ("max_speed_mps", c_double),
+        ("battery_start_v", c_double), ("battery_end_v", c_double), ("battery_min_v", c_double),
+        ("battery_start_pct", c_double), ("battery_end_pct", c_double),
+        ("charge_mah", c_double), ("energy_wh", c_double),
+        ("min_satellites", c_int), ("max_hdop", c_double), ("no_fix_s", c_double),
+        ("fix_losses", c_uint),
+        ("home_lat", c_double), ("home_lon", c_double), ("home_alt_msl", c_double),
+        ("land_lat", c_double), ("land_lon", c_double), ("land_home_m", c_double),
+        ("events", c_uint), ("warnings", c_uint), ("flags", c_uint),
+    ]
+
+
+class ReportOptions(Structure):
+    _fields_ = [("version", c_uint), ("formats", c_uint), ("raw_log", c_char_p),
+                ("raw_log_cap", c_uint64), ("flags", c_uint), ("notes", c_char_p)]
+
+
+# ---- alert.h ----
+class AlertRule(Structure):
+    _fields_ = [("version", c_uint), ("key", c_char_p), ("source", c_char_p), ("op", c_int),
+                ("trigger", c_double), ("clear", c_double), ("hold_s", c_double),
+                ("repeat_s", c_double), ("severity", c_int), ("text", c_char_p)]
+
+
+class Alert(Structure):
+    _fields_ = [("key", c_char_p), ("text", c_char_p), ("severity", c_int), ("value", c_double),
+                ("time_us", c_int64), ("suppressed", c_uint), ("digest", c_int)]
+
+
+ALERT_CB = CFUNCTYPE(c_int, POINTER(Alert), c_void_p)
+
+
+class AlertsOptions(Structure):
+    _fields_ = [("version", c_uint), ("repeat_s", c_double), ("cb", ALERT_CB),
+                ("user_data", c_void_p), ("allocator", c_void_p)]
+
+
 _VP = c_void_p
 # name: (restype, argtypes)
 _PROTOS = {
@@ -214,6 +280,33 @@ _PROTOS = {
     "uavmail_outbox_remove": (c_int, [_VP, c_char_p]),
     "uavmail_outbox_purge": (c_int, [_VP, c_int]),
     "uavmail_outbox_stats_get": (c_int, [_VP, POINTER(OutboxStats)]),
+    "uavmail_sample_init": (c_int, [POINTER(Sample), c_uint]),
+    "uavmail_telemetry_options_init": (c_int, [POINTER(TelemetryOptions), c_uint]),
+    "uavmail_telemetry_new": (c_int, [POINTER(_VP), POINTER(TelemetryOptions)]),
+    "uavmail_telemetry_free": (None, [_VP]),
+    "uavmail_telemetry_last_error": (_VP, [_VP]),
+    "uavmail_telemetry_add_channel": (c_int, [_VP, c_char_p, c_char_p, POINTER(c_size_t)]),
+    "uavmail_telemetry_append": (c_int, [_VP, POINTER(Sample)]),
+    "uavmail_telemetry_count": (c_uint64, [_VP]),
+    "uavmail_telemetry_set_home": (c_int, [_VP, c_double, c_double, c_double]),
+    "uavmail_telemetry_add_event": (c_int, [_VP, c_int64, c_int, c_char_p]),
+    "uavmail_telemetry_summary": (c_int, [_VP, POINTER(FlightSummary)]),
+    "uavmail_telemetry_write_file": (c_int, [_VP, c_int, c_char_p]),
+    "uavmail_telemetry_attach": (c_int, [_VP, _VP, c_int, c_char_p]),
+    "uavmail_report_options_init": (c_int, [POINTER(ReportOptions), c_uint]),
+    "uavmail_telemetry_report": (c_int, [_VP, _VP, POINTER(ReportOptions)]),
+    "uavmail_encoded_size": (c_uint64, [c_uint64]),
+    "uavmail_alert_rule_init": (c_int, [POINTER(AlertRule), c_uint]),
+    "uavmail_alerts_options_init": (c_int, [POINTER(AlertsOptions), c_uint]),
+    "uavmail_alerts_new": (c_int, [POINTER(_VP), POINTER(AlertsOptions)]),
+    "uavmail_alerts_free": (None, [_VP]),
+    "uavmail_alerts_last_error": (_VP, [_VP]),
+    "uavmail_alerts_add": (c_int, [_VP, POINTER(AlertRule)]),
+    "uavmail_alerts_parse": (c_int, [_VP, c_char_p]),
+    "uavmail_alerts_value": (c_int, [_VP, c_char_p, c_double, c_int64]),
+    "uavmail_alerts_event": (c_int, [_VP, c_char_p, c_int, c_char_p, c_int64]),
+    "uavmail_alerts_tick": (c_int, [_VP, c_int64]),
+    "uavmail_alerts_flush": (c_int, [_VP, c_int64]),
 }
 
 
