@@ -48,7 +48,7 @@
 namespace uavmail {
 
 /// The library version this wrapper was written for (packed 0xMMmmpp).
-inline constexpr unsigned binding_version = 0x000100;
+inline constexpr unsigned binding_version = 0x000200;
 
 // ---- errors -----------------------------------------------------------------
 

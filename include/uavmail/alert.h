@@ -21,10 +21,10 @@
 
 UAVMAIL_BEGIN_DECLS
 
-/** A set of alert rules and their state.  @since 0.1.0 */
+/** A set of alert rules and their state.  @since 0.2.0 */
 typedef struct uavmail_alerts uavmail_alerts;
 
-/** How a rule compares.  @since 0.1.0 */
+/** How a rule compares.  @since 0.2.0 */
 enum uavmail_alert_op {
     UAVMAIL_ALERT_ABOVE = 1,   /**< alarm while value > trigger; clears at value <= clear */
     UAVMAIL_ALERT_BELOW = 2,   /**< alarm while value < trigger; clears at value >= clear */
@@ -33,7 +33,7 @@ enum uavmail_alert_op {
 
 #define UAVMAIL_ALERT_RULE_VERSION 1
 
-/** One rule.  Strings are copied.  @since 0.1.0 */
+/** One rule.  Strings are copied.  @since 0.2.0 */
 typedef struct uavmail_alert_rule {
     unsigned version;    /**< UAVMAIL_ALERT_RULE_VERSION */
     const char *key;     /**< alert key, e.g. "battery_low" (letters, digits, '_', '-', '.') */
@@ -49,10 +49,10 @@ typedef struct uavmail_alert_rule {
                               rules: put in front of the event's text */
 } uavmail_alert_rule;
 
-/** Initialise a rule: ABOVE, clear = trigger, no hold, default repeat, WARNING.  @since 0.1.0 */
+/** Initialise a rule: ABOVE, clear = trigger, no hold, default repeat, WARNING.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_alert_rule_init(uavmail_alert_rule *rule, unsigned version);
 
-/** An alert handed to the callback; valid during the call.  @since 0.1.0 */
+/** An alert handed to the callback; valid during the call.  @since 0.2.0 */
 typedef struct uavmail_alert {
     const char *key;       /**< the rule's key */
     const char *text;      /**< what happened */
@@ -64,12 +64,12 @@ typedef struct uavmail_alert {
 } uavmail_alert;
 
 /** Receives alerts; return non-zero to stop processing the current input (the
- *  alert is counted as delivered all the same).  @since 0.1.0 */
+ *  alert is counted as delivered all the same).  @since 0.2.0 */
 typedef int (*uavmail_alert_cb)(const uavmail_alert *alert, void *user_data);
 
 #define UAVMAIL_ALERTS_OPTIONS_VERSION 1
 
-/** Options for uavmail_alerts_new().  @since 0.1.0 */
+/** Options for uavmail_alerts_new().  @since 0.2.0 */
 typedef struct uavmail_alerts_options {
     unsigned version;          /**< UAVMAIL_ALERTS_OPTIONS_VERSION */
     double repeat_s;           /**< default minimum repeat interval per key (default 300 s) */
@@ -78,19 +78,19 @@ typedef struct uavmail_alerts_options {
     const uavmail_allocator *allocator; /**< NULL: malloc */
 } uavmail_alerts_options;
 
-/** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.1.0 */
+/** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_alerts_options_init(uavmail_alerts_options *opts, unsigned version);
 
-/** Create a rule set.  @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.  @since 0.1.0 */
+/** Create a rule set.  @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_alerts_new(uavmail_alerts **out, const uavmail_alerts_options *opts);
 
-/** Free a rule set; NULL is ignored.  @since 0.1.0 */
+/** Free a rule set; NULL is ignored.  @since 0.2.0 */
 UAVMAIL_EXTERN void uavmail_alerts_free(uavmail_alerts *alerts);
 
-/** Detail of the last failed call.  @since 0.1.0 */
+/** Detail of the last failed call.  @since 0.2.0 */
 UAVMAIL_EXTERN const uavmail_error_detail *uavmail_alerts_last_error(const uavmail_alerts *alerts);
 
-/** Add a rule (at most 64).  @return 0, UAVMAIL_EINVAL (the detail says what) or UAVMAIL_ENOMEM.  @since 0.1.0 */
+/** Add a rule (at most 64).  @return 0, UAVMAIL_EINVAL (the detail says what) or UAVMAIL_ENOMEM.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_alert_rule *rule);
 
 /**
@@ -102,7 +102,7 @@ UAVMAIL_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_aler
  * with '>' for ABOVE and '<=' for SEVERITY (e.g. "warn: statustext <= warning").
  * Numbers use '.' as the decimal point whatever the locale.
  * @return 0, UAVMAIL_EINVAL (the detail gives the column and what was expected) or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line);
 
@@ -110,7 +110,7 @@ UAVMAIL_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line
  * Feed a value of @p source at @p time_us (UTC microseconds); NaN means
  * unknown and changes nothing.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ECALLBACK (the callback asked to stop).
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_alerts_value(uavmail_alerts *alerts, const char *source, double value,
                                         int64_t time_us);
@@ -119,7 +119,7 @@ UAVMAIL_EXTERN int uavmail_alerts_value(uavmail_alerts *alerts, const char *sour
  * Feed an event of @p source (e.g. "statustext") with a severity and text.
  * Exact repeats of a text inside the key's repeat interval are suppressed.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ECALLBACK.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_alerts_event(uavmail_alerts *alerts, const char *source, int severity,
                                         const char *text, int64_t time_us);
@@ -128,7 +128,7 @@ UAVMAIL_EXTERN int uavmail_alerts_event(uavmail_alerts *alerts, const char *sour
  * Let time pass: emit a digest for every key whose repeat interval has ended
  * with alerts suppressed in it.  Called by value() and event() too.
  * @return 0 or UAVMAIL_ECALLBACK.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_alerts_tick(uavmail_alerts *alerts, int64_t time_us);
 
@@ -136,7 +136,7 @@ UAVMAIL_EXTERN int uavmail_alerts_tick(uavmail_alerts *alerts, int64_t time_us);
  * Emit digests for everything still suppressed (e.g. at the end of a
  * flight), whatever the time.
  * @return 0 or UAVMAIL_ECALLBACK.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_alerts_flush(uavmail_alerts *alerts, int64_t time_us);
 

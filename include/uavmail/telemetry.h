@@ -19,7 +19,7 @@
 
 UAVMAIL_BEGIN_DECLS
 
-/** A telemetry recorder (one flight).  @since 0.1.0 */
+/** A telemetry recorder (one flight).  @since 0.2.0 */
 typedef struct uavmail_telemetry uavmail_telemetry;
 
 #define UAVMAIL_SAMPLE_VERSION 1
@@ -27,7 +27,7 @@ typedef struct uavmail_telemetry uavmail_telemetry;
 /**
  * One telemetry sample.  Fill it with uavmail_sample_init() first: every
  * value starts as unknown (NaN for doubles, -1 for integers, NULL for the
- * mode), and unknown values are left empty in the writers.  @since 0.1.0
+ * mode), and unknown values are left empty in the writers.  @since 0.2.0
  */
 typedef struct uavmail_sample {
     unsigned version;      /**< UAVMAIL_SAMPLE_VERSION */
@@ -55,13 +55,13 @@ typedef struct uavmail_sample {
 /**
  * Set every value of @p sample to unknown.
  * @return 0, or UAVMAIL_EINVAL for NULL or an unknown version.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_sample_init(uavmail_sample *sample, unsigned version);
 
 #define UAVMAIL_TELEMETRY_OPTIONS_VERSION 1
 
-/** Options for uavmail_telemetry_new().  @since 0.1.0 */
+/** Options for uavmail_telemetry_new().  @since 0.2.0 */
 typedef struct uavmail_telemetry_options {
     unsigned version;            /**< UAVMAIL_TELEMETRY_OPTIONS_VERSION */
     const char *vehicle;         /**< vehicle name for subjects and files, e.g. "UAV-7" */
@@ -70,7 +70,7 @@ typedef struct uavmail_telemetry_options {
     const uavmail_allocator *allocator; /**< NULL: malloc */
 } uavmail_telemetry_options;
 
-/** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.1.0 */
+/** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_options *opts,
                                                   unsigned version);
 
@@ -79,15 +79,15 @@ UAVMAIL_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_options *opt
  * @param out receives the handle; free it with uavmail_telemetry_free().
  * @param opts options, or NULL for the defaults.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_new(uavmail_telemetry **out,
                                          const uavmail_telemetry_options *opts);
 
-/** Free a recorder; NULL is ignored.  Messages it was attached to must not be rendered after this.  @since 0.1.0 */
+/** Free a recorder; NULL is ignored.  Messages it was attached to must not be rendered after this.  @since 0.2.0 */
 UAVMAIL_EXTERN void uavmail_telemetry_free(uavmail_telemetry *tm);
 
-/** Detail of the last failed call on @p tm.  @since 0.1.0 */
+/** Detail of the last failed call on @p tm.  @since 0.2.0 */
 UAVMAIL_EXTERN const uavmail_error_detail *uavmail_telemetry_last_error(const uavmail_telemetry *tm);
 
 /**
@@ -98,7 +98,7 @@ UAVMAIL_EXTERN const uavmail_error_detail *uavmail_telemetry_last_error(const ua
  * @param unit same characters (plus '/' and '%'), at most 16 bytes, e.g. "degC"; or NULL.
  * @param index receives the channel's index in uavmail_sample.custom, or NULL.
  * @return 0, UAVMAIL_EINVAL (bad name, duplicate, too many) or UAVMAIL_ESTATE (samples recorded).
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const char *name,
                                                  const char *unit, size_t *index);
@@ -108,23 +108,23 @@ UAVMAIL_EXTERN int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const ch
  * @return 0, UAVMAIL_EINVAL (NULL, bad version, time going backwards, more
  *         custom values than channels), UAVMAIL_EFILE (the spill file cannot be
  *         written) or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *sample);
 
-/** Samples recorded so far.  @since 0.1.0 */
+/** Samples recorded so far.  @since 0.2.0 */
 UAVMAIL_EXTERN uint64_t uavmail_telemetry_count(const uavmail_telemetry *tm);
 
 /**
  * Set the home position (e.g. from MAVLink HOME_POSITION).  Without it, the
  * first sample with a 3D fix is home.
  * @return 0 or UAVMAIL_EINVAL (out of range).
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_set_home(uavmail_telemetry *tm, double lat, double lon,
                                               double alt_msl);
 
-/** Event severities (the MAVLink MAV_SEVERITY values).  @since 0.1.0 */
+/** Event severities (the MAVLink MAV_SEVERITY values).  @since 0.2.0 */
 enum uavmail_severity {
     UAVMAIL_SEV_EMERGENCY = 0,
     UAVMAIL_SEV_ALERT = 1,
@@ -144,12 +144,12 @@ enum uavmail_severity {
  * @param severity enum uavmail_severity.
  * @param text UTF-8, at most 200 bytes are kept; control characters become spaces.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t time_us,
                                                int severity, const char *text);
 
-/** Flags of a flight summary.  @since 0.1.0 */
+/** Flags of a flight summary.  @since 0.2.0 */
 enum uavmail_flight_flags {
     UAVMAIL_FLIGHT_ALERT = 1, /**< an event of severity ERROR or worse was recorded */
     UAVMAIL_FLIGHT_CRASH = 2  /**< an EMERGENCY event, or a sample disarmed while in the air */
@@ -157,7 +157,7 @@ enum uavmail_flight_flags {
 
 #define UAVMAIL_FLIGHT_SUMMARY_VERSION 1
 
-/** Figures of one flight; NaN (or -1 for counts) where unknown.  @since 0.1.0 */
+/** Figures of one flight; NaN (or -1 for counts) where unknown.  @since 0.2.0 */
 typedef struct uavmail_flight_summary {
     unsigned version;         /**< set to UAVMAIL_FLIGHT_SUMMARY_VERSION before the call */
     uint64_t samples;         /**< samples recorded */
@@ -190,11 +190,11 @@ typedef struct uavmail_flight_summary {
     unsigned flags;           /**< enum uavmail_flight_flags */
 } uavmail_flight_summary;
 
-/** Compute the summary of what was recorded.  @return 0 or UAVMAIL_EINVAL.  @since 0.1.0 */
+/** Compute the summary of what was recorded.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_telemetry_summary(const uavmail_telemetry *tm,
                                              uavmail_flight_summary *summary);
 
-/** Telemetry formats; flags so a report can ask for several.  @since 0.1.0 */
+/** Telemetry formats; flags so a report can ask for several.  @since 0.2.0 */
 enum uavmail_telemetry_format {
     UAVMAIL_TM_CSV = 1,     /**< RFC 4180, header row with units: text/csv */
     UAVMAIL_TM_GPX = 2,     /**< GPX 1.1 track: application/gpx+xml */
@@ -206,7 +206,7 @@ enum uavmail_telemetry_format {
 /**
  * Write what was recorded so far in one format to a file.
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_EFILE.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int format,
                                                 const char *path);
@@ -221,14 +221,14 @@ UAVMAIL_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int forma
  * @param format one enum uavmail_telemetry_format value.
  * @param filename name shown to the recipient, or NULL for VEHICLE-YYYYMMDDTHHMMZ.EXT.
  * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE (spill file unreadable) or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_attach(uavmail_telemetry *tm, uavmail_message *msg,
                                             int format, const char *filename);
 
 #define UAVMAIL_REPORT_OPTIONS_VERSION 1
 
-/** Options for uavmail_telemetry_report().  @since 0.1.0 */
+/** Options for uavmail_telemetry_report().  @since 0.2.0 */
 typedef struct uavmail_report_options {
     unsigned version;        /**< UAVMAIL_REPORT_OPTIONS_VERSION */
     unsigned formats;        /**< enum uavmail_telemetry_format flags to attach (default CSV|GPX|GEOJSON|CBOR) */
@@ -238,7 +238,7 @@ typedef struct uavmail_report_options {
     const char *notes;       /**< operator notes appended to the body (UTF-8), or NULL */
 } uavmail_report_options;
 
-/** Initialise report options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.1.0 */
+/** Initialise report options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
 UAVMAIL_EXTERN int uavmail_report_options_init(uavmail_report_options *opts, unsigned version);
 
 /**
@@ -249,7 +249,7 @@ UAVMAIL_EXTERN int uavmail_report_options_init(uavmail_report_options *opts, uns
  * A raw log whose encoded size exceeds the cap is not attached; the body says
  * so and gives its path and size.
  * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE (raw log unreadable) or UAVMAIL_ENOMEM.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_message *msg,
                                             const uavmail_report_options *opts);
@@ -257,7 +257,7 @@ UAVMAIL_EXTERN int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_messa
 /**
  * Size of @p raw bytes once base64-encoded in a MIME part (76-character
  * lines with CRLF), for budgeting attachments against provider limits.
- * @since 0.1.0
+ * @since 0.2.0
  */
 UAVMAIL_EXTERN uint64_t uavmail_encoded_size(uint64_t raw);
 

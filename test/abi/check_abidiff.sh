@@ -2,7 +2,8 @@
 # Compare the built library's ABI with the committed baseline (abigail-tools):
 #  - abidiff: no symbol removed or changed (additions are allowed within a SONAME);
 #  - check_layout.py: public structs only grow at the end.
-# Regenerate the baseline only when a new ABI is declared:
+# The baseline is the last release (0.1.0, commit 5b01d01); regenerate it only when a
+# release is made, from that release's build:
 #   abidw --headers-dir include/uavmail --headers-dir build/include/uavmail \
 #         --out-file test/abi/uavmail.abi build/lib/libuavmail.so
 set -u

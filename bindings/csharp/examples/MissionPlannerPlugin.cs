@@ -53,7 +53,7 @@ namespace UavmailPlugin
     public class UavmailPlugin : MissionPlanner.Plugin.Plugin
     {
         public override string Name { get { return "uavmail"; } }
-        public override string Version { get { return "0.1.0"; } }
+        public override string Version { get { return "0.2.0"; } }
         public override string Author { get { return "uavmail"; } }
 
         public Settings Server;

@@ -27,7 +27,7 @@ namespace Uavmail
     public static class Library
     {
         /// <summary>The library version this binding was written for (packed 0xMMmmpp).</summary>
-        public const uint BindingVersion = 0x000100;
+        public const uint BindingVersion = 0x000200;
 
         /// <summary>null when a library of packed version <paramref name="runtime"/> fits, else why not.</summary>
         public static string VersionMismatch(uint runtime)

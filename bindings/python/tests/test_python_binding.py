@@ -98,13 +98,14 @@ class PythonBinding(unittest.TestCase):
     # ---- version ----
     def test_version_check(self):
         self.assertEqual(uavmail.library_version().split()[0], uavmail.__version__)
-        uavmail.check_version(0x000100)
-        uavmail.check_version(0x000105)
-        for bad, shown in ((0x000200, "0.2.0"), (0x010000, "1.0.0"), (0x000000, "0.0.0")):
+        uavmail.check_version(0x000200)
+        uavmail.check_version(0x000205)
+        for bad, shown in ((0x000300, "0.3.0"), (0x000100, "0.1.0"), (0x010000, "1.0.0"),
+                           (0x000000, "0.0.0")):
             with self.assertRaises(uavmail.LibraryVersionError) as cm:
                 uavmail.check_version(bad, "/opt/lib/libuavmail.so")
             text = str(cm.exception)
-            self.assertIn("written for libuavmail 0.1.0", text)
+            self.assertIn("written for libuavmail 0.2.0", text)
             self.assertIn("/opt/lib/libuavmail.so is version " + shown, text)
             self.assertIn("UAVMAIL_LIBRARY", text)
 

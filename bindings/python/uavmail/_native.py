@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 #: The library version this binding was written for (major, minor, patch).
-BINDING_VERSION: Tuple[int, int, int] = (0, 1, 0)
+BINDING_VERSION: Tuple[int, int, int] = (0, 2, 0)
 
 ENV_LIBRARY = "UAVMAIL_LIBRARY"
 
