@@ -762,6 +762,14 @@ static void record_sends(uavmail_outbox *q, int64_t now, unsigned count)
     commit_file(q, path, q->dir, text, len, NULL, NULL, NULL, 0);
 }
 
+/* The message reached the server (answered, or sent completely): it counts against the
+ * provider's rate; a message never sent does not. */
+static int went_out(int rc)
+{
+    return rc == 0 || rc == UAVMAIL_ERECIPIENTS || rc == UAVMAIL_EUNKNOWN ||
+           rc == UAVMAIL_ETEMPFAIL || rc == UAVMAIL_EPERMFAIL || rc == UAVMAIL_ETOOBIG;
+}
+
 /* Apply one message's per-recipient results (Q-08) and its outcome:
  * 2xx recipients of an accepted message are delivered, 5xx ones (and all of
  * a message refused with 5xx) failed for good, the rest stay pending.  An
@@ -802,7 +810,10 @@ static int settle(uavmail_outbox *q, uavmail_session *s, size_t idx, uavmail__qm
             first_fail = i;
     }
     m->attempts++;
-    m->unknown = rc == UAVMAIL_EUNKNOWN; /* resent with the same Message-ID (P-08, Q-09) */
+    /* resent with the same Message-ID (P-08, Q-09); a flush that never sent it changes
+     * nothing about what the last attempt may have done */
+    if (rc == UAVMAIL_EUNKNOWN || went_out(rc))
+        m->unknown = rc == UAVMAIL_EUNKNOWN;
     uavmail__strlcpy(m->last_error, rc == 0 || d == NULL ? "" : uavmail_error_message(d),
                      sizeof m->last_error);
     if (pending == 0) {
@@ -977,7 +988,7 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
                 rc = q->err.code;
                 break;
             }
-            sends++;
+            sends += went_out(r);
             done += finished;
         }
         if (lost)

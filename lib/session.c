@@ -875,13 +875,31 @@ static void collect_done(uavmail_session *s)
 static void fail_waiting(uavmail_session *s, int rc)
 {
     send_slot *sl;
+    int unsent = rc;
     collect_done(s);
+    switch (rc) {
+    case UAVMAIL_EUNKNOWN: case UAVMAIL_ETOOBIG: case UAVMAIL_ECALLBACK: case UAVMAIL_EFILE:
+    case UAVMAIL_EPERMFAIL: case UAVMAIL_ETEMPFAIL: case UAVMAIL_ERECIPIENTS:
+    case UAVMAIL_EHEADER: case UAVMAIL_EENCODING: case UAVMAIL_EADDRESS: case UAVMAIL_EINVAL:
+        /* about one message (or "maybe delivered"): one never sent was just not sent */
+        unsent = UAVMAIL_EIO;
+        break;
+    default:
+        break;
+    }
     while ((sl = next_waiting(s)) != NULL) {
-        uavmail__err_copy(&sl->err, &s->err);
-        sl->err.code = rc;
+        if (unsent != rc) {
+            uavmail__err_set(&sl->err, unsent,
+                             "not sent: the connection ended after another message failed "
+                             "(%.300s)",
+                             s->err.message);
+        } else {
+            uavmail__err_copy(&sl->err, &s->err);
+            sl->err.code = rc;
+        }
         if (s->nslots > 1)
             uavmail__err_hint(&sl->err, "this message was not sent; it can be sent again");
-        slot_done(s, sl, rc);
+        slot_done(s, sl, unsent);
     }
 }
 

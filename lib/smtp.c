@@ -897,10 +897,10 @@ static void settle_all(uavmail__smtp *e, int before, int head_code, int rest_cod
     while ((t = rd_tx(e)) != NULL) {
         int c = first ? head_code : rest_code;
         if (c == 0)
-            c = t != w || before == S_DOT ? UAVMAIL_EUNKNOWN : base;
+            c = t != w || t->body_sent || before == S_DOT ? UAVMAIL_EUNKNOWN : base;
         if (t->err != NULL) {
-            if (first) {
-                uavmail__err_copy(t->err, e->err);
+            if ((first && c == base) || (t == w && !t->body_sent)) {
+                uavmail__err_copy(t->err, e->err); /* the error is about this one */
             } else {
                 uavmail__err_set(t->err, c, "the connection ended before the server answered "
                                             "this message (%.300s)",
@@ -962,6 +962,7 @@ static void on_final(uavmail__smtp *e, uavmail__smtp_tx *t)
     if (c / 100 != 2 && t->bdat)
         rset_after(e, t); /* after a refused BDAT the state is indeterminate (RFC 3030 2) */
     if (t->accepted == 0) {
+        rset_after(e, t); /* MAIL was accepted: the server may still hold it */
         finish_tx(e, t, all_rejected(e, t));
         return;
     }
@@ -1032,7 +1033,8 @@ static void on_tx_reply(uavmail__smtp *e)
             return; /* pipelined: read the remaining replies first */
         }
     } else if (idx <= n) { /* RCPT */
-        record_rcpt(e, t, idx - 1);
+        if (!t->data_refused) /* after a refused MAIL the 503s say nothing of recipients */
+            record_rcpt(e, t, idx - 1);
         if (!pipelining && idx == n && t->accepted == 0 && !t->data_refused) {
             /* P-10: nobody accepted, no DATA; the transaction is abandoned. */
             e->need_rset = 1;
@@ -1064,6 +1066,7 @@ static void on_tx_reply(uavmail__smtp *e)
             return;
         }
         if (t->accepted == 0) {
+            rset_after(e, t); /* MAIL was accepted: the server still holds it */
             finish_tx(e, t, all_rejected(e, t));
             return;
         }
@@ -1093,6 +1096,28 @@ static void trace_reply(uavmail__smtp *e)
     }
 }
 
+/* QUIT went out behind the last message and its answer is not 221: a reply
+ * too many (or too few) came somewhere, so every reply of this pipelined round
+ * may belong to another command (P-13).  Nothing of it is trusted: each
+ * message's outcome is unknown (sent again with the same Message-ID). */
+static void out_of_step(uavmail__smtp *e)
+{
+    size_t i;
+    for (i = 0; i < e->q_done; i++) {
+        uavmail__smtp_tx *t = q_at(e, i);
+        t->result = UAVMAIL_EUNKNOWN;
+        if (t->err != NULL) {
+            uavmail__err_set(t->err, UAVMAIL_EUNKNOWN,
+                             "the server's replies were out of step (QUIT was answered %d): "
+                             "this message may or may not have been delivered",
+                             e->rr.reply.code);
+            uavmail__err_hint(t->err, "the server sent a reply too many or too few; it "
+                                      "breaks pipelining (RFC 2920)");
+        }
+    }
+    e->tx_result = UAVMAIL_EUNKNOWN;
+}
+
 static void dispatch(uavmail__smtp *e, size_t extra)
 {
     trace_reply(e);
@@ -1118,6 +1143,8 @@ static void dispatch(uavmail__smtp *e, size_t extra)
         on_tx_reply(e);
         break;
     case S_QUIT: /* P-14: any reply ends it */
+        if (e->quit_sent && e->rr.reply.code != 221 && !e->close_error)
+            out_of_step(e);
         e->state = e->close_error ? S_FAILED : S_CLOSED;
         if (e->close_error)
             e->err->code = e->close_error;
@@ -1226,6 +1253,8 @@ int uavmail__smtp_can_continue(const uavmail__smtp *e)
 
 size_t uavmail__smtp_in_flight(const uavmail__smtp *e)
 {
+    if (e->quit_sent && e->state == S_QUIT)
+        return e->q_len; /* held until QUIT is answered (see uavmail__smtp_collect) */
     return e->q_len - e->q_done;
 }
 
@@ -1253,6 +1282,21 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
         return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
                                 "an address of this message has non-ASCII characters, which "
                                 "needs SMTPUTF8, and the server does not offer it");
+    {   /* P-11 before anything is queued: an over-long command is this message's
+         * failure alone, not the connection's (others may be in flight) */
+        char line[2 * UAVMAIL_COMMAND_LINE_MAX];
+        mail_line(e, env, line, sizeof line);
+        for (i = 0; strlen(line) <= UAVMAIL_COMMAND_LINE_MAX - 2; i++) {
+            if (i == env->nrcpt)
+                break;
+            rcpt_line(e, env, line, sizeof line, env->rcpt[i]);
+        }
+        if (strlen(line) > UAVMAIL_COMMAND_LINE_MAX - 2)
+            return uavmail__err_set(e->err, UAVMAIL_ETOOBIG,
+                                    "command line longer than %d octets (RFC 5321 4.5.3.1.4): "
+                                    "%.60s...",
+                                    UAVMAIL_COMMAND_LINE_MAX, line);
+    }
     t = q_at(e, e->q_len);
     memset(t, 0, sizeof *t);
     t->env = env;
@@ -1294,6 +1338,8 @@ int uavmail__smtp_collect(uavmail__smtp *e, void **tag, int *result)
     uavmail__smtp_tx *t;
     if (e->q_done == 0)
         return 0;
+    if (e->quit_sent && e->state == S_QUIT)
+        return 0; /* QUIT's answer shows whether the round's replies were in step */
     t = q_at(e, 0);
     *tag = t->tag;
     *result = t->result;
@@ -1317,6 +1363,7 @@ int uavmail__smtp_tx_done(const uavmail__smtp *e, int *result)
 static void body_done(uavmail__smtp *e)
 {
     e->state = S_DOT;
+    wr_tx(e)->body_sent = 1;
     if (wr_tx(e)->env->quit_after && (e->caps & UAVMAIL__CAP_PIPELINING) &&
         put_cmd(e, "QUIT") == 0)
         e->quit_sent = 1;

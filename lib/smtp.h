@@ -125,6 +125,7 @@ typedef struct uavmail__smtp_tx {
     int rset;                      /* 1: RSET goes out in front of MAIL; 2: its reply is due */
     int data_refused;              /* MAIL was rejected (result already in result) */
     int bdat;                      /* body goes as one BDAT ... LAST chunk (RFC 3030) */
+    int body_sent;                 /* the chunk or the end of data went out completely */
     int result;
     int done;
 } uavmail__smtp_tx;

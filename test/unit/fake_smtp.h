@@ -46,6 +46,8 @@ typedef struct fake_server {
     int turns;           /* reads that followed a write */
     int wrote;           /* the last transport call was a write */
     int close_after;     /* answer 421 and hang up after this many messages (0: never) */
+    const char *mail_reply; /* REVIEW: refuse MAIL with this; then 503 to RCPT/BDAT */
+    int no_tx;
 } fake_server;
 
 static const char *find_header(const char *data, size_t len, const char *name)
@@ -142,7 +144,17 @@ static void process(fake_server *f)
         } else if (strncmp(f->in, "EHLO ", 5) == 0) {
             memcpy(f->ehlo_line, f->in, n < sizeof f->ehlo_line ? n : sizeof f->ehlo_line - 1);
             reply(f, f->ehlo);
+        } else if (strncmp(f->in, "MAIL FROM:", 10) == 0 && f->mail_reply != NULL) {
+            f->no_tx = 1;
+            reply(f, f->mail_reply);
+        } else if (f->no_tx && strncmp(f->in, "RCPT TO:", 8) == 0) {
+            reply(f, "503 5.5.1 Error: need MAIL command\r\n");
+        } else if (f->no_tx && strncmp(f->in, "BDAT ", 5) == 0) {
+            f->bdat_left = strtoul(f->in + 5, NULL, 10);
+            f->data_len = 0;
+            f->final_reply = "503 5.5.1 Error: need RCPT command\r\n";
         } else if (strncmp(f->in, "MAIL FROM:", 10) == 0) {
+            f->no_tx = 0;
             f->rcpt_in_tx = 0;
             f->transactions++;
             reply(f, "250 2.1.0 ok\r\n");

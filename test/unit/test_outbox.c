@@ -709,7 +709,71 @@ static void flush_is_one_pipelined_batch(void)
     env_free(e);
 }
 
+/* REVIEW: a connection that never opened must not use up the hourly rate. */
+static void review_rate_not_spent_by_failed_connect(void)
+{
+    env *e = env_new();
+    e->qo.rate_per_hour = 2;
+    env_open(e);
+    CHECK_INT(enqueue(e, "a", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    CHECK_INT(enqueue(e, "b", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    e->f->refuse_connect = 1;
+    CHECK_INT(flush(e), UAVMAIL_ECONNECT);
+    CHECK_INT(e->f->messages, 0);
+    e->f->refuse_connect = 0;
+    uavmail_outbox_set_link(e->q, 0);
+    uavmail_outbox_set_link(e->q, 1); /* due at once */
+    CHECK_INT(flush(e), 0);
+    CHECK_INT(e->f->messages, 2); /* nothing was sent in the last hour */
+    env_free(e);
+}
+
+/* REVIEW: MAIL FROM refused temporarily (451, e.g. greylisting / rate
+ * limiting), the pipelined RCPT and BDAT get 503: the entry must stay
+ * queued for a retry, not become a bounced dead letter. */
+static void review_mail_451_is_not_a_bounce(void)
+{
+    env *e = env_new();
+    listing l;
+    e->f->ehlo = "250-fake.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+    e->f->mail_reply = "451 4.7.1 greylisted, try again later\r\n";
+    env_open(e);
+    CHECK_INT(enqueue(e, "a", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    flush(e);
+    l = list(e);
+    fprintf(stderr, "outcomes reported %d (last %d, code %d %s); entry state %d, err %s\n",
+            e->out.n, e->out.last, e->out.code, e->out.reply, l.first.state, l.error);
+    CHECK_INT(e->out.n, 0);           /* no end reported: it is only deferred */
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.first.state, UAVMAIL_ENTRY_QUEUED);
+    env_free(e);
+}
+
+/* REVIEW: an entry whose last attempt's outcome is unknown keeps that flag
+ * when the next flush cannot even connect (nothing new was learnt). */
+static void review_unknown_flag_survives_failed_connect(void)
+{
+    env *e = env_new();
+    e->f->ehlo = "250-fake.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+    env_open(e);
+    CHECK_INT(enqueue(e, "a", UAVMAIL_PRIORITY_NORMAL, NULL, NULL), 0);
+    e->f->drop_after_dot = 1;
+    flush(e);
+    CHECK_INT(list(e).first.outcome_unknown, 1);
+    e->f->drop_after_dot = 0;
+    e->f->refuse_connect = 1;
+    uavmail_outbox_set_link(e->q, 0);
+    uavmail_outbox_set_link(e->q, 1);
+    CHECK_INT(flush(e), UAVMAIL_ECONNECT);
+    fprintf(stderr, "after a refused connection: outcome_unknown=%d\n", list(e).first.outcome_unknown);
+    CHECK_INT(list(e).first.outcome_unknown, 1);
+    env_free(e);
+}
+
 static const tt_test tests[] = {
+    TT(review_unknown_flag_survives_failed_connect),
+    TT(review_mail_451_is_not_a_bounce),
+    TT(review_rate_not_spent_by_failed_connect),
     TT(q13_private_files),
     TT(q14_link_down_then_up),
     TT(q08_per_recipient_state),
