@@ -939,6 +939,8 @@ int uavmail_outbox_flush(uavmail_outbox *q, const uavmail_session_options *opts,
     batch = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *batch) : NULL;
     msgs = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *msgs) : NULL;
     results = s.n ? uavmail__calloc(&q->alloc, s.n, sizeof *results) : NULL;
+    for (k = 0; results != NULL && k < s.n; k++)
+        results[k] = UAVMAIL_EAGAIN; /* never "delivered" by default */
     if (s.n && (batch == NULL || msgs == NULL || results == NULL))
         rc = uavmail__err_set(&q->err, UAVMAIL_ENOMEM, "out of memory");
     for (i = 0; i < s.n && rc == 0 && nbatch < allowed; i++) {
