@@ -1048,17 +1048,6 @@ static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n
             slot_done(s, sl, UAVMAIL_EINVAL);
             continue;
         }
-        {   /* one handle renders one message at a time: twice in a batch is a mistake */
-            size_t j;
-            for (j = 0; j < i && msgs[j] != m; j++)
-                ;
-            if (j < i) {
-                uavmail__err_set(&sl->err, UAVMAIL_EINVAL,
-                                 "message %zu of the batch is message %zu again", i, j);
-                slot_done(s, sl, UAVMAIL_EINVAL);
-                continue;
-            }
-        }
         if (s->time_cb != NULL && !m->frozen && m->from.addr != NULL) {
             int64_t now = s->time_cb(s->time_user_data);
             if (now >= 0)

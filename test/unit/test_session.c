@@ -236,26 +236,6 @@ static void batch_free(batch *b)
     free(b->f);
 }
 
-/* The same message handle twice in one batch is refused for that slot alone. */
-static void batch_same_message_twice(void)
-{
-    batch b;
-    fake_server *f = new_server();
-    uavmail_message *msgs[3];
-    int res[3];
-    f->ehlo = CHUNKING_EHLO;
-    batch_new(&b, f, 2, NULL);
-    msgs[0] = b.m[0];
-    msgs[1] = b.m[1];
-    msgs[2] = b.m[0];
-    uavmail_session_send_batch(b.s, msgs, 3, res, 1);
-    CHECK_INT(res[0], 0);
-    CHECK_INT(res[1], 0);
-    CHECK_INT(res[2], UAVMAIL_EINVAL);
-    CHECK(strstr(uavmail_error_message(uavmail_session_batch_error(b.s, 2)), "message 0 again"));
-    batch_free(&b);
-}
-
 /* P-13: with PIPELINING and CHUNKING a batch after the first message costs
  * one turn (one round trip) in all, and arrives in order. */
 static void p13_batch_is_one_round_trip(void)
@@ -638,7 +618,6 @@ static const tt_test tests[] = {
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
     TT(p13_batch_is_one_round_trip),
-    TT(batch_same_message_twice),
     TT(batch_without_chunking_falls_back),
     TT(p10_batch_rejects_are_per_message),
     TT(p05_batch_421_after_two),
