@@ -191,8 +191,12 @@ UAVMAIL_EXTERN int uavmail_session_send_final(uavmail_session *session, uavmail_
  * its outcome; one sent completely but not answered gets UAVMAIL_EUNKNOWN
  * (it may have been delivered); after a 421 the messages the server had not
  * answered get UAVMAIL_ECLOSED (not delivered), as do, with the
- * connection's error, those not sent yet.  Only UAVMAIL_EUNKNOWN messages
- * risk a duplicate when sent again.
+ * connection's error, those not sent yet (UAVMAIL_EIO "not sent" when the
+ * connection ended because of another message's own failure, such as its
+ * attachment callback failing).  With @p final, results are handed out once
+ * QUIT is answered: a QUIT answer other than 221 shows the server's replies
+ * were out of step, and every message of that round gets UAVMAIL_EUNKNOWN.
+ * Only UAVMAIL_EUNKNOWN messages risk a duplicate when sent again.
  *
  * @param session the session.
  * @param msgs @p count messages; each one's envelope is From plus To, Cc
