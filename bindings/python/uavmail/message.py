@@ -9,6 +9,7 @@ import os
 from typing import Any, BinaryIO, Callable, List, Optional, Union
 
 from . import _native as N
+from ._handle import Handle
 from .errors import check, stash
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
@@ -85,11 +86,11 @@ class _Stream:
             return -1
 
 
-class Message:
+class Message(Handle):
     """A message under construction (uavmail_message).  Use as a context manager
     or call close(); attachments are read only while the message is sent."""
 
-    _h: Optional[int] = None
+    _WHAT, _FREE, _LAST_ERROR = "message", "uavmail_message_free", "uavmail_message_last_error"
 
     def __init__(self, message_id_domain: Optional[str] = None) -> None:
         opts = N.MessageOptions()
@@ -101,30 +102,9 @@ class Message:
         self._h: Optional[int] = h.value
         self._keep: List[Any] = []      # streams, file objects: alive while C may use them
 
-    # ---- life cycle ----
-    @property
-    def handle(self) -> int:
-        if not self._h:
-            raise ValueError("uavmail: message is closed")
-        return self._h
-
-    def close(self) -> None:
-        if self._h:
-            N.lib.uavmail_message_free(self._h)
-            self._h = None
-            self._keep.clear()
-
-    def __enter__(self) -> "Message":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _check(self, rc: int) -> int:
-        return check(rc, lambda: N.lib.uavmail_message_last_error(self._h))
+    # ---- life cycle (Handle) ----
+    def _closed(self) -> None:
+        self._keep.clear()
 
     # ---- addresses and headers ----
     def set_from(self, address: str, name: Optional[str] = None) -> "Message":

@@ -7,6 +7,7 @@ import enum
 from typing import Any, Callable, List, Optional
 
 from . import _native as N
+from ._handle import Handle
 from .errors import check, stash
 from .message import Message, PathLike
 from .session import ClockFn, Settings
@@ -65,11 +66,11 @@ class Stats:
     sent_last_hour: int
 
 
-class Outbox:
+class Outbox(Handle):
     """An outbox directory (uavmail_outbox).  enqueue() returns once the message is
     on disk; flush() sends what is due.  Use as a context manager or call close()."""
 
-    _h: Optional[int] = None
+    _WHAT, _FREE, _LAST_ERROR = "outbox", "uavmail_outbox_close", "uavmail_outbox_last_error"
 
     def __init__(self, directory: PathLike, *, max_messages: int = 0, max_bytes: int = 0,
                  retry_initial_s: int = 0, retry_max_s: int = 0, rate_per_hour: int = 0,
@@ -107,28 +108,6 @@ class Outbox:
             stash(e)
             return -1
 
-    @property
-    def handle(self) -> int:
-        if not self._h:
-            raise ValueError("uavmail: outbox is closed")
-        return self._h
-
-    def close(self) -> None:
-        if self._h:
-            N.lib.uavmail_outbox_close(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Outbox":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _check(self, rc: int) -> int:
-        return check(rc, lambda: N.lib.uavmail_outbox_last_error(self._h))
 
     def enqueue(self, msg: Message, priority: Priority = Priority.NORMAL, expires: int = 0,
                 dedup_key: Optional[str] = None) -> str:

@@ -8,6 +8,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _native as N
+from ._handle import Handle
 from .errors import RecipientsError, check, stash
 from .message import Message, PathLike
 
@@ -170,11 +171,11 @@ class Recipient:
         return 200 <= self.smtp_code < 300
 
 
-class Session:
+class Session(Handle):
     """An SMTP session (uavmail_session): connects on the first send and keeps the
     connection for later ones; closing says QUIT.  One thread at a time."""
 
-    _h: Optional[int] = None
+    _WHAT, _FREE, _LAST_ERROR = "session", "uavmail_session_free", "uavmail_session_last_error"
 
     def __init__(self, settings: Settings) -> None:
         self._native = settings._native()      # keeps callbacks alive for the handle's life
@@ -183,29 +184,6 @@ class Session:
         self._h: Optional[int] = h.value
         self._msg: Optional[Message] = None    # the message of a non-blocking send
 
-    @property
-    def handle(self) -> int:
-        if not self._h:
-            raise ValueError("uavmail: session is closed")
-        return self._h
-
-    def close(self) -> None:
-        """Say QUIT if connected and free the session."""
-        if self._h:
-            N.lib.uavmail_session_free(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _check(self, rc: int) -> int:
-        return check(rc, lambda: N.lib.uavmail_session_last_error(self._h))
 
     def send(self, msg: Message, final: bool = False) -> List[Recipient]:
         """Send `msg`; returns every recipient's result.  Raises RecipientsError (with

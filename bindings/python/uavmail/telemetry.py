@@ -25,6 +25,7 @@ import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native as N
+from ._handle import Handle
 from .errors import check, stash
 from .message import Message, PathLike
 
@@ -330,11 +331,11 @@ class Alert:
 AlertFn = Callable[[Alert], Any]
 
 
-class Alerts:
+class Alerts(Handle):
     """A set of alert rules and their state (uavmail_alerts).  The callback runs on the
     calling thread, inside value(), event(), tick() and flush().  Not thread-safe."""
 
-    _h: Optional[int] = None
+    _WHAT, _FREE, _LAST_ERROR = "alert set", "uavmail_alerts_free", "uavmail_alerts_last_error"
 
     def __init__(self, on_alert: AlertFn, repeat_s: Optional[float] = None,
                  rules: Sequence[str] = ()) -> None:
@@ -361,28 +362,6 @@ class Alerts:
             stash(e)
             return 1
 
-    @property
-    def handle(self) -> int:
-        if not self._h:
-            raise ValueError("uavmail: alert set is closed")
-        return self._h
-
-    def close(self) -> None:
-        if self._h:
-            N.lib.uavmail_alerts_free(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Alerts":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _check(self, rc: int) -> int:
-        return check(rc, lambda: N.lib.uavmail_alerts_last_error(self._h))
 
     def parse(self, line: str) -> "Alerts":
         """Add a rule written as one line, e.g.
