@@ -51,16 +51,10 @@ struct uavmail_alerts {
     keystate keys[AL_MAX_RULES];
 };
 
+/* Keys and sources: 1-32 letters, digits, '_', '-' or '.'. */
 static int valid_key(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= AL_NAME)
-        return 0;
-    for (; *s; s++)
-        if (!uavmail__is_alpha((unsigned char)*s) && !uavmail__is_digit((unsigned char)*s) &&
-            !strchr("_-.", *s))
-            return 0;
-    return 1;
+    return uavmail__valid_name(s, AL_NAME - 1, "_-.");
 }
 
 int uavmail_alert_rule_init(uavmail_alert_rule *r, unsigned version)

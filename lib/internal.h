@@ -88,6 +88,9 @@ int uavmail__ascii_ncasecmp(const char *a, const char *b, size_t n);
  * bytes of invalid sequences '?'; always terminated, cut on a character. */
 void uavmail__clean_text(char *dst, size_t cap, const char *src);
 
+/* 1 if @p s is 1..@p max bytes of ASCII letters, digits and characters of @p extra. */
+int uavmail__valid_name(const char *s, size_t max, const char *extra);
+
 /* Civil date (year, month 1-12, day 1-31) from days since 1970-01-01. */
 void uavmail__civil_from_days(int64_t days, int *y, int *m, int *d);
 

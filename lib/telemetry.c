@@ -109,18 +109,6 @@ static double haversine(double lat1, double lon1, double lat2, double lon2)
     return 2.0 * EARTH_RADIUS_M * asin(sqrt(a < 1.0 ? a : 1.0));
 }
 
-static int valid_name(const char *s, size_t max, const char *extra)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
-        return 0;
-    for (; *s; s++)
-        if (!uavmail__is_alpha((unsigned char)*s) && !uavmail__is_digit((unsigned char)*s) &&
-            !strchr(extra, *s))
-            return 0;
-    return 1;
-}
-
 /* Position the spill file at byte @p off; 0 or -1. */
 static int seek_to(FILE *f, uint64_t off)
 {
@@ -288,11 +276,11 @@ int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const char *name, const
         return uavmail__err_set(&tm->err, UAVMAIL_ESTATE,
                                 "channel '%s' added after samples were recorded",
                                 name ? name : "(null)");
-    if (!valid_name(name, TM_NAME_LEN - 1, "_-."))
+    if (!uavmail__valid_name(name, TM_NAME_LEN - 1, "_-."))
         return uavmail__err_set(&tm->err, UAVMAIL_EINVAL,
                                 "channel name '%s': use 1-32 letters, digits, '_', '-' or '.'",
                                 name ? name : "(null)");
-    if (unit && *unit && !valid_name(unit, TM_UNIT_LEN - 1, "_-./%"))
+    if (unit && *unit && !uavmail__valid_name(unit, TM_UNIT_LEN - 1, "_-./%"))
         return uavmail__err_set(&tm->err, UAVMAIL_EINVAL,
                                 "unit '%s' of channel '%s': use 1-16 letters, digits or _-./%%",
                                 unit, name);
@@ -773,7 +761,7 @@ static int rec_int(const rec *r, int field)
     }
 }
 
-static double rec_custom(const gen *g, const unsigned char *raw, size_t c)
+static double rec_custom(const unsigned char *raw, size_t c)
 {
     double v;
     memcpy(&v, raw + sizeof(rec) + c * sizeof v, sizeof v);
@@ -843,7 +831,7 @@ static void csv_step(gen *g, const rec *r, const unsigned char *raw)
     }
     for (i = 0; i < tm->nchan; i++) {
         putc_(g, ',');
-        put_fixed(g, rec_custom(g, raw, i), 4);
+        put_fixed(g, rec_custom(raw, i), 4);
     }
     puts_(g, "\r\n");
 }
@@ -1187,7 +1175,7 @@ static void cbor_step(gen *g, const rec *r, const unsigned char *raw)
                 CB(cbor_encode_null(ROOM));
         }
         for (i = 0; i < tm->nchan; i++)
-            cb_double(g, rec_custom(g, raw, i));
+            cb_double(g, rec_custom(raw, i));
         return;
     case PH_MID:
         cb_text(g, "events");

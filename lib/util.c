@@ -91,3 +91,15 @@ void uavmail__clean_text(char *dst, size_t cap, const char *src)
     dst[o] = '\0';
 }
 
+
+int uavmail__valid_name(const char *s, size_t max, const char *extra)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if (!uavmail__is_alpha((unsigned char)*s) && !uavmail__is_digit((unsigned char)*s) &&
+            !strchr(extra, *s))
+            return 0;
+    return 1;
+}
