@@ -60,9 +60,9 @@ struct uavmail_error_detail {
     int smtp_code;
     long tls_code;
     char enhanced[16];
-    char message[512];
-    char hint[384];
-    char reply[512];
+    char message[UAVMAIL_ERROR_MESSAGE_MAX];
+    char hint[UAVMAIL_ERROR_HINT_MAX];
+    char reply[UAVMAIL_ERROR_REPLY_MAX];
 };
 
 void uavmail__err_clear(uavmail_error_detail *e);

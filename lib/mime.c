@@ -4,7 +4,9 @@
  * At creation the message is turned into a small program of operations
  * (headers, delimiters, part contents); reading runs the program, producing
  * one piece at a time into a fixed pending buffer.  Attachment files are
- * opened when their content is reached and read in fixed chunks.
+ * opened when their content is reached; their bytes are read into the tail
+ * of the output buffer and base64-encoded in place towards its head, so no
+ * buffer of raw bytes is kept.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +16,8 @@
 #include "mime.h"
 #include "platform.h"
 
-#define PEND_SIZE 8192
-/* Raw bytes per refill: whole 57-byte lines. */
+#define PEND_SIZE UAVMAIL_MIME_PEND_SIZE
+/* Most raw bytes per refill: whole 57-byte lines. */
 #define B64_CHUNK (UAVMAIL_MIME_READ_CHUNK / UAVMAIL_B64_LINE_BYTES * UAVMAIL_B64_LINE_BYTES)
 /* Raw bytes whose MIME base64 fits @p cap output bytes. */
 #define RAW_FOR(cap) ((cap) / 78 * UAVMAIL_B64_LINE_BYTES)
@@ -66,7 +68,7 @@ struct uavmail__mime_reader {
     uint64_t prepared_size;
     uint64_t *att_size;  /* sizes fixed by uavmail__mime_measure (NULL before) */
     int is_8bit;
-    unsigned char *raw; /* B64_CHUNK bytes */
+    int overflow;        /* an item did not fit the pending buffer */
     char pend[PEND_SIZE];
     size_t pend_off, pend_len;
 };
@@ -78,11 +80,25 @@ static size_t pend_room(const uavmail__mime_reader *r)
     return sizeof r->pend - r->pend_len;
 }
 
+/* Items (a header field, a run of body text) are bounded by the message
+ * limits; one that still does not fit fails the rendering (r->overflow)
+ * rather than being cut short. */
 static void put(uavmail__mime_reader *r, const char *s, size_t n)
 {
-    if (n > pend_room(r))
-        n = pend_room(r); /* cannot happen: items are bounded well below PEND_SIZE */
+    if (n > pend_room(r)) {
+        r->overflow = 1;
+        return;
+    }
     memcpy(r->pend + r->pend_len, s, n);
+    r->pend_len += n;
+}
+
+/* Encoded words written straight into the pending buffer. */
+static void put_words(uavmail__mime_reader *r, const char *utf8, size_t col)
+{
+    size_t n = uavmail__hdr_encode_words(r->pend + r->pend_len, pend_room(r), utf8, col);
+    if (n == 0)
+        r->overflow = 1;
     r->pend_len += n;
 }
 
@@ -251,7 +267,6 @@ static int needs_encoding(const char *s)
 /* Subject or other unstructured value: folded ASCII or encoded words. */
 static void put_unstructured(uavmail__mime_reader *r, const char *name, const char *value)
 {
-    char buf[PEND_SIZE / 2];
     size_t col = strlen(name) + 2, n = strlen(value), i, start;
     int long_word = 0;
     puts_(r, name);
@@ -263,8 +278,7 @@ static void put_unstructured(uavmail__mime_reader *r, const char *name, const ch
             start = i + 1;
         }
     if (needs_encoding(value) || long_word) {
-        if (uavmail__hdr_encode_words(buf, sizeof buf, value, col) != 0)
-            puts_(r, buf);
+        put_words(r, value, col);
         puts_(r, "\r\n");
         return;
     }
@@ -304,11 +318,9 @@ static int is_atext_phrase(const char *s)
 /* One mailbox: [display-name] <addr> (RFC 5322 3.4). */
 static void put_mailbox(uavmail__mime_reader *r, const uavmail__mbox *mb, size_t col)
 {
-    char buf[PEND_SIZE / 4];
     if (mb->name != NULL && mb->name[0] != '\0') {
         if (needs_encoding(mb->name)) {
-            if (uavmail__hdr_encode_words(buf, sizeof buf, mb->name, col) != 0)
-                puts_(r, buf);
+            put_words(r, mb->name, col);
         } else if (is_atext_phrase(mb->name)) {
             puts_(r, mb->name);
         } else {
@@ -352,14 +364,16 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
             put(r, (const char *)p, 1);
         }
     } else {
-        char words[PEND_SIZE / 4];
-        size_t n = uavmail__hdr_encode_words(words, sizeof words, value, 0), i, o = 0;
+        char *words = r->pend + r->pend_len;
+        size_t n = uavmail__hdr_encode_words(words, pend_room(r), value, 0), i, o = 0;
         for (i = 0; i < n; i++) { /* one line: folds become plain spaces */
             if (words[i] == '\r' || words[i] == '\n')
                 continue;
             words[o++] = words[i];
         }
-        put(r, words, o);
+        if (n == 0)
+            r->overflow = 1;
+        r->pend_len += o;
     }
     puts_(r, "\"");
     if (plain)
@@ -394,6 +408,7 @@ size_t uavmail__mime_param(char *out, size_t cap, const char *name, const char *
     uavmail__mime_reader r;
     size_t n;
     r.pend_len = 0;
+    r.overflow = 0;
     put_param(&r, name, value);
     n = r.pend_len < cap - 1 ? r.pend_len : cap - 1;
     memcpy(out, r.pend, n);
@@ -591,10 +606,8 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
     r->nodes = uavmail__calloc(&m->alloc, maxnodes, sizeof *r->nodes);
     r->kids = uavmail__calloc(&m->alloc, maxnodes, sizeof *r->kids);
     r->ops = uavmail__calloc(&m->alloc, maxnodes * 4 + 4, sizeof *r->ops);
-    r->raw = uavmail__malloc(&m->alloc, B64_CHUNK);
     r->att_size = uavmail__calloc(&m->alloc, m->natt + 1, sizeof *r->att_size);
-    if (r->nodes == NULL || r->kids == NULL || r->ops == NULL || r->raw == NULL ||
-        r->att_size == NULL) {
+    if (r->nodes == NULL || r->kids == NULL || r->ops == NULL || r->att_size == NULL) {
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_ENOMEM, "out of memory rendering the message");
     }
@@ -616,7 +629,6 @@ void uavmail__mime_reader_free(uavmail__mime_reader *r)
     uavmail__free(a, r->nodes);
     uavmail__free(a, r->kids);
     uavmail__free(a, r->ops);
-    uavmail__free(a, r->raw);
     uavmail__free(a, r->att_size);
     uavmail__free(a, r);
 }
@@ -824,11 +836,11 @@ static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, u
     }
 }
 
-/* Fill r->raw with whole 57-byte lines until the end of the content, so the
+/* Fill @p raw with whole 57-byte lines until the end of the content, so the
  * line layout is identical to a one-shot encoding whatever the read sizes.
  * Returns the byte count or a negative error. */
 static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size_t idx,
-                     size_t limit)
+                     unsigned char *raw, size_t limit)
 {
     size_t got = 0;
     /* After measuring, files and descriptors are sent exactly as long as
@@ -844,7 +856,7 @@ static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size
             r->file_eof = 1;
             break;
         }
-        n = source_read(r, a, r->raw + got, want);
+        n = source_read(r, a, raw + got, want);
         if (fixed && n == 0)
             return uavmail__err_set(&r->m->err, UAVMAIL_EFILE,
                                     "attachment \"%s\" shrank while being sent (%llu of %llu "
@@ -886,22 +898,30 @@ static int open_source(uavmail__mime_reader *r, const uavmail__attachment *a)
 }
 
 /* Encode the next part of an attachment into @p out (room for @p cap
- * bytes, at least one line); returns 1 at the end of the content. */
+ * bytes, at least one line); returns 1 at the end of the content.
+ *
+ * The raw bytes (L whole lines, L <= cap / 78) are read into the last 57 L
+ * bytes of @p out and encoded in place from its start: encoding line j,
+ * group g writes up to byte 78 j + 4 g + 4 after reading up to byte
+ * cap - 57 L + 57 j + 3 g + 3, and cap - 57 L >= 21 L >= 21 j + g + 1 keeps
+ * every write behind the next unread byte (uavmail__b64_encode_lines reads
+ * each group before writing it). */
 static int attach_step_to(uavmail__mime_reader *r, const node *nd, char *out, size_t cap,
                           size_t *written)
 {
     const uavmail__attachment *a = &r->m->att[nd->idx];
     size_t limit = RAW_FOR(cap) < B64_CHUNK ? RAW_FOR(cap) : B64_CHUNK;
+    unsigned char *raw = (unsigned char *)out + cap - limit;
     long n;
     int rc = open_source(r, a);
     *written = 0;
     if (rc != 0)
         return rc;
-    n = fill_raw(r, a, nd->idx, limit);
+    n = fill_raw(r, a, nd->idx, raw, limit);
     if (n < 0)
         return (int)n;
     if (n > 0) {
-        *written = uavmail__b64_encode_lines(out, r->raw, (size_t)n);
+        *written = uavmail__b64_encode_lines(out, raw, (size_t)n);
         r->skip_delim_crlf = 1;
     }
     if (r->file_eof) {
@@ -1016,10 +1036,15 @@ static void prep_filter(uavmail__mime_reader *r, const unsigned char *in, size_t
     }
 }
 
+/* The file's bytes are read into the upper part of the pending buffer's
+ * free room and filtered towards its start: a byte gives at most two, and
+ * bytes held back from the previous read at most three more, so with
+ * want <= (room - 4) / 2 the output never reaches an unread byte. */
 static int prepared_step(uavmail__mime_reader *r)
 {
     long n;
-    size_t want = pend_room(r) / 2; /* every input byte gives at most two */
+    size_t room = pend_room(r), want = (room - 4) / 2;
+    unsigned char *in;
     char why[128];
     if (r->file == NULL && !r->file_eof) {
         if (uavmail__plat_file_open(&r->file, &r->m->alloc, r->m->prepared, why, sizeof why) != 0)
@@ -1032,11 +1057,12 @@ static int prepared_step(uavmail__mime_reader *r)
     }
     if (want > B64_CHUNK)
         want = B64_CHUNK;
-    n = uavmail__plat_file_read(r->file, r->raw, want);
+    in = (unsigned char *)r->pend + r->pend_len + (room - want);
+    n = uavmail__plat_file_read(r->file, in, want);
     if (n < 0)
         return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "message file \"%s\": read error",
                                 r->m->prepared);
-    prep_filter(r, r->raw, (size_t)n);
+    prep_filter(r, in, (size_t)n);
     if (n == 0) {
         if (r->in_headers && r->nhold != 0 && r->nhold != (size_t)-1)
             prep_flush_hold(r);
@@ -1110,6 +1136,11 @@ static int run_step(uavmail__mime_reader *r)
 static int advance(uavmail__mime_reader *r)
 {
     int rc = run_step(r);
+    if (r->overflow)
+        return uavmail__err_set(&r->m->err, UAVMAIL_ETOOBIG,
+                                "a header of the message does not fit the MIME writer's %u-byte "
+                                "buffer (UAVMAIL_MIME_PEND_SIZE)",
+                                (unsigned)PEND_SIZE);
     if (rc == 1) {
         r->pc++;
         r->op_started = 0;
@@ -1133,9 +1164,10 @@ long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
         r->pend_off = r->pend_len = 0;
         if (r->pc >= r->nops)
             break;
-        if (cap - got >= 4096 && r->ops[r->pc].kind == OP_CONTENT &&
-            r->nodes[r->ops[r->pc].node].kind == N_ATTACH) {
-            /* Attachment bytes go straight into the caller's buffer. */
+        if (r->ops[r->pc].kind == OP_CONTENT && r->nodes[r->ops[r->pc].node].kind == N_ATTACH &&
+            (cap - got >= 4096 || (got == 0 && cap >= 78))) {
+            /* Attachment bytes go straight into the caller's buffer (read
+             * into it and encoded in place), at least one line at a time. */
             size_t w;
             int rc;
             start_op(r, &r->ops[r->pc]);
@@ -1149,6 +1181,9 @@ long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap)
             }
             continue;
         }
+        if (got > 0 && r->ops[r->pc].kind == OP_CONTENT &&
+            r->nodes[r->ops[r->pc].node].kind == N_ATTACH)
+            break; /* the next call has room to encode straight into the buffer */
         {
             int rc = advance(r);
             if (rc < 0)

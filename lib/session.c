@@ -83,7 +83,8 @@ struct uavmail_session {
 
     uavmail__smtp engine;
     char inbuf[INBUF_SIZE];
-    char body[BODYBUF_SIZE];
+    char *body;               /* BODYBUF_SIZE bytes, made when a server without
+                                 CHUNKING first needs them (DATA) */
     size_t body_off, body_len;
 };
 
@@ -348,6 +349,8 @@ void uavmail_session_free(uavmail_session *s)
     uavmail__free(&s->alloc, s->tls_pins);
     uavmail__free(&s->alloc, s->client_cert);
     uavmail__free(&s->alloc, s->client_key);
+    uavmail__free(&s->alloc, s->body);
+    uavmail__smtp_release(&s->engine);
     {
         uavmail__alloc a = s->alloc;
         uavmail__zeroize(s, sizeof *s);
@@ -575,8 +578,10 @@ static int push_body(uavmail_session *s)
             uavmail__smtp_body_commit(&s->engine, (size_t)n);
         return 0;
     }
+    if (s->body == NULL && (s->body = uavmail__malloc(&s->alloc, BODYBUF_SIZE)) == NULL)
+        return uavmail__err_set(&s->err, UAVMAIL_ENOMEM, "out of memory for the message body");
     if (s->body_off == s->body_len) {
-        long n = w->reader ? uavmail__mime_read(w->reader, s->body, sizeof s->body) : 0;
+        long n = w->reader ? uavmail__mime_read(w->reader, s->body, BODYBUF_SIZE) : 0;
         if (n < 0) {
             uavmail__err_copy(&s->err, &w->msg->err);
             return (int)n;

@@ -48,6 +48,14 @@ static size_t out_room(const uavmail__smtp *e)
     return sizeof e->out - e->out_len;
 }
 
+/* Room for message bytes: the buffer is filled up to one TLS record
+ * (UAVMAIL_RECORD_SIZE), which then goes out in one write; the rest of the
+ * buffer keeps room for the commands pipelined behind the message. */
+static size_t body_room(const uavmail__smtp *e)
+{
+    return e->out_len < UAVMAIL_RECORD_SIZE ? UAVMAIL_RECORD_SIZE - e->out_len : 0;
+}
+
 /* Append one command line (CRLF added).  @p shown is what the trace shows
  * (NULL: the line itself).  Returns 0, or -1 if it does not fit now. */
 static int put_line(uavmail__smtp *e, const char *line, size_t n, const char *shown)
@@ -202,8 +210,22 @@ void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
     uavmail__smtp_reset(e);
 }
 
+/* SCRAM's state lives only while the exchange runs (it is not needed, and
+ * takes no memory, while a message is sent). */
+static void scram_end(uavmail__smtp *e)
+{
+    uavmail__free_secret(e->alloc, e->scram, sizeof *e->scram);
+    e->scram = NULL;
+}
+
+void uavmail__smtp_release(uavmail__smtp *e)
+{
+    scram_end(e);
+}
+
 void uavmail__smtp_reset(uavmail__smtp *e)
 {
+    scram_end(e);
     uavmail__zeroize(e->out, sizeof e->out);
     e->out_len = 0;
     e->out_secret = 0;
@@ -429,6 +451,12 @@ static void emit_tx(uavmail__smtp *e)
 /* ---- SASL (RFC 4954) ------------------------------------------------------------ */
 
 #define SECRET_MAX 2048 /* longest password or token accepted */
+/* The longest command line, an AUTH response of up to SECRET_MAX + 512
+ * base64 characters (initial_response), must fit the output buffer, and a
+ * message's record must leave room for the commands behind it. */
+typedef char uavmail__outbuf_holds_auth[UAVMAIL_OUTBUF_SIZE >= SECRET_MAX + 512 + 32 ? 1 : -1];
+typedef char uavmail__outbuf_over_record[UAVMAIL_OUTBUF_SIZE >= UAVMAIL_RECORD_SIZE + 512 ? 1
+                                                                                          : -1];
 
 /* Ask the application for the credential of the current mechanism. */
 static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
@@ -527,7 +555,12 @@ static void start_auth(uavmail__smtp *e)
     if (e->mech == UAVMAIL__MECH_SCRAM_SHA256) {
         /* SCRAM's first message names the user only; the password never
          * leaves this machine, only a proof derived from it. */
-        n = uavmail__scram_first(&e->scram, e->cfg.username, ir, sizeof ir);
+        e->scram = uavmail__calloc(e->alloc, 1, sizeof *e->scram);
+        if (e->scram == NULL) {
+            fail(e, UAVMAIL_ENOMEM, "out of memory for SCRAM");
+            return;
+        }
+        n = uavmail__scram_first(e->scram, e->cfg.username, ir, sizeof ir);
         if (n == 0) {
             fail(e, UAVMAIL_EINVAL, "user name too long for SCRAM");
             return;
@@ -584,10 +617,10 @@ static void sasl_challenge(uavmail__smtp *e)
         if (e->sasl_step == 0) { /* server-first: answer with the proof */
             if (get_secret(e, secret, sizeof secret, &slen) != 0)
                 return;
-            n = uavmail__scram_final(&e->scram, text, tlen, secret, slen, out, sizeof out,
+            n = uavmail__scram_final(e->scram, text, tlen, secret, slen, out, sizeof out,
                                      &e->sasl_why);
             uavmail__zeroize(secret, sizeof secret);
-        } else if (uavmail__scram_verify(&e->scram, text, tlen) == 0) {
+        } else if (uavmail__scram_verify(e->scram, text, tlen) == 0) {
             n = 0; /* server-final verified: an empty response completes */
             e->sasl_why = NULL;
         } else {
@@ -828,6 +861,8 @@ static void on_starttls(uavmail__smtp *e, int extra_bytes)
 static void on_auth(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
+    if (c != 334)
+        scram_end(e);
     if (c == 235 && e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step != 2) {
         /* Success without the server's proof is not accepted (RFC 5802 9). */
         e->sasl_why = "the server accepted the login without proving it knows the password "
@@ -1221,7 +1256,9 @@ int uavmail__smtp_want(uavmail__smtp *e)
         emit_tx(e);
         break;
     case S_BODY:
-        if (e->out_len >= UAVMAIL_RECORD_SIZE)
+        /* Write when the record is (nearly) full; asking for more message
+         * bytes leaves at least 512 bytes of room for them. */
+        if (body_room(e) < 512)
             return UAVMAIL__SMTP_WANT_WRITE;
         return UAVMAIL__SMTP_WANT_BODY;
     default:
@@ -1378,7 +1415,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
     bdat = wr_tx(e)->bdat;
     while (p < end) {
         const char *lf, *cr, *q;
-        size_t room = out_room(e), run;
+        size_t room = body_room(e), run;
         int eol;
         if (e->skip_lf) {
             e->skip_lf = 0;
@@ -1437,7 +1474,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 
 char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap)
 {
-    size_t room = out_room(e);
+    size_t room = body_room(e);
     if (e->state != S_BODY || !wr_tx(e)->bdat) {
         *cap = 0;
         return NULL;
@@ -1468,7 +1505,7 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
         body_done(e);
         return;
     }
-    /* Room is guaranteed: WANT_BODY is only reported with half the buffer free. */
+    /* Room is guaranteed: WANT_BODY is only reported with 512 bytes free. */
     if (!e->bol) {
         e->out[e->out_len++] = '\r';
         e->out[e->out_len++] = '\n';

@@ -110,7 +110,7 @@ typedef struct uavmail__rcpt_result {
 /* Limits of the pipeline across messages: transactions in flight (or
  * finished but not yet collected), and replies outstanding, which bounds
  * what the server may have to buffer while the client writes (RFC 2920 3.5). */
-#define UAVMAIL__SMTP_PIPE_MAX 16
+#define UAVMAIL__SMTP_PIPE_MAX UAVMAIL_PIPELINE_MAX
 #define UAVMAIL__SMTP_PIPE_REPLIES 128
 
 /* One transaction (message) from submit until the driver collects it. */
@@ -148,7 +148,7 @@ struct uavmail__smtp {
     int ir_deferred;               /* initial response too long for the AUTH line */
     int oauth_failing;             /* in the XOAUTH2/OAUTHBEARER error exchange */
     int close_error;               /* QUIT after a failure; then fail with this */
-    uavmail__scram scram;          /* SCRAM-SHA-256 state */
+    uavmail__scram *scram;         /* SCRAM-SHA-256 state during the exchange, or NULL */
     const char *sasl_why;          /* why the client cancelled the exchange */
     char oauth_status[16];         /* from an XOAUTH2/OAUTHBEARER error challenge */
     char oauth_scope[128];
@@ -182,6 +182,8 @@ void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
                         const uavmail__alloc *alloc, uavmail_error_detail *err);
 /* Restart for a new connection. */
 void uavmail__smtp_reset(uavmail__smtp *e);
+/* Free what the engine allocated (before the engine's memory goes). */
+void uavmail__smtp_release(uavmail__smtp *e);
 int uavmail__smtp_want(uavmail__smtp *e);
 const char *uavmail__smtp_output(const uavmail__smtp *e, size_t *len);
 void uavmail__smtp_consume(uavmail__smtp *e, size_t n);

@@ -17,7 +17,6 @@
 
 struct uavmail__tls_cfg {
     const uavmail__alloc *alloc;
-    mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt ca;
     mbedtls_ssl_config conf;
@@ -35,6 +34,16 @@ struct uavmail__tls_cfg {
     int64_t (*time_cb)(void *ud);
     void *time_user_data;
 };
+
+/* CTR_DRBG is seeded (and reseeded) straight from the operating system's
+ * generator (getrandom, /dev/urandom, BCryptGenRandom), which is what
+ * mbedTLS's entropy collector would poll on these systems; skipping the
+ * collector saves its 38 KB context per session. */
+static int os_entropy(void *unused, unsigned char *buf, size_t n)
+{
+    (void)unused;
+    return uavmail__plat_random(buf, n) == 0 ? 0 : MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+}
 
 #define SESSION_MAGIC "uavmail-tls-session-1\n"
 
@@ -198,7 +207,6 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
     if (c == NULL)
         return uavmail__err_set(err, UAVMAIL_ENOMEM, "out of memory setting up TLS");
     c->alloc = a;
-    mbedtls_entropy_init(&c->entropy);
     mbedtls_ctr_drbg_init(&c->drbg);
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_ssl_config_init(&c->conf);
@@ -226,8 +234,8 @@ int uavmail__tls_cfg_new(uavmail__tls_cfg **out, const uavmail__alloc *a,
         session_load(c);
     }
 
-    rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-                               (const unsigned char *)pers, sizeof pers - 1);
+    rc = mbedtls_ctr_drbg_seed(&c->drbg, os_entropy, NULL, (const unsigned char *)pers,
+                               sizeof pers - 1);
     if (rc != 0) {
         describe_mbedtls(err, rc, "seeding the random generator failed");
         goto fail;
@@ -306,7 +314,6 @@ void uavmail__tls_cfg_free(uavmail__tls_cfg *c)
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_ctr_drbg_free(&c->drbg);
-    mbedtls_entropy_free(&c->entropy);
     uavmail__free(c->alloc, c);
 }
 

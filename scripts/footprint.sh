@@ -109,7 +109,9 @@ fi
 
 # ---- 3. peak heap during a send ------------------------------------------------------------
 # Two configurations: the defaults, and opts.h's buffers shrunk for a small device.
-small_args="-DUAVMAIL_RECORD_SIZE=2048 -DUAVMAIL_REPLY_TEXT_MAX=1024 -DUAVMAIL_MIME_READ_CHUNK=1026 -DUAVMAIL_SESSION_INBUF_SIZE=1024 -DUAVMAIL_SESSION_BODYBUF_SIZE=1024"
+# The small-device settings of opts.h (README "Footprint"): 2 KiB TLS records, 1 KiB reply
+# text, 2 KiB MIME item buffer, 4 messages in flight, shorter error texts.
+small_args="-DUAVMAIL_RECORD_SIZE=2048 -DUAVMAIL_REPLY_TEXT_MAX=1024 -DUAVMAIL_SESSION_INBUF_SIZE=512 -DUAVMAIL_SESSION_BODYBUF_SIZE=1024 -DUAVMAIL_MIME_PEND_SIZE=2048 -DUAVMAIL_PIPELINE_MAX=4 -DUAVMAIL_ERROR_MESSAGE_MAX=192 -DUAVMAIL_ERROR_HINT_MAX=128 -DUAVMAIL_ERROR_REPLY_MAX=192"
 mb=/usr/lib/x86_64-linux-gnu
 if [ -f $mb/libmbedtls.a ] && /usr/bin/python3 -c 'import aiosmtpd' 2> /dev/null; then
     w=$b/heap
@@ -117,6 +119,8 @@ if [ -f $mb/libmbedtls.a ] && /usr/bin/python3 -c 'import aiosmtpd' 2> /dev/null
     if [ ! -d $b-small ]; then
         meson setup $b-small -Dbuildtype=minsize -Dprofile=minimal -Dtests=false -Dcli=false \
             "-Dc_args=$small_args" > /dev/null || { echo "setup of $b-small failed"; exit 1; }
+    else
+        meson configure $b-small "-Dc_args=$small_args" > /dev/null || exit 1
     fi
     ninja -C $b-small -j2 > /dev/null || { echo "build of $b-small failed"; exit 1; }
     for cfg in default small; do
@@ -156,10 +160,10 @@ if [ -f $mb/libmbedtls.a ] && /usr/bin/python3 -c 'import aiosmtpd' 2> /dev/null
     done
     exec 9>&-
     wait $server 2> /dev/null
-    # Issue 9 asks for <= 16 KiB of uavmail's own heap; neither configuration meets it (README
-    # "Footprint"), so these guard the measured values (88 and 29 KiB) against growth.
-    limit heap-default "$own_default" 98304
-    limit heap-small "$own_small" 32768
+    # Issue 9: <= 16 KiB of uavmail's own heap (the small-device settings, measured 15,910);
+    # the defaults (40,550: 16 KiB TLS records for throughput) are guarded against growth.
+    limit heap-default "$own_default" 45056
+    limit heap-small "$own_small" 16384
 else
     echo "Peak heap: needs libmbedtls-dev (static libraries) and python3-aiosmtpd"
     result heap-default SKIP

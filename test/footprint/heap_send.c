@@ -21,8 +21,7 @@
 
 /* mbedTLS context structs that lib/tls_mbedtls.c embeds in its own objects,
  * so they are allocated through the hook although they are mbedTLS state. */
-static const size_t tls_embedded = sizeof(mbedtls_entropy_context) +
-    sizeof(mbedtls_ctr_drbg_context) + 2 * sizeof(mbedtls_x509_crt) +
+static const size_t tls_embedded = sizeof(mbedtls_ctr_drbg_context) + 2 * sizeof(mbedtls_x509_crt) +
     sizeof(mbedtls_ssl_config) + sizeof(mbedtls_ssl_session) + sizeof(mbedtls_pk_context) +
     sizeof(mbedtls_ssl_context);
 

@@ -160,6 +160,7 @@ int uavmail_mcu_send(const uavmail_transport *t, const char *host, const char *h
         rc = send_message(&c, t, conn, msg);
         t->close_fn(conn, t->user_data);
     }
+    uavmail__smtp_release(&c.engine);
     if (rc != 0)
         uavmail__strlcpy(why, c.err.message[0] ? c.err.message : uavmail_strerror(rc), why_cap);
     return rc;

@@ -1,6 +1,9 @@
 /* MIME writer: encoder goldens and structural invariants (D-02, D-05..D-10). */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base64.h"
 #include "message_int.h"
 #include "mime.h"
 #include "tt.h"
@@ -240,6 +243,91 @@ static void guess_types(void)
     CHECK_STR(uavmail__mime_guess_type("noext"), "application/octet-stream");
 }
 
+/* A read callback that hands out at most 7 bytes at a time (short reads). */
+static size_t short_reads_size;
+
+static long short_reads(void *buf, size_t len, uint64_t offset, void *ud)
+{
+    const unsigned char *src = ud;
+    size_t n = len < 7 ? len : 7;
+    if (n > short_reads_size - (size_t)offset)
+        n = short_reads_size - (size_t)offset;
+    memcpy(buf, src + (size_t)offset, n);
+    return (long)n;
+}
+
+/* Attachment bytes are read into the tail of the output buffer and encoded
+ * in place: the result must equal a separate encoding whatever the buffer
+ * size (78 bytes, one line, up to much more than one read) and the size of
+ * the content (empty, partial lines, many lines), for every source. */
+static void attachment_encoded_in_place(void)
+{
+    static const size_t sizes[] = {0, 1, 2, 3, 56, 57, 58, 113, 114, 115, 4561, 20000, 70001};
+    static const size_t chunks[] = {78, 79, 155, 156, 1000, 4095, 4096, 4097, 5000, 16384,
+                                    1 << 22};
+    size_t i, j, k;
+    unsigned char *data = malloc(70001);
+    char *expect = malloc(100000);
+    for (i = 0; i < 70001; i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t elen = uavmail__b64_encode_lines(expect, data, sizes[i]);
+        for (j = 0; j < sizeof chunks / sizeof chunks[0]; j++)
+            for (k = 0; k < 2; k++) {
+                uavmail_message *m = basic();
+                size_t n;
+                char *out;
+                if (k == 0)
+                    CHECK_INT(uavmail_message_attach_memory(m, data, sizes[i], NULL, "a.bin"), 0);
+                short_reads_size = sizes[i];
+                if (k == 1)
+                    CHECK_INT(uavmail_message_attach_callback(m, short_reads, (int64_t)sizes[i],
+                                                              NULL, "a.bin", data),
+                              0);
+                out = render(m, 0, &n, chunks[j]);
+                check_lines(out, n);
+                /* The encoded content sits between the part's blank line and
+                 * the closing delimiter. */
+                {
+                    const char *body = strstr(strstr(out, "filename=\"a.bin\""), "\r\n\r\n") + 4;
+                    const char *end = strstr(body, "\r\n--");
+                    size_t got = (size_t)(end - body) + (elen ? 2 : 0);
+                    CHECK_MEM(body, got, expect, elen);
+                }
+                free(out);
+                uavmail_message_free(m);
+            }
+    }
+    free(expect);
+    free(data);
+}
+
+/* The longest items the message API accepts fit the MIME writer's buffer:
+ * a Subject of UAVMAIL_SUBJECT_MAX bytes needing encoded words, and an
+ * attachment name of 255 bytes of 4-byte characters (both filename forms). */
+static void longest_items_fit(void)
+{
+    uavmail_message *m = basic();
+    char subject[2049], name[256];
+    size_t n, i;
+    char *out;
+    for (i = 0; i + 2 <= 2048; i += 2)
+        memcpy(subject + i, "\xC3\xA9", 2);
+    subject[2048] = '\0';
+    for (i = 0; i + 4 <= 252; i += 4)
+        memcpy(name + i, "\xF0\x9F\x9B\xA9", 4);
+    memcpy(name + 252, "abc", 4);
+    CHECK_INT(uavmail_message_set_subject(m, subject), 0);
+    CHECK_INT(uavmail_message_attach_memory(m, "x", 1, NULL, name), 0);
+    out = render(m, 0, &n, 4096);
+    check_lines(out, n);
+    CHECK(strstr(out, "Subject: =?UTF-8?B?") != NULL);
+    CHECK(strstr(out, "filename*4*=") != NULL);
+    CHECK(strstr(out, "\r\n\r\neA==\r\n") != NULL);
+    free(out);
+    uavmail_message_free(m);
+}
+
 static const tt_test tests[] = {
     TT(qp_goldens),
     TT(rfc2047_words),
@@ -250,6 +338,8 @@ static const tt_test tests[] = {
     TT(date_and_message_id_fixed),
     TT(missing_attachment_named),
     TT(guess_types),
+    TT(attachment_encoded_in_place),
+    TT(longest_items_fit),
 };
 
 TT_MAIN(tests)

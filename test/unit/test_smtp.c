@@ -214,6 +214,7 @@ static void golden_starttls_auth_pipelined(void)
     CHECK(strstr(h->trace, "AUTH PLAIN <redacted>") != NULL);
     CHECK(strstr(h->trace, "AHBpbG90") == NULL);
     CHECK(strstr(h->trace, PASSWORD) == NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -238,6 +239,7 @@ static void implicit_tls_no_pipelining(void)
     C(h, "body\r\n.\r\n"); /* D-03: exactly one CRLF added */
     S(h, "250 ok\r\n");
     CHECK_INT(result(h), 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -259,6 +261,7 @@ static void multiple_messages_one_connection(void)
     C(h, "two\r\n.\r\n");
     S(h, "250 ok\r\n");
     CHECK_INT(result(h), 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -280,6 +283,7 @@ static void stripping_case(const char *name, const char *greeting, const char *e
     CHECK_INT(h->err.code, expect);
     no_secrets_or_mail(h);
     CHECK(strstr(h->trace, "C:HELO") == NULL); /* D_1: no HELO when TLS is required */
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -373,6 +377,7 @@ static void tls03_injected_response(void)
     CHECK_INT(h->err.code, UAVMAIL_EINJECTION);
     CHECK_INT(h->out_len, 0);
     no_secrets_or_mail(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -398,6 +403,7 @@ static void tls04_pre_tls_caps_forgotten(void)
     C(h, "MAIL FROM:<uav7@example.com>\r\n"); /* no SIZE= either: not advertised post-TLS */
     CHECK(strstr(h->trace, "C:<redacted>") != NULL);
     CHECK(strstr(h->trace, "Y29ycmVjdCBob3Jz") == NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -409,6 +415,7 @@ static void tls05_nothing_after_starttls(void)
     S(h, "250-hi\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
     C(h, "STARTTLS\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -427,6 +434,7 @@ static void tls07_ehlo_timeout(void)
     CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_ETIMEOUT);
     CHECK(strstr(h->err.message, "EHLO") != NULL);
     no_secrets_or_mail(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -447,6 +455,7 @@ static void a08_login_third_challenge_cancelled(void)
     S(h, "221 bye\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -456,6 +465,7 @@ static void a09_no_auth_offered(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     no_secrets_or_mail(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -475,6 +485,7 @@ static void a15_auth_rejected(void)
     CHECK(strstr(h->err.message, "Username and Password not accepted") != NULL);
     CHECK(h->err.hint[0] != 0);
     CHECK_INT(h->out_len, 0); /* no retry with another mechanism */
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -488,6 +499,7 @@ static void a01_no_auth_without_tls(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOTLS);
     no_secrets_or_mail(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -523,6 +535,7 @@ static void a10_xoauth2_golden(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK(strstr(h->trace, "C:AUTH XOAUTH2 <redacted>") != NULL);
     no_token_in_trace(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -541,6 +554,7 @@ static void a10_xoauth2_long_token_separate_line(void)
     S(h, "235 ok\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK(strstr(h->trace, "TTTTTTTT") == NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -562,6 +576,7 @@ static void a11_xoauth2_error_exchange(void)
     CHECK_STR(h->e.oauth_status, "401");
     CHECK(strstr(h->err.message, "token status 401, scope https://mail.google.com/") != NULL);
     no_token_in_trace(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -578,6 +593,7 @@ static void a11_malformed_challenge(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK_STR(h->e.oauth_status, "");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -597,6 +613,7 @@ static void a12_oauthbearer(void)
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK(strstr(h->trace, "C:AUTH OAUTHBEARER <redacted>") != NULL);
     no_token_in_trace(h);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -610,6 +627,7 @@ static void a13_refresh_flag_reaches_provider(void)
     pump(h);
     CHECK_INT(h->token_calls, 1);
     CHECK_INT(h->token_refreshes, 1);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -620,6 +638,7 @@ static void forced_mechanism(void)
     C(h, EHLO);
     S(h, "250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
     C(h, "AUTH LOGIN\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
     /* Forced to XOAUTH2 but only a password configured: clear local error. */
     h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", NULL, UAVMAIL__MECH_XOAUTH2);
@@ -629,6 +648,7 @@ static void forced_mechanism(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     CHECK_INT(h->out_len, 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -641,6 +661,7 @@ static void office365_wants_oauth_hint(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     CHECK(strstr(h->err.hint, "OAuth2") != NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -667,6 +688,7 @@ static void provider_reply_hints(void)
         S(h, cases[i].reply);
         pump(h);
         CHECK(strstr(h->err.hint, cases[i].words) != NULL);
+        uavmail__smtp_release(&h->e);
         free(h);
     }
     /* Daily quota, after end of data. */
@@ -682,6 +704,7 @@ static void provider_reply_hints(void)
         S(h, "550 5.4.5 Daily user sending quota exceeded.\r\n");
         CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
         CHECK(strstr(h->err.hint, "quota") != NULL);
+        uavmail__smtp_release(&h->e);
         free(h);
     }
 }
@@ -736,7 +759,7 @@ static void scram_exchange_and_forged_server(void)
     {
         char first[256], b64[400];
         snprintf(first, sizeof first, "r=%sSERVER,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-                 h->e.scram.cnonce);
+                 h->e.scram->cnonce);
         n = uavmail__b64_encode(b64, (const unsigned char *)first, strlen(first));
         snprintf(line, sizeof line, "334 %.*s\r\n", (int)n, b64);
     }
@@ -754,6 +777,7 @@ static void scram_exchange_and_forged_server(void)
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK(strstr(h->err.message, "could not prove") != NULL);
     CHECK(strstr(h->trace, PASSWORD) == NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -766,6 +790,7 @@ static void a04_raw_trace_only_when_asked(void)
     S(h, "250-mx\r\n250 AUTH PLAIN\r\n");
     pump(h);
     CHECK(strstr(h->trace, "C:AUTH PLAIN AHBpbG90") != NULL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -790,6 +815,7 @@ static void p10_partial_recipients(void)
     CHECK_INT(h->results[0].code, 250);
     CHECK_INT(h->results[1].code, 550);
     CHECK_INT(h->results[2].code, 451);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -812,6 +838,7 @@ static void p10_nobody_accepted_no_data(void)
     C(h, "RSET\r\n");
     S(h, "250 ok\r\n");
     C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -827,6 +854,7 @@ static void p10_pipelined_nobody_accepted(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK_INT(h->out_len, 0);
     CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -843,6 +871,7 @@ static void p05_421_mid_transaction(void)
     CHECK_INT(result(h), UAVMAIL_ECLOSED);
     CHECK(uavmail_error_is_temporary(UAVMAIL_ECLOSED));
     CHECK_INT(h->out_len, 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -858,6 +887,7 @@ static void p08_lost_after_dot_is_unknown(void)
     C(h, "x\r\n.\r\n");
     CHECK_INT(uavmail__smtp_eof(&h->e), UAVMAIL_EUNKNOWN);
     CHECK_INT(result(h), UAVMAIL_EUNKNOWN);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -876,6 +906,7 @@ static void p09_reply_after_dot(void)
         S(h, temp ? "451 later\r\n" : "554 spam\r\n");
         CHECK_INT(result(h), temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL);
         CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE); /* the session itself survives */
+        uavmail__smtp_release(&h->e);
         free(h);
     }
 }
@@ -890,6 +921,7 @@ static void p11_size_enforced(void)
     h->env.size = 1001;
     CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_ETOOBIG);
     CHECK_INT(h->out_len, 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -906,6 +938,7 @@ static void smtputf8_when_needed(void)
     CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_EADDRESS);
     CHECK(strstr(h->err.message, "SMTPUTF8") != NULL);
     CHECK_INT(h->out_len, 0);
+    uavmail__smtp_release(&h->e);
     free(h);
     h = h_new(UAVMAIL__SEC_TLS, NULL);
     h->rcpt[0] = "j\xC3\xBCrgen@example.com";
@@ -916,6 +949,7 @@ static void smtputf8_when_needed(void)
     S(h, "250-hi\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n");
     submit(h, "x");
     C(h, "MAIL FROM:<uav7@example.com> BODY=8BITMIME SMTPUTF8\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -942,6 +976,7 @@ static void bdat_last_with_envelope(void)
     S(h, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -957,6 +992,7 @@ static void bdat_with_quit_is_one_round_trip(void)
     S(h, "250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -971,6 +1007,7 @@ static void data_with_quit_pipelined(void)
     S(h, "250 queued\r\n221 bye\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -987,6 +1024,7 @@ static void bdat_never_exceeds_declared_size(void)
     CHECK(strstr(h->out, "RSET") == NULL);
     CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EINTERNAL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1001,6 +1039,7 @@ static void bdat_all_recipients_rejected(void)
     CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
     CHECK_INT(h->results[0].code, 550);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1014,12 +1053,14 @@ static void dsn_parameters(void)
     C(h, "MAIL FROM:<uav7@example.com> RET=HDRS ENVID=flight+2042+2Bx\r\n");
     S(h, "250 ok\r\n");
     C(h, "RCPT TO:<ops@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ops@example.com\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
     /* Not offered: no DSN parameters at all. */
     h = bdat_session("250 hi\r\n");
     h->env.dsn_notify = UAVMAIL__DSN_NEVER;
     submit(h, "x");
     C(h, "MAIL FROM:<uav7@example.com>\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1042,6 +1083,7 @@ static void p07_phase_timeouts(void)
     S(h, "354 go\r\n");
     pump(h);
     CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 10u * 60 * 1000); /* end of data >= 10 min */
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1075,6 +1117,7 @@ static void p10_hundred_recipients_pipelined(void)
     CHECK_INT(result(h), 0);
     CHECK_INT(res[99].code, 250);
     free(res);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1091,6 +1134,7 @@ static void p11_command_line_limit(void)
     /* Under 512 it goes out; this one is 418 octets. */
     pump(h);
     CHECK(h->out_len > 0);
+    uavmail__smtp_release(&h->e);
     free(h);
     h = bdat_session("250-hi\r\n250-SIZE\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n");
     h->env.dsn_envid = "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
@@ -1117,6 +1161,7 @@ static void p11_command_line_limit(void)
     CHECK_INT(h->err.code, UAVMAIL_ETOOBIG);
     CHECK_INT(h->out_len, 0); /* the server is never asked */
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1127,6 +1172,7 @@ static void p13_no_pipelining_before_auth(void)
     harness *h = starttls_session("250-hi\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
     C(h, "AUTH PLAIN AHBpbG90QGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1138,6 +1184,7 @@ static void p13_extra_replies_are_an_error(void)
     S(h, "250 hi\r\n250 surprise\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EPROTOCOL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1152,6 +1199,7 @@ static void p14_quit_reply_ignored(void)
     C(h, "QUIT\r\n");
     S(h, "500 what\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1172,6 +1220,7 @@ static void data_case(const char *body, size_t chunk, const char *wire)
     C(h, "DATA\r\n");
     S(h, "354 go\r\n");
     C(h, wire);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1221,6 +1270,7 @@ static void d01_smuggling_sequences(void)
         }
         CHECK_INT(ends, 1);
         CHECK(memcmp(h->out + h->out_len - 5, "\r\n.\r\n", 5) == 0);
+        uavmail__smtp_release(&h->e);
         free(h);
     }
 }
@@ -1277,6 +1327,7 @@ static void bounded_output_for_large_body(void)
     }
     CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_WANT_READ);
     free(body);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1363,6 +1414,7 @@ static void p13_pipelined_messages_one_write(void)
     pmsg_init(&m[0], "d\r\n");
     CHECK_INT(psubmit(h, &m[0]), UAVMAIL__SMTP_WANT_READ);
     C(h, ENV1 "BDAT 3 LAST\r\nd\r\n");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1397,6 +1449,7 @@ static void p13_pipelined_replies_split_and_delayed(void)
     S(h, "250 2.0.0 queued\r\n");
     pcollect(h, &m[2], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1423,6 +1476,7 @@ static void p09_reject_in_the_middle(void)
     CHECK_STR(m[1].err.enhanced, "5.7.1");
     pcollect(h, &m[2], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1448,6 +1502,7 @@ static void p10_recipient_rejected_in_batch(void)
     CHECK_INT(m[1].res[0].code, 250);
     CHECK_INT(m[1].res[1].code, 550);
     CHECK_STR(m[1].res[1].enhanced, "5.1.1");
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1476,6 +1531,7 @@ static void p09_chunk_refused_then_rset(void)
     C(h, "RSET\r\n" ENV1 "BDAT 3 LAST\r\nc\r\n");
     S(h, "250 2.0.0 reset\r\n" OK3);
     pcollect(h, &m[2], 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1501,6 +1557,7 @@ static void p05_421_mid_batch(void)
     CHECK(strstr(m[2].err.message, "before the server answered") != NULL);
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->out_len, 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1526,6 +1583,7 @@ static void p08_link_lost_mid_batch(void)
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
     CHECK(strstr(m[1].err.hint, "may or may not") != NULL);
     pcollect(h, &m[2], UAVMAIL_EIO);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1544,6 +1602,7 @@ static void p08_timeout_mid_batch(void)
     CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_EUNKNOWN);
     pcollect(h, &m[0], UAVMAIL_EUNKNOWN);
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1562,6 +1621,7 @@ static void rset_refused_in_pipeline(void)
     pcollect(h, &m[0], 0);
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1585,6 +1645,7 @@ static void no_pipelining_across_data(void)
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
     S(h, "250 queued\r\n");
     pcollect(h, &m[0], 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 
     h = bdat_session("250-hi\r\n250 CHUNKING\r\n");
@@ -1592,6 +1653,7 @@ static void no_pipelining_across_data(void)
     pump(h);
     psubmit(h, &m[0]);
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    uavmail__smtp_release(&h->e);
     free(h);
 
     h = chunking_session();
@@ -1602,6 +1664,7 @@ static void no_pipelining_across_data(void)
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
     m[1].env.size_exact = 1;
     CHECK(uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    uavmail__smtp_release(&h->e);
     free(h);
 
     h = chunking_session();
@@ -1611,6 +1674,7 @@ static void no_pipelining_across_data(void)
     psubmit(h, &m[0]);
     C(h, ENV1 "BDAT 3 LAST\r\na\r\nQUIT\r\n");
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1640,6 +1704,7 @@ static void pipeline_bounded(void)
         pcollect(h, &m[i], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
     free(m);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1655,6 +1720,7 @@ static void bdat_reply_before_chunk_end(void)
     CHECK_INT((int)uavmail__smtp_body(&h->e, "abc", 3), 3);
     CHECK_INT(uavmail__smtp_feed(&h->e, OK3, strlen(OK3)), UAVMAIL_EPROTOCOL);
     pcollect(h, &m, UAVMAIL_EPROTOCOL);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1690,6 +1756,7 @@ static void review_overlong_line_behind(void)
         fprintf(stderr, "m0 result %d (server said 250 queued)\n", r);
         CHECK_INT(r, 0);
     }
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1721,6 +1788,7 @@ static void review_extra_reply_shifts_outcome(void)
         CHECK_INT(r, UAVMAIL_EUNKNOWN);
     }
     (void)w;
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1750,6 +1818,7 @@ static void review_bad_reply_after_complete_chunk(void)
         fprintf(stderr, "m1 (chunk sent completely) result %d\n", r);
         CHECK_INT(r, UAVMAIL_EUNKNOWN);
     }
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
@@ -1770,6 +1839,7 @@ static void review_pipelined_nobody_accepted_then_next(void)
     pump(h);
     fprintf(stderr, "next message starts with: %.6s\n", h->out);
     CHECK(h->out_len >= 6 && memcmp(h->out, "RSET\r\n", 6) == 0);
+    uavmail__smtp_release(&h->e);
     free(h);
 }
 
