@@ -45,6 +45,22 @@
 #define UAVMAIL_SESSION_BODYBUF_SIZE 8192
 #endif
 
+/* ---- features ------------------------------------------------------------
+ * Each is 1 (compiled in) unless set to 0 with -D; a small device drops what
+ * it does not need (scripts/footprint.sh measures the Cortex-M4 core with
+ * all of them and with the small set: -DUAVMAIL_ERROR_TEXTS=0
+ * -DUAVMAIL_WITH_SCRAM=0 ...).  A feature compiled out and asked for at run
+ * time is refused with an error code, never silently skipped. */
+
+/* Error detail in words: the formatted message and the suggested fix
+ * (uavmail_error_message(), uavmail_error_hint()), provider hints
+ * included.  With 0 the code, the server's reply (code, enhanced status,
+ * text) and the TLS code are still recorded, and uavmail_error_message()
+ * gives uavmail_strerror() of the code. */
+#ifndef UAVMAIL_ERROR_TEXTS
+#define UAVMAIL_ERROR_TEXTS 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255

@@ -70,16 +70,13 @@ static int put_cmd(uavmail__smtp *e, const char *cmd)
     return put_line(e, cmd, strlen(cmd), NULL);
 }
 
-static int fail(uavmail__smtp *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
-static int fail(uavmail__smtp *e, int code, const char *fmt, ...)
+/* The session is over: fail(e, code, fmt, ...) describes why in e->err. */
+static int failed(uavmail__smtp *e, int code)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    uavmail__err_vset(e->err, code, fmt, ap);
-    va_end(ap);
     e->state = S_FAILED;
     return code;
 }
+#define fail(e, code, ...) failed((e), uavmail__err_set((e)->err, (code), __VA_ARGS__))
 
 /* The reply's first line without an enhanced status code. */
 static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
@@ -93,6 +90,7 @@ static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
     return r->text + k;
 }
 
+#if UAVMAIL_ERROR_TEXTS
 /* Known provider replies, translated into what to do (probe and errors). */
 static void provider_hint(uavmail__smtp *e, int code, const char *enh, const char *text)
 {
@@ -119,6 +117,9 @@ static void provider_hint(uavmail__smtp *e, int code, const char *enh, const cha
                                   "security \"starttls\" (or \"auto\")");
 #undef HAS
 }
+#else
+#define provider_hint(e, code, enh, text) ((void)0)
+#endif
 
 /* Describe the server's reply as an error; 421 is "closing", 4xx
  * temporary, 5xx permanent unless @p code5 says otherwise.  The session
