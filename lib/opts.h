@@ -61,6 +61,19 @@
 #define UAVMAIL_ERROR_TEXTS 1
 #endif
 
+/* SASL SCRAM-SHA-256 (RFC 7677); needs the platform's SHA-256, HMAC and
+ * PBKDF2.  With 0 a server offering only SCRAM gives UAVMAIL_ENOAUTH. */
+#ifndef UAVMAIL_WITH_SCRAM
+#define UAVMAIL_WITH_SCRAM 1
+#endif
+
+/* OAuth2 bearer tokens: SASL XOAUTH2 and OAUTHBEARER (RFC 7628) with their
+ * error exchange.  With 0 a token callback is refused (UAVMAIL_EINVAL) and
+ * a server offering only these gives UAVMAIL_ENOAUTH. */
+#ifndef UAVMAIL_WITH_OAUTH2
+#define UAVMAIL_WITH_OAUTH2 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255

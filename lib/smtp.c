@@ -431,14 +431,22 @@ static void emit_tx(uavmail__smtp *e)
 
 #define SECRET_MAX 2048 /* longest password or token accepted */
 
+#if UAVMAIL_WITH_OAUTH2
+#define OAUTH_FAILING(e) ((e)->oauth_failing)
+#else
+#define OAUTH_FAILING(e) 0
+#endif
+
 /* Ask the application for the credential of the current mechanism. */
 static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
 {
     int rc;
     *len = 0;
+#if UAVMAIL_WITH_OAUTH2
     if (e->mech & UAVMAIL__MECH_TOKEN)
         rc = e->cfg.token_cb(buf, cap, len, e->cfg.refresh_token, e->cfg.token_user_data);
     else
+#endif
         rc = e->cfg.password_cb(buf, cap, len, e->cfg.password_user_data);
     if (rc != 0 || *len > cap) {
         uavmail__zeroize(buf, cap);
@@ -466,11 +474,13 @@ static size_t initial_response(uavmail__smtp *e, char *out, size_t cap)
         return 0;
     if (e->mech == UAVMAIL__MECH_PLAIN)
         n = uavmail__sasl_plain(out, cap / 2, NULL, e->cfg.username, secret, slen);
+#if UAVMAIL_WITH_OAUTH2
     else if (e->mech == UAVMAIL__MECH_XOAUTH2)
         n = uavmail__sasl_xoauth2(out, cap / 2, e->cfg.username, secret, slen);
     else if (e->mech == UAVMAIL__MECH_OAUTHBEARER)
         n = uavmail__sasl_oauthbearer(out, cap / 2, e->cfg.username, e->cfg.host, e->cfg.port,
                                       secret, slen);
+#endif
     uavmail__zeroize(secret, cap / 2);
     if (n == 0)
         fail(e, UAVMAIL_EINVAL, "credentials too long or containing NUL (A-07)");
@@ -498,8 +508,10 @@ static void start_auth(uavmail__smtp *e)
     }
     if (e->cfg.password_cb != NULL)
         usable |= UAVMAIL__MECH_PASSWORD;
+#if UAVMAIL_WITH_OAUTH2
     if (e->cfg.token_cb != NULL)
         usable |= UAVMAIL__MECH_TOKEN;
+#endif
     if (e->cfg.auth_allowed != 0)
         usable &= e->cfg.auth_allowed;
     e->mech = uavmail__sasl_choose(e->auth_mechs, usable);
@@ -517,14 +529,17 @@ static void start_auth(uavmail__smtp *e)
     e->state = S_AUTH;
     e->sasl_step = 0;
     e->ir_deferred = 0;
+#if UAVMAIL_WITH_OAUTH2
     e->oauth_failing = 0;
     e->oauth_status[0] = e->oauth_scope[0] = '\0';
+#endif
     if (e->mech == UAVMAIL__MECH_LOGIN) {
         uavmail__snprintf(line, sizeof line, "AUTH %s", name);
         put_cmd(e, line);
         return;
     }
     e->sasl_why = NULL;
+#if UAVMAIL_WITH_SCRAM
     if (e->mech == UAVMAIL__MECH_SCRAM_SHA256) {
         /* SCRAM's first message names the user only; the password never
          * leaves this machine, only a proof derived from it. */
@@ -537,6 +552,7 @@ static void start_auth(uavmail__smtp *e)
         put_secret_line(e, line, strlen(line), "AUTH SCRAM-SHA-256 <redacted>");
         return;
     }
+#endif
     /* An initial response (RFC 4954 SASL-IR) saves a round trip when the
      * AUTH line stays within 512 octets (A-10). */
     n = initial_response(e, ir, sizeof ir);
@@ -559,8 +575,6 @@ static void start_auth(uavmail__smtp *e)
 /* Answer a 334 challenge. */
 static void sasl_challenge(uavmail__smtp *e)
 {
-    const char *text = e->rr.reply.text;
-    size_t tlen = e->rr.reply.len;
     if (e->mech == UAVMAIL__MECH_LOGIN && e->sasl_step < 2) {
         /* answer the two challenges in order, whatever they say. */
         char line[2 * SECRET_MAX], secret[SECRET_MAX];
@@ -579,16 +593,17 @@ static void sasl_challenge(uavmail__smtp *e)
         e->sasl_step++;
         return;
     }
+#if UAVMAIL_WITH_SCRAM
     if (e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step < 2) {
         char out[1200], secret[SECRET_MAX];
         size_t n = 0, slen;
         if (e->sasl_step == 0) { /* server-first: answer with the proof */
             if (get_secret(e, secret, sizeof secret, &slen) != 0)
                 return;
-            n = uavmail__scram_final(&e->scram, text, tlen, secret, slen, out, sizeof out,
-                                     &e->sasl_why);
+            n = uavmail__scram_final(&e->scram, e->rr.reply.text, e->rr.reply.len, secret,
+                                     slen, out, sizeof out, &e->sasl_why);
             uavmail__zeroize(secret, sizeof secret);
-        } else if (uavmail__scram_verify(&e->scram, text, tlen) == 0) {
+        } else if (uavmail__scram_verify(&e->scram, e->rr.reply.text, e->rr.reply.len) == 0) {
             n = 0; /* server-final verified: an empty response completes */
             e->sasl_why = NULL;
         } else {
@@ -605,6 +620,8 @@ static void sasl_challenge(uavmail__smtp *e)
         e->sasl_step++;
         return;
     }
+#endif
+#if UAVMAIL_WITH_OAUTH2
     if ((e->mech & UAVMAIL__MECH_TOKEN) && e->ir_deferred && e->sasl_step == 0) {
         char ir[2 * SECRET_MAX + 1024];
         size_t n = initial_response(e, ir, sizeof ir);
@@ -619,14 +636,15 @@ static void sasl_challenge(uavmail__smtp *e)
         /* The error exchange (A-11, A-12): the challenge is base64 JSON with
          * the reason; answer with an empty response (XOAUTH2) or ^A
          * (OAUTHBEARER) so the server sends its final failure. */
-        uavmail__sasl_oauth_error(text, tlen, e->oauth_status, sizeof e->oauth_status,
-                                  e->oauth_scope, sizeof e->oauth_scope);
+        uavmail__sasl_oauth_error(e->rr.reply.text, e->rr.reply.len, e->oauth_status,
+                                  sizeof e->oauth_status, e->oauth_scope, sizeof e->oauth_scope);
         put_line(e, e->mech == UAVMAIL__MECH_XOAUTH2 ? "" : "AQ==",
                  e->mech == UAVMAIL__MECH_XOAUTH2 ? 0 : 4, NULL);
         e->oauth_failing = 1;
         e->sasl_step = 2;
         return;
     }
+#endif
     /* an unexpected challenge is cancelled and counts as failure. */
     put_cmd(e, "*");
     e->sasl_step = 99;
@@ -642,12 +660,14 @@ static void auth_failed(uavmail__smtp *e)
                           : e->sasl_step == 99 ? "authentication cancelled after an unexpected "
                                                  "challenge"
                                                : "authentication failed");
+#if UAVMAIL_WITH_OAUTH2 && UAVMAIL_ERROR_TEXTS
     if (e->oauth_status[0] != '\0') {
         size_t n = strlen(e->err->message);
         uavmail__snprintf(e->err->message + n, sizeof e->err->message - n,
                           " (token status %s%s%s)", e->oauth_status,
                           e->oauth_scope[0] ? ", scope " : "", e->oauth_scope);
     }
+#endif
     if (e->err->hint[0] != '\0')
         ; /* a provider-specific hint already says what to do */
     else if (c / 100 == 5 && (e->mech & UAVMAIL__MECH_PASSWORD))
@@ -829,6 +849,7 @@ static void on_starttls(uavmail__smtp *e, int extra_bytes)
 static void on_auth(uavmail__smtp *e)
 {
     int c = e->rr.reply.code;
+#if UAVMAIL_WITH_SCRAM
     if (c == 235 && e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step != 2) {
         /* Success without the server's proof is not accepted (RFC 5802 9). */
         e->sasl_why = "the server accepted the login without proving it knows the password "
@@ -837,7 +858,8 @@ static void on_auth(uavmail__smtp *e)
         auth_failed(e);
         return;
     }
-    if (c == 235 && !e->oauth_failing && e->sasl_step != 99) {
+#endif
+    if (c == 235 && !OAUTH_FAILING(e) && e->sasl_step != 99) {
         e->authed = 1;
         e->state = S_IDLE;
         return;
