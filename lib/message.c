@@ -500,6 +500,12 @@ int uavmail_message_set_dsn(uavmail_message *m, unsigned notify, int ret, const 
         ret < UAVMAIL_DSN_RET_DEFAULT || ret > UAVMAIL_DSN_RET_HDRS)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+#if !UAVMAIL_WITH_DSN
+    if (notify != 0 || ret != UAVMAIL_DSN_RET_DEFAULT || envid != NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL,
+                                "delivery status notifications are not compiled in "
+                                "(UAVMAIL_WITH_DSN)");
+#endif
     if (envid != NULL) {
         const char *p;
         if (strlen(envid) > 100)

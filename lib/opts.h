@@ -74,6 +74,38 @@
 #define UAVMAIL_WITH_OAUTH2 1
 #endif
 
+/* Delivery status notifications (RFC 3461: NOTIFY, RET, ENVID, ORCPT).
+ * With 0 uavmail_message_set_dsn() and a message asking for them are
+ * refused with UAVMAIL_EINVAL. */
+#ifndef UAVMAIL_WITH_DSN
+#define UAVMAIL_WITH_DSN 1
+#endif
+
+/* Internationalised addresses (RFC 6531 SMTPUTF8).  With 0 an address with
+ * non-ASCII characters is refused with UAVMAIL_EADDRESS. */
+#ifndef UAVMAIL_WITH_SMTPUTF8
+#define UAVMAIL_WITH_SMTPUTF8 1
+#endif
+
+/* The protocol trace (uavmail_trace_cb).  With 0 a trace callback is
+ * accepted but never called. */
+#ifndef UAVMAIL_WITH_TRACE
+#define UAVMAIL_WITH_TRACE 1
+#endif
+
+/* HELO when a plain relay without AUTH refuses EHLO (RFC 5321 3.2).  With
+ * 0 that refusal is the session's failure (UAVMAIL_EPERMFAIL). */
+#ifndef UAVMAIL_WITH_HELO
+#define UAVMAIL_WITH_HELO 1
+#endif
+
+/* CHUNKING (RFC 3030): a message of known size goes as one BDAT chunk,
+ * and messages follow each other without waiting (pipelined across
+ * messages).  With 0 every message goes by DATA, one at a time. */
+#ifndef UAVMAIL_WITH_CHUNKING
+#define UAVMAIL_WITH_CHUNKING 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255

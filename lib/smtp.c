@@ -32,6 +32,7 @@ static const char *const phase_names[] = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
+#if UAVMAIL_WITH_TRACE
 static void trace(uavmail__smtp *e, int dir, const char *s, size_t n)
 {
     if (e->cfg.trace_cb != NULL)
@@ -42,6 +43,10 @@ static void trace_str(uavmail__smtp *e, int dir, const char *s)
 {
     trace(e, dir, s, strlen(s));
 }
+#else
+#define trace(e, dir, s, n) ((void)(s), (void)(n))
+#define trace_str(e, dir, s) ((void)(s))
+#endif
 
 static size_t out_room(const uavmail__smtp *e)
 {
@@ -146,6 +151,14 @@ static int fail_reply(uavmail__smtp *e, int code5, const char *what)
 }
 
 /* ---- the transaction queue ------------------------------------------------------- */
+
+/* The message goes as one BDAT chunk (RFC 3030); never without CHUNKING
+ * compiled in, which lets the compiler drop the BDAT paths. */
+#if UAVMAIL_WITH_CHUNKING
+#define IS_BDAT(t) ((t)->bdat)
+#else
+#define IS_BDAT(t) 0
+#endif
 
 static size_t q_idx(const uavmail__smtp *e, size_t i)
 {
@@ -256,7 +269,7 @@ unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
             return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
         if (tx->replied <= n)
             return t->rcpt ? t->rcpt : UAVMAIL_TIMEOUT_RCPT_MS;
-        if (tx->bdat)
+        if (IS_BDAT(tx))
             return t->data_end ? t->data_end : UAVMAIL_TIMEOUT_DATA_END_MS;
         return t->data ? t->data : UAVMAIL_TIMEOUT_DATA_MS;
     case S_BODY: return t->block ? t->block : UAVMAIL_TIMEOUT_BLOCK_MS;
@@ -295,6 +308,7 @@ static void send_ehlo(uavmail__smtp *e)
     e->state = S_EHLO;
 }
 
+#if UAVMAIL_WITH_HELO
 static void send_helo(uavmail__smtp *e)
 {
     char line[300];
@@ -302,7 +316,9 @@ static void send_helo(uavmail__smtp *e)
     put_cmd(e, line);
     e->state = S_HELO;
 }
+#endif
 
+#if UAVMAIL_WITH_DSN
 /* xtext (RFC 3461 4): "+" and "=" and anything outside '!'..'~' as +XX. */
 static void xtext(char *out, size_t cap, const char *in)
 {
@@ -318,6 +334,7 @@ static void xtext(char *out, size_t cap, const char *in)
     }
     out[o] = '\0';
 }
+#endif
 
 static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap)
 {
@@ -327,8 +344,11 @@ static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line
                                        (unsigned long long)env->size);
     if (env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " BODY=8BITMIME");
+#if UAVMAIL_WITH_SMTPUTF8
     if (env->smtputf8)
         n += (size_t)uavmail__snprintf(line + n, cap - n, " SMTPUTF8");
+#endif
+#if UAVMAIL_WITH_DSN
     if (e->caps & UAVMAIL__CAP_DSN) {
         if (env->dsn_ret)
             n += (size_t)uavmail__snprintf(line + n, cap - n, " RET=%s",
@@ -339,12 +359,14 @@ static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line
             uavmail__snprintf(line + n, cap - n, " ENVID=%s", x);
         }
     }
+#endif
 }
 
 static void rcpt_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap,
                       const char *addr)
 {
     size_t n = (size_t)uavmail__snprintf(line, cap, "RCPT TO:<%s>", addr);
+#if UAVMAIL_WITH_DSN
     if ((e->caps & UAVMAIL__CAP_DSN) && env->dsn_notify != 0) {
         char x[UAVMAIL_COMMAND_LINE_MAX];
         if (env->dsn_notify & UAVMAIL__DSN_NEVER)
@@ -364,6 +386,9 @@ static void rcpt_line(uavmail__smtp *e, const uavmail__envelope *env, char *line
         xtext(x, sizeof x, addr);
         uavmail__snprintf(line + n, cap - n, " ORCPT=rfc822;%s", x);
     }
+#else
+    (void)e, (void)env, (void)n;
+#endif
 }
 
 /* Emit the commands of the transaction being written that may go out now.
@@ -400,7 +425,7 @@ static void emit_tx(uavmail__smtp *e)
             /* Without pipelining, DATA only when someone accepted (P-10). */
             if (!pipelining && t->accepted == 0)
                 return;
-            if (t->bdat)
+            if (IS_BDAT(t))
                 uavmail__snprintf(line, sizeof line, "BDAT %llu LAST",
                                   (unsigned long long)t->env->size);
             else
@@ -416,7 +441,7 @@ static void emit_tx(uavmail__smtp *e)
         if (put_cmd(e, line) < 0)
             return; /* buffer full: the rest follows once it drains */
         t->sent++;
-        if (t->sent == n + 2 && t->bdat) {
+        if (t->sent == n + 2 && IS_BDAT(t)) {
             /* The chunk follows the command at once: no 354 to wait for. */
             e->state = S_BODY;
             e->bdat_left = t->env->size;
@@ -800,7 +825,11 @@ static void on_ehlo(uavmail__smtp *e)
     }
     if (c / 100 == 5 && e->cfg.security == UAVMAIL__SEC_NONE && e->cfg.username == NULL) {
         /* Only a plain relay without AUTH may fall back to HELO. */
+#if UAVMAIL_WITH_HELO
         send_helo(e);
+#else
+        fail_reply(e, UAVMAIL_EPERMFAIL, "EHLO refused (no HELO fallback: UAVMAIL_WITH_HELO)");
+#endif
         return;
     }
     if (c / 100 == 5) {
@@ -810,6 +839,7 @@ static void on_ehlo(uavmail__smtp *e)
     fail_reply(e, UAVMAIL_EPROTOCOL, "unexpected reply to EHLO");
 }
 
+#if UAVMAIL_WITH_HELO
 static void on_helo(uavmail__smtp *e)
 {
     if (e->rr.reply.code == 250) {
@@ -819,6 +849,7 @@ static void on_helo(uavmail__smtp *e)
     }
     fail_reply(e, UAVMAIL_EPERMFAIL, "HELO");
 }
+#endif
 
 static void on_starttls(uavmail__smtp *e, int extra_bytes)
 {
@@ -982,7 +1013,7 @@ static void on_final(uavmail__smtp *e, uavmail__smtp_tx *t)
         finish_tx(e, t, t->result); /* MAIL failed: that is the result */
         return;
     }
-    if (c / 100 != 2 && t->bdat)
+    if (c / 100 != 2 && IS_BDAT(t))
         rset_after(e, t); /* after a refused BDAT the state is indeterminate (RFC 3030 2) */
     if (t->accepted == 0) {
         rset_after(e, t); /* MAIL was accepted: the server may still hold it */
@@ -1042,7 +1073,7 @@ static void on_tx_reply(uavmail__smtp *e)
         emit_tx(e);
         return;
     }
-    if (!t->bdat && idx == t->sent) { /* the reply to the end of data */
+    if (!IS_BDAT(t) && idx == t->sent) { /* the reply to the end of data */
         on_final(e, t);
         return;
     }
@@ -1064,7 +1095,7 @@ static void on_tx_reply(uavmail__smtp *e)
             finish_tx(e, t, all_rejected(e, t));
             return;
         }
-    } else if (t->bdat) {
+    } else if (IS_BDAT(t)) {
         if (t == wr_tx(e) && e->state == S_BODY) {
             uavmail__err_set(e->err, UAVMAIL_EPROTOCOL,
                              "server answered BDAT before the chunk was complete");
@@ -1100,6 +1131,7 @@ static void on_tx_reply(uavmail__smtp *e)
     emit_tx(e);
 }
 
+#if UAVMAIL_WITH_TRACE
 static void trace_reply(uavmail__smtp *e)
 {
     const uavmail__reply *r = &e->rr.reply;
@@ -1118,6 +1150,9 @@ static void trace_reply(uavmail__smtp *e)
         p = nl + 1;
     }
 }
+#else
+#define trace_reply(e) ((void)0)
+#endif
 
 /* QUIT went out behind the last message and its answer is not 221: a reply
  * too many (or too few) came somewhere, so every reply of this pipelined round
@@ -1155,7 +1190,9 @@ static void dispatch(uavmail__smtp *e, size_t extra)
     switch (e->state) {
     case S_GREETING: on_greeting(e); break;
     case S_EHLO: on_ehlo(e); break;
+#if UAVMAIL_WITH_HELO
     case S_HELO: on_helo(e); break;
+#endif
     case S_STARTTLS: on_starttls(e, extra != 0); break;
     case S_AUTH: on_auth(e); break;
     case S_TX:
@@ -1264,7 +1301,7 @@ int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *
     /* RFC 2920 3.1 ends a group at DATA (its 354 must be awaited), not at
      * BDAT: after a BDAT LAST chunk the next MAIL may follow at once. */
     return e->state == S_DOT && (e->caps & both) == both && !e->quit_sent && w != NULL &&
-           w->bdat && env->size_exact && env->nrcpt > 0 &&
+           IS_BDAT(w) && env->size_exact && env->nrcpt > 0 &&
            e->q_len < UAVMAIL__SMTP_PIPE_MAX &&
            outstanding(e) + env->nrcpt + 3 <= UAVMAIL__SMTP_PIPE_REPLIES;
 }
@@ -1301,10 +1338,16 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
                                 "bytes (SIZE)",
                                 (unsigned long long)env->size,
                                 (unsigned long long)e->size_limit);
-    if (env->smtputf8 && !(e->caps & UAVMAIL__CAP_SMTPUTF8))
+    if (env->smtputf8 && !(UAVMAIL_WITH_SMTPUTF8 && (e->caps & UAVMAIL__CAP_SMTPUTF8)))
         return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
                                 "an address of this message has non-ASCII characters, which "
                                 "needs SMTPUTF8, and the server does not offer it");
+#if !UAVMAIL_WITH_DSN
+    if (env->dsn_notify != 0 || env->dsn_ret != 0 || env->dsn_envid != NULL)
+        return uavmail__err_set(e->err, UAVMAIL_EINVAL,
+                                "delivery status notifications are not compiled in "
+                                "(UAVMAIL_WITH_DSN)");
+#endif
     {   /* P-11 before anything is queued: an over-long command is this message's
          * failure alone, not the connection's (others may be in flight) */
         char line[2 * UAVMAIL_COMMAND_LINE_MAX];
@@ -1330,7 +1373,7 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
         memset(&results[i], 0, sizeof results[i]);
     /* CHUNKING (RFC 3030): the whole message as one BDAT ... LAST chunk,
      * pipelined with the envelope, when its exact size is known. */
-    t->bdat = (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
+    t->bdat = UAVMAIL_WITH_CHUNKING && (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
     /* Behind a message whose outcome is not known yet, the server may
      * still hold its transaction (a refused chunk leaves the state
      * indeterminate, RFC 3030 2): RSET first, in the same group. */
@@ -1398,7 +1441,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
     int bdat;
     if (e->state != S_BODY)
         return 0;
-    bdat = wr_tx(e)->bdat;
+    bdat = IS_BDAT(wr_tx(e));
     while (p < end) {
         const char *lf, *cr, *q;
         size_t room = out_room(e), run;
@@ -1461,7 +1504,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap)
 {
     size_t room = out_room(e);
-    if (e->state != S_BODY || !wr_tx(e)->bdat) {
+    if (e->state != S_BODY || !IS_BDAT(wr_tx(e))) {
         *cap = 0;
         return NULL;
     }
@@ -1481,7 +1524,7 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
 {
     if (e->state != S_BODY)
         return;
-    if (wr_tx(e)->bdat) {
+    if (IS_BDAT(wr_tx(e))) {
         if (e->bdat_left != 0) {
             fail(e, UAVMAIL_EINTERNAL,
                  "message is %llu bytes shorter than its declared size; connection aborted",
