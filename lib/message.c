@@ -353,6 +353,19 @@ static int check_content_id(uavmail_message *m, const char *cid)
     return 0;
 }
 
+#if !UAVMAIL_WITH_RFC2231
+/* Without RFC 2231 a file name goes as one quoted string: printable ASCII,
+ * and nothing a reader could take for an RFC 2047 encoded word. */
+static int plain_filename(const char *f)
+{
+    const char *p;
+    for (p = f; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+            return 0;
+    return strstr(f, "=?") == NULL;
+}
+#endif
+
 static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char *content_type,
                           const char *filename, const char *cid)
 {
@@ -364,6 +377,14 @@ static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "attachment needs a file name");
     if (check_header_value(m, "attachment file name", filename, FILENAME_MAX_) != 0)
         return m->err.code;
+#if !UAVMAIL_WITH_RFC2231
+    if (!plain_filename(filename))
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                "attachment file name \"%.100s\" is not plain printable ASCII, "
+                                "and RFC 2231 parameters are not compiled in "
+                                "(UAVMAIL_WITH_RFC2231)",
+                                filename);
+#endif
     if (content_type == NULL)
         content_type = uavmail__mime_guess_type(filename);
     else if (check_media_type(m, content_type) != 0)

@@ -95,6 +95,7 @@ static void puts_(uavmail__mime_reader *r, const char *s)
 
 const char *uavmail__mime_guess_type(const char *filename)
 {
+#if UAVMAIL_WITH_MIME_TYPES
     static const struct {
         const char *ext, *type;
     } table[] = {
@@ -117,6 +118,9 @@ const char *uavmail__mime_guess_type(const char *filename)
         for (i = 0; i < UAVMAIL__ARRAY_LEN(table); i++)
             if (uavmail__ascii_casecmp(dot + 1, table[i].ext) == 0)
                 return table[i].type;
+#else
+    (void)filename;
+#endif
     return "application/octet-stream";
 }
 
@@ -337,11 +341,13 @@ static void put_mailbox(uavmail__mime_reader *r, const uavmail__mbox *mb, size_t
 static void put_param(uavmail__mime_reader *r, const char *name, const char *value)
 {
     const unsigned char *p;
-    int plain = !needs_encoding(value) && strlen(value) <= 60;
     int ascii = !needs_encoding(value);
+#if UAVMAIL_WITH_RFC2231
+    int plain = ascii && strlen(value) <= 60;
     char seg[80];
     size_t sl = 0;
     unsigned part = 0;
+#endif
     puts_(r, ";\r\n\t");
     puts_(r, name);
     puts_(r, "=\"");
@@ -351,7 +357,9 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
                 puts_(r, "\\");
             put(r, (const char *)p, 1);
         }
-    } else {
+    }
+#if UAVMAIL_WITH_RFC2231
+    else {
         char words[PEND_SIZE / 4];
         size_t n = uavmail__hdr_encode_words(words, sizeof words, value, 0), i, o = 0;
         for (i = 0; i < n; i++) { /* one line: folds become plain spaces */
@@ -361,7 +369,9 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
         }
         put(r, words, o);
     }
-    puts_(r, "\"");
+#endif
+    puts_(r, "\""); /* without RFC 2231 message.c lets only such plain values through */
+#if UAVMAIL_WITH_RFC2231
     if (plain)
         return;
     for (p = (const unsigned char *)value;; p++) {
@@ -385,6 +395,7 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
             seg[sl++] = hex[*p & 15];
         }
     }
+#endif
 }
 
 size_t uavmail__mime_param(char *out, size_t cap, const char *name, const char *value)

@@ -106,6 +106,21 @@
 #define UAVMAIL_WITH_CHUNKING 1
 #endif
 
+/* RFC 2231 attachment file name parameters (filename*0*=UTF-8''...) for
+ * non-ASCII names, after an RFC 2047 form in quotes.  With 0 a file name
+ * must be printable ASCII without "=?" (it goes as one quoted string);
+ * others are refused with UAVMAIL_EHEADER. */
+#ifndef UAVMAIL_WITH_RFC2231
+#define UAVMAIL_WITH_RFC2231 1
+#endif
+
+/* The table of media types guessed from a file name's extension for an
+ * attachment added without one.  With 0 such attachments are sent as
+ * application/octet-stream. */
+#ifndef UAVMAIL_WITH_MIME_TYPES
+#define UAVMAIL_WITH_MIME_TYPES 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255
