@@ -121,6 +121,20 @@
 #define UAVMAIL_WITH_MIME_TYPES 1
 #endif
 
+/* Attachments and prepared messages read from files or descriptors.  With
+ * 0 those calls are refused with UAVMAIL_EINVAL: attach from memory or a
+ * read callback (a board without a file system). */
+#ifndef UAVMAIL_WITH_FILES
+#define UAVMAIL_WITH_FILES 1
+#endif
+
+/* HTML bodies (multipart/alternative) and inline parts (multipart/related).
+ * With 0 uavmail_message_set_html() and the inline calls are refused with
+ * UAVMAIL_EINVAL; the text body and attachments remain. */
+#ifndef UAVMAIL_WITH_HTML
+#define UAVMAIL_WITH_HTML 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255
