@@ -127,7 +127,11 @@ static int set_mbox(uavmail_message *m, uavmail__mbox *b, const char *what, cons
         return UAVMAIL_EADDRESS;
     if (name != NULL) {
         char label[64];
+#if UAVMAIL_ERROR_TEXTS
         uavmail__snprintf(label, sizeof label, "%s display name", what);
+#else
+        label[0] = 0; /* it only names the field in error texts */
+#endif
         if (check_header_value(m, label, name, NAME_MAX_) != 0)
             return m->err.code;
     }

@@ -131,8 +131,11 @@ const char *uavmail__mime_guess_type(const char *filename)
 
 /* ---- encoders ---------------------------------------------------------------- */
 
+#if UAVMAIL_WITH_QP || UAVMAIL_WITH_RFC2231
 static const char hex[] = "0123456789ABCDEF";
+#endif
 
+#if UAVMAIL_WITH_QP
 size_t uavmail__qp_encode(char *out, size_t cap, size_t *written, const char *in, size_t len,
                           int at_end, unsigned *state)
 {
@@ -196,6 +199,7 @@ size_t uavmail__qp_encode(char *out, size_t cap, size_t *written, const char *in
     *written = o;
     return i;
 }
+#endif
 
 size_t uavmail__hdr_encode_words(char *out, size_t cap, const char *utf8, size_t col)
 {
@@ -598,6 +602,9 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
 {
     uavmail__mime_reader *r;
     size_t maxnodes = m->natt + 6;
+#if !UAVMAIL_WITH_QP
+    size_t i;
+#endif
     *out = NULL;
     if (uavmail__message_freeze(m) != 0)
         return m->err.code;
@@ -620,6 +627,16 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_EINTERNAL, "no random numbers for a boundary");
     }
+#if !UAVMAIL_WITH_QP
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i].enc == ENC_QP) {
+            uavmail__mime_reader_free(r);
+            return uavmail__err_set(&m->err, UAVMAIL_EENCODING,
+                                    "the text needs quoted-printable (8-bit text without "
+                                    "8BITMIME, a NUL or a line over 998 octets), which is not "
+                                    "compiled in (UAVMAIL_WITH_QP)");
+        }
+#endif
     *out = r;
     return 0;
 }
@@ -813,6 +830,7 @@ static int text_plain_step(uavmail__mime_reader *r, const node *nd)
     return r->pos >= n;
 }
 
+#if UAVMAIL_WITH_QP
 static int text_qp_step(uavmail__mime_reader *r, const node *nd)
 {
     size_t n, w = 0;
@@ -823,6 +841,7 @@ static int text_qp_step(uavmail__mime_reader *r, const node *nd)
     r->pend_len += w;
     return r->pos >= n;
 }
+#endif
 
 /* Read up to @p n bytes of an attachment at r->pos; count, 0 at end, or <0. */
 static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, unsigned char *buf,
@@ -1117,7 +1136,11 @@ static int run_step(uavmail__mime_reader *r)
     case OP_CONTENT:
         if (nd->kind == N_ATTACH)
             return attach_step(r, nd);
-        return nd->enc == ENC_QP ? text_qp_step(r, nd) : text_plain_step(r, nd);
+#if UAVMAIL_WITH_QP
+        if (nd->enc == ENC_QP)
+            return text_qp_step(r, nd);
+#endif
+        return text_plain_step(r, nd);
 #if UAVMAIL_WITH_FILES
     case OP_PREPARED:
         return prepared_step(r);

@@ -135,6 +135,21 @@
 #define UAVMAIL_WITH_HTML 1
 #endif
 
+/* Quoted-printable text parts (RFC 2045 6.7), for 8-bit text the server
+ * cannot take as 8BITMIME, a NUL, or a line over 998 octets.  With 0 such
+ * a text is refused with UAVMAIL_EENCODING; 7-bit text (and 8-bit text
+ * with 8BITMIME) goes as before. */
+#ifndef UAVMAIL_WITH_QP
+#define UAVMAIL_WITH_QP 1
+#endif
+
+/* Message size declaration (RFC 1870 SIZE): SIZE= on MAIL, and a message
+ * over the server's announced limit refused before it is sent.  With 0
+ * the server's own refusal after the data is the result. */
+#ifndef UAVMAIL_WITH_SIZE
+#define UAVMAIL_WITH_SIZE 1
+#endif
+
 /* RFC 5321 section 4.5.3.1 limits. */
 #define UAVMAIL_LOCAL_PART_MAX 64
 #define UAVMAIL_DOMAIN_MAX 255

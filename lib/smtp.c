@@ -339,9 +339,11 @@ static void xtext(char *out, size_t cap, const char *in)
 static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap)
 {
     size_t n = (size_t)uavmail__snprintf(line, cap, "MAIL FROM:<%s>", env->from);
+#if UAVMAIL_WITH_SIZE
     if (env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " SIZE=%llu",
                                        (unsigned long long)env->size);
+#endif
     if (env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " BODY=8BITMIME");
 #if UAVMAIL_WITH_SMTPUTF8
@@ -586,7 +588,11 @@ static void start_auth(uavmail__smtp *e)
     if (6 + strlen(name) + n <= UAVMAIL_COMMAND_LINE_MAX - 2) {
         char shown[64];
         uavmail__snprintf(line, sizeof line, "AUTH %s %.*s", name, (int)n, ir);
+#if UAVMAIL_WITH_TRACE
         uavmail__snprintf(shown, sizeof shown, "AUTH %s <redacted>", name);
+#else
+        shown[0] = '\0';
+#endif
         put_secret_line(e, line, strlen(line), shown);
     } else {
         uavmail__snprintf(line, sizeof line, "AUTH %s", name);
@@ -765,18 +771,25 @@ static void parse_caps(uavmail__smtp *e)
 #define KW(name) (k == sizeof(name) - 1 && uavmail__ascii_ncasecmp(kw, name, k) == 0)
         if (KW("PIPELINING"))
             e->caps |= UAVMAIL__CAP_PIPELINING;
+#if UAVMAIL_WITH_CHUNKING
         else if (KW("CHUNKING"))
             e->caps |= UAVMAIL__CAP_CHUNKING;
+#endif
         else if (KW("8BITMIME"))
             e->caps |= UAVMAIL__CAP_8BITMIME;
+#if UAVMAIL_WITH_SMTPUTF8
         else if (KW("SMTPUTF8"))
             e->caps |= UAVMAIL__CAP_SMTPUTF8;
+#endif
+#if UAVMAIL_WITH_DSN
         else if (KW("DSN"))
             e->caps |= UAVMAIL__CAP_DSN;
+#endif
         else if (KW("ENHANCEDSTATUSCODES"))
             e->caps |= UAVMAIL__CAP_ENHANCED;
         else if (KW("STARTTLS"))
             e->caps |= UAVMAIL__CAP_STARTTLS;
+#if UAVMAIL_WITH_SIZE
         else if (KW("SIZE")) {
             uint64_t v = 0;
             size_t j = k + 1;
@@ -784,7 +797,9 @@ static void parse_caps(uavmail__smtp *e)
             while (j < n && uavmail__is_digit(kw[j]) && v < UINT64_MAX / 100)
                 v = v * 10 + (uint64_t)(kw[j++] - '0');
             e->size_limit = v; /* 0: no fixed limit */
-        } else if (KW("AUTH")) {
+        }
+#endif
+        else if (KW("AUTH")) {
             e->caps |= UAVMAIL__CAP_AUTH;
             if (k < n)
                 parse_auth_list(e, kw + k + 1, n - k - 1);
@@ -1332,12 +1347,14 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
                                 "finished transactions must be collected first");
     if (env->nrcpt == 0)
         return uavmail__err_set(e->err, UAVMAIL_EINVAL, "message has no recipients");
+#if UAVMAIL_WITH_SIZE
     if (e->size_limit != 0 && env->size > e->size_limit)
         return uavmail__err_set(e->err, UAVMAIL_ETOOBIG,
                                 "message of %llu bytes exceeds the server's limit of %llu "
                                 "bytes (SIZE)",
                                 (unsigned long long)env->size,
                                 (unsigned long long)e->size_limit);
+#endif
     if (env->smtputf8 && !(UAVMAIL_WITH_SMTPUTF8 && (e->caps & UAVMAIL__CAP_SMTPUTF8)))
         return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
                                 "an address of this message has non-ASCII characters, which "
