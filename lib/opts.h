@@ -1,5 +1,6 @@
 /*
- * Compile-time limits, each overridable with -D.  (Model: lwIP opt.h.)
+ * Compile-time limits and feature switches, each overridable with -D.
+ * (Model: lwIP opt.h.)
  */
 #ifndef UAVMAIL_OPTS_H
 #define UAVMAIL_OPTS_H
@@ -47,10 +48,12 @@
 
 /* ---- features ------------------------------------------------------------
  * Each is 1 (compiled in) unless set to 0 with -D; a small device drops what
- * it does not need (scripts/footprint.sh measures the Cortex-M4 core with
- * all of them and with the small set: -DUAVMAIL_ERROR_TEXTS=0
- * -DUAVMAIL_WITH_SCRAM=0 ...).  A feature compiled out and asked for at run
- * time is refused with an error code, never silently skipped. */
+ * it does not need.  scripts/footprint.sh measures the Cortex-M4 core with
+ * all of them and in the small configuration of test/footprint/mcu_small.txt
+ * (every switch below at 0), which the mcu-loopback-small test runs.  A
+ * compiled-out feature that the caller or a message asks for is refused with
+ * an error code, never silently dropped; only the trace and SIZE, which
+ * merely inform, go without a word. */
 
 /* Error detail in words: the formatted message and the suggested fix
  * (uavmail_error_message(), uavmail_error_hint()), provider hints
