@@ -222,6 +222,14 @@ int uavmail__address_check(const char *addr, const char *what, uavmail_error_det
     if (!domain_ok(addr + at, n - at))
         return uavmail__err_set(err, UAVMAIL_EADDRESS,
                                 "%s address \"%.100s\": invalid domain", what, addr);
+#if !UAVMAIL_WITH_SMTPUTF8
+    for (i = 0; i < n; i++)
+        if ((unsigned char)addr[i] >= 0x80)
+            return uavmail__err_set(err, UAVMAIL_EADDRESS,
+                                    "%s address \"%.100s\" is not ASCII, and SMTPUTF8 is not "
+                                    "compiled in (UAVMAIL_WITH_SMTPUTF8)",
+                                    what, addr);
+#endif
     if (flags != NULL) {
         *flags = 0;
         for (i = 0; i < n; i++)

@@ -71,6 +71,7 @@ void uavmail__err_clear(uavmail_error_detail *e)
     e->reply[0] = '\0';
 }
 
+#if UAVMAIL_ERROR_TEXTS
 int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap)
 {
     uavmail__err_clear(e);
@@ -95,6 +96,14 @@ void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...)
     vsnprintf(e->hint, sizeof e->hint, fmt, ap);
     va_end(ap);
 }
+#else
+int uavmail__err_code(uavmail_error_detail *e, int code)
+{
+    uavmail__err_clear(e);
+    e->code = code;
+    return code;
+}
+#endif
 
 void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
                         const char *text)

@@ -66,11 +66,23 @@ struct uavmail_error_detail {
 };
 
 void uavmail__err_clear(uavmail_error_detail *e);
+#if UAVMAIL_ERROR_TEXTS
 /* Set code and message; keeps nothing else.  Returns @p code. */
 int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
 int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap)
     UAVMAIL__PRINTF(3, 0);
 void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...) UAVMAIL__PRINTF(2, 3);
+#else
+/* Without the texts (opts.h) only the code is recorded: the format and its
+ * arguments stay inside sizeof, so they are type-checked and count as used
+ * but are never evaluated -- no argument may have a side effect. */
+int uavmail__err_code(uavmail_error_detail *e, int code);
+int uavmail__err_unevaluated(int, ...); /* never defined: only named inside sizeof */
+#define uavmail__err_set(e, code, ...) \
+    ((void)sizeof(uavmail__err_unevaluated(0, __VA_ARGS__)), uavmail__err_code((e), (code)))
+#define uavmail__err_hint(e, ...) \
+    ((void)sizeof(uavmail__err_unevaluated(0, __VA_ARGS__)), (void)(e))
+#endif
 /* Record a server reply (code, enhanced status, text) in the detail. */
 void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
                         const char *text);

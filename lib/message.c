@@ -127,7 +127,11 @@ static int set_mbox(uavmail_message *m, uavmail__mbox *b, const char *what, cons
         return UAVMAIL_EADDRESS;
     if (name != NULL) {
         char label[64];
+#if UAVMAIL_ERROR_TEXTS
         uavmail__snprintf(label, sizeof label, "%s display name", what);
+#else
+        label[0] = 0; /* it only names the field in error texts */
+#endif
         if (check_header_value(m, label, name, NAME_MAX_) != 0)
             return m->err.code;
     }
@@ -229,6 +233,16 @@ static int set_body(uavmail_message *m, char **dst, size_t *dst_len, const char 
     return 0;
 }
 
+#if !UAVMAIL_WITH_HTML
+/* An HTML body or inline part asked for with UAVMAIL_WITH_HTML 0 (opts.h). */
+static int no_html(uavmail_message *m)
+{
+    return uavmail__err_set(&m->err, UAVMAIL_EINVAL,
+                            "HTML bodies and inline parts are not compiled in "
+                            "(UAVMAIL_WITH_HTML)");
+}
+#endif
+
 int uavmail_message_set_text(uavmail_message *m, const char *text, size_t len)
 {
     return m ? set_body(m, &m->text, &m->text_len, "text", text, len) : UAVMAIL_EINVAL;
@@ -236,7 +250,13 @@ int uavmail_message_set_text(uavmail_message *m, const char *text, size_t len)
 
 int uavmail_message_set_html(uavmail_message *m, const char *html, size_t len)
 {
-    return m ? set_body(m, &m->html, &m->html_len, "HTML", html, len) : UAVMAIL_EINVAL;
+    if (m == NULL)
+        return UAVMAIL_EINVAL;
+#if !UAVMAIL_WITH_HTML
+    if (html != NULL)
+        return no_html(m);
+#endif
+    return set_body(m, &m->html, &m->html_len, "HTML", html, len);
 }
 
 int uavmail_message_set_reply_to(uavmail_message *m, const char *address,
@@ -302,6 +322,14 @@ int uavmail_message_add_header(uavmail_message *m, const char *name, const char 
     return 0;
 }
 
+/* A file source asked for with UAVMAIL_WITH_FILES 0 (opts.h). */
+static int no_files(uavmail_message *m)
+{
+    return uavmail__err_set(&m->err, UAVMAIL_EINVAL,
+                            "files are not compiled in (UAVMAIL_WITH_FILES): attach from memory "
+                            "or a read callback");
+}
+
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -353,17 +381,38 @@ static int check_content_id(uavmail_message *m, const char *cid)
     return 0;
 }
 
+#if !UAVMAIL_WITH_RFC2231
+/* Without RFC 2231 a file name goes as one quoted string: printable ASCII,
+ * and nothing a reader could take for an RFC 2047 encoded word. */
+static int plain_filename(const char *f)
+{
+    const char *p;
+    for (p = f; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+            return 0;
+    return strstr(f, "=?") == NULL;
+}
+#endif
+
 static int add_attachment(uavmail_message *m, uavmail__attachment *a, const char *content_type,
                           const char *filename, const char *cid)
 {
     int rc;
-    a->is_inline = cid != NULL;
+    a->is_inline = UAVMAIL_WITH_HTML && cid != NULL;
     if (a->is_inline && check_content_id(m, cid) != 0)
         return m->err.code;
     if (filename == NULL || filename[0] == '\0')
         return uavmail__err_set(&m->err, UAVMAIL_EINVAL, "attachment needs a file name");
     if (check_header_value(m, "attachment file name", filename, FILENAME_MAX_) != 0)
         return m->err.code;
+#if !UAVMAIL_WITH_RFC2231
+    if (!plain_filename(filename))
+        return uavmail__err_set(&m->err, UAVMAIL_EHEADER,
+                                "attachment file name \"%.100s\" is not plain printable ASCII, "
+                                "and RFC 2231 parameters are not compiled in "
+                                "(UAVMAIL_WITH_RFC2231)",
+                                filename);
+#endif
     if (content_type == NULL)
         content_type = uavmail__mime_guess_type(filename);
     else if (check_media_type(m, content_type) != 0)
@@ -394,6 +443,8 @@ static int attach_file(uavmail_message *m, const char *path, const char *content
     if (m == NULL || path == NULL || path[0] == '\0')
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+    if (!UAVMAIL_WITH_FILES)
+        return no_files(m);
     memset(&a, 0, sizeof a);
     a.source = UAVMAIL__SRC_FILE;
     a.path = uavmail__strdup(&m->alloc, path);
@@ -445,17 +496,25 @@ int uavmail_message_attach_memory(uavmail_message *m, const void *data, size_t l
 int uavmail_message_add_inline_file(uavmail_message *m, const char *path,
                                     const char *content_type, const char *content_id)
 {
+#if UAVMAIL_WITH_HTML
     if (content_id == NULL)
         return UAVMAIL_EINVAL;
     return attach_file(m, path, content_type, NULL, content_id);
+#else
+    return m == NULL ? UAVMAIL_EINVAL : no_html(m);
+#endif
 }
 
 int uavmail_message_add_inline_memory(uavmail_message *m, const void *data, size_t len,
                                       const char *content_type, const char *content_id)
 {
+#if UAVMAIL_WITH_HTML
     if (content_id == NULL)
         return UAVMAIL_EINVAL;
     return attach_memory(m, data, len, content_type, content_id, content_id);
+#else
+    return m == NULL ? UAVMAIL_EINVAL : no_html(m);
+#endif
 }
 
 int uavmail_message_attach_fd(uavmail_message *m, int fd, const char *content_type,
@@ -465,6 +524,8 @@ int uavmail_message_attach_fd(uavmail_message *m, int fd, const char *content_ty
     if (m == NULL || fd < 0)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+    if (!UAVMAIL_WITH_FILES)
+        return no_files(m);
     if (uavmail__plat_fd_size(fd) < 0)
         return uavmail__err_set(&m->err, UAVMAIL_EFILE,
                                 "descriptor %d for attachment \"%.100s\" is not a readable "
@@ -500,6 +561,12 @@ int uavmail_message_set_dsn(uavmail_message *m, unsigned notify, int ret, const 
         ret < UAVMAIL_DSN_RET_DEFAULT || ret > UAVMAIL_DSN_RET_HDRS)
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+#if !UAVMAIL_WITH_DSN
+    if (notify != 0 || ret != UAVMAIL_DSN_RET_DEFAULT || envid != NULL)
+        return uavmail__err_set(&m->err, UAVMAIL_EINVAL,
+                                "delivery status notifications are not compiled in "
+                                "(UAVMAIL_WITH_DSN)");
+#endif
     if (envid != NULL) {
         const char *p;
         if (strlen(envid) > 100)
@@ -526,6 +593,8 @@ int uavmail_message_set_prepared_file(uavmail_message *m, const char *path)
     if (m == NULL || path == NULL || path[0] == '\0')
         return UAVMAIL_EINVAL;
     uavmail__err_clear(&m->err);
+    if (!UAVMAIL_WITH_FILES)
+        return no_files(m);
     if (uavmail__plat_file_open(&f, &m->alloc, path, why, sizeof why) != 0)
         return uavmail__err_set(&m->err, UAVMAIL_EFILE, "message file \"%s\" cannot be opened: %s",
                                 path, why);

@@ -23,6 +23,11 @@
 #define RAW_FOR(cap) ((cap) / 78 * UAVMAIL_B64_LINE_BYTES)
 
 enum node_kind { N_MULTI, N_TEXT, N_HTML, N_ATTACH };
+
+/* Without HTML (opts.h) these are constants, so the compiler drops the
+ * paths for HTML bodies and inline parts. */
+#define HTML_OF(m) (UAVMAIL_WITH_HTML ? (m)->html : NULL)
+#define IS_INLINE(a) (UAVMAIL_WITH_HTML && (a)->is_inline)
 enum op_kind { OP_TOP, OP_HEADERS, OP_CONTENT, OP_DELIM, OP_CLOSE, OP_END, OP_PREPARED };
 enum text_enc { ENC_7BIT, ENC_8BIT, ENC_QP, ENC_BASE64 };
 
@@ -111,6 +116,7 @@ static void puts_(uavmail__mime_reader *r, const char *s)
 
 const char *uavmail__mime_guess_type(const char *filename)
 {
+#if UAVMAIL_WITH_MIME_TYPES
     static const struct {
         const char *ext, *type;
     } table[] = {
@@ -133,13 +139,19 @@ const char *uavmail__mime_guess_type(const char *filename)
         for (i = 0; i < UAVMAIL__ARRAY_LEN(table); i++)
             if (uavmail__ascii_casecmp(dot + 1, table[i].ext) == 0)
                 return table[i].type;
+#else
+    (void)filename;
+#endif
     return "application/octet-stream";
 }
 
 /* ---- encoders ---------------------------------------------------------------- */
 
+#if UAVMAIL_WITH_QP || UAVMAIL_WITH_RFC2231
 static const char hex[] = "0123456789ABCDEF";
+#endif
 
+#if UAVMAIL_WITH_QP
 size_t uavmail__qp_encode(char *out, size_t cap, size_t *written, const char *in, size_t len,
                           int at_end, unsigned *state)
 {
@@ -203,6 +215,7 @@ size_t uavmail__qp_encode(char *out, size_t cap, size_t *written, const char *in
     *written = o;
     return i;
 }
+#endif
 
 size_t uavmail__hdr_encode_words(char *out, size_t cap, const char *utf8, size_t col)
 {
@@ -349,11 +362,13 @@ static void put_mailbox(uavmail__mime_reader *r, const uavmail__mbox *mb, size_t
 static void put_param(uavmail__mime_reader *r, const char *name, const char *value)
 {
     const unsigned char *p;
-    int plain = !needs_encoding(value) && strlen(value) <= 60;
     int ascii = !needs_encoding(value);
+#if UAVMAIL_WITH_RFC2231
+    int plain = ascii && strlen(value) <= 60;
     char seg[80];
     size_t sl = 0;
     unsigned part = 0;
+#endif
     puts_(r, ";\r\n\t");
     puts_(r, name);
     puts_(r, "=\"");
@@ -363,7 +378,9 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
                 puts_(r, "\\");
             put(r, (const char *)p, 1);
         }
-    } else {
+    }
+#if UAVMAIL_WITH_RFC2231
+    else {
         char *words = r->pend + r->pend_len;
         size_t n = uavmail__hdr_encode_words(words, pend_room(r), value, 0), i, o = 0;
         for (i = 0; i < n; i++) { /* one line: folds become plain spaces */
@@ -375,7 +392,9 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
             r->overflow = 1;
         r->pend_len += o;
     }
-    puts_(r, "\"");
+#endif
+    puts_(r, "\""); /* without RFC 2231 message.c lets only such plain values through */
+#if UAVMAIL_WITH_RFC2231
     if (plain)
         return;
     for (p = (const unsigned char *)value;; p++) {
@@ -399,6 +418,7 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
             seg[sl++] = hex[*p & 15];
         }
     }
+#endif
 }
 
 size_t uavmail__mime_param(char *out, size_t cap, const char *name, const char *value)
@@ -444,7 +464,7 @@ static int choose_text_encoding(const char *t, size_t n, unsigned flags)
 
 static const char *leaf_text(const uavmail__mime_reader *r, const node *nd, size_t *len)
 {
-    const char *t = nd->kind == N_HTML ? r->m->html : r->m->text;
+    const char *t = nd->kind == N_HTML ? HTML_OF(r->m) : r->m->text;
     *len = t == NULL ? 0 : nd->kind == N_HTML ? r->m->html_len : r->m->text_len;
     return t ? t : "";
 }
@@ -475,7 +495,7 @@ static int new_boundary(uavmail__mime_reader *r, node *nd)
         nd->boundary[6 + sizeof rnd] = '\0';
         /* D-09: verify absent from the only unencoded content, the bodies. */
         if (!(r->m->text && occurs_in(r->m->text, r->m->text_len, nd->boundary)) &&
-            !(r->m->html && occurs_in(r->m->html, r->m->html_len, nd->boundary)))
+            !(HTML_OF(r->m) && occurs_in(r->m->html, r->m->html_len, nd->boundary)))
             return 0;
     }
 }
@@ -544,14 +564,16 @@ static int build(uavmail__mime_reader *r)
 {
     uavmail_message *m = r->m;
     size_t i, ninl = 0, natt = 0, text = 0, html = 0, htmlpart = 0, body, root, k;
-    int has_text = m->text != NULL || m->html == NULL, has_html = m->html != NULL;
+    int has_html = HTML_OF(m) != NULL, has_text = m->text != NULL || !has_html;
     int inl_in_mixed;
+#if UAVMAIL_WITH_FILES
     if (m->prepared != NULL) {
         emit_op(r, OP_PREPARED, 0);
         return 0;
     }
+#endif
     for (i = 0; i < m->natt; i++)
-        m->att[i].is_inline ? ninl++ : natt++;
+        IS_INLINE(&m->att[i]) ? ninl++ : natt++;
     inl_in_mixed = !has_html && ninl > 0;
     if (has_text)
         text = add_leaf(r, N_TEXT, 0);
@@ -563,7 +585,7 @@ static int build(uavmail__mime_reader *r)
             k = r->nodes[htmlpart].first_kid;
             r->kids[k++] = html;
             for (i = 0; i < m->natt; i++)
-                if (m->att[i].is_inline)
+                if (IS_INLINE(&m->att[i]))
                     r->kids[k++] = add_leaf(r, N_ATTACH, i);
         }
     }
@@ -582,7 +604,7 @@ static int build(uavmail__mime_reader *r)
         k = r->nodes[root].first_kid;
         r->kids[k++] = body;
         for (i = 0; i < m->natt; i++)
-            if (!m->att[i].is_inline || inl_in_mixed)
+            if (!IS_INLINE(&m->att[i]) || inl_in_mixed)
                 r->kids[k++] = add_leaf(r, N_ATTACH, i);
     }
     emit_tree(r, root, 1);
@@ -595,6 +617,9 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
 {
     uavmail__mime_reader *r;
     size_t maxnodes = m->natt + 6;
+#if !UAVMAIL_WITH_QP
+    size_t i;
+#endif
     *out = NULL;
     if (uavmail__message_freeze(m) != 0)
         return m->err.code;
@@ -615,6 +640,16 @@ int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *m, uns
         uavmail__mime_reader_free(r);
         return uavmail__err_set(&m->err, UAVMAIL_EINTERNAL, "no random numbers for a boundary");
     }
+#if !UAVMAIL_WITH_QP
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i].enc == ENC_QP) {
+            uavmail__mime_reader_free(r);
+            return uavmail__err_set(&m->err, UAVMAIL_EENCODING,
+                                    "the text needs quoted-printable (8-bit text without "
+                                    "8BITMIME, a NUL or a line over 998 octets), which is not "
+                                    "compiled in (UAVMAIL_WITH_QP)");
+        }
+#endif
     *out = r;
     return 0;
 }
@@ -663,7 +698,7 @@ static void put_content_headers(uavmail__mime_reader *r, const node *nd)
     if (nd->kind == N_MULTI) {
         puts_(r, "Content-Type: multipart/");
         puts_(r, nd->subtype);
-        if (strcmp(nd->subtype, "related") == 0)
+        if (UAVMAIL_WITH_HTML && strcmp(nd->subtype, "related") == 0)
             puts_(r, ";\r\n\ttype=\"text/html\"");
         put_param(r, "boundary", nd->boundary);
         puts_(r, "\r\n");
@@ -671,17 +706,18 @@ static void put_content_headers(uavmail__mime_reader *r, const node *nd)
     }
     if (nd->kind == N_TEXT) {
         puts_(r, "Content-Type: text/plain; charset=utf-8\r\n");
-    } else if (nd->kind == N_HTML) {
+    } else if (UAVMAIL_WITH_HTML && nd->kind == N_HTML) {
         puts_(r, "Content-Type: text/html; charset=utf-8\r\n");
     } else {
         const uavmail__attachment *a = &r->m->att[nd->idx];
         puts_(r, "Content-Type: ");
         puts_(r, a->content_type);
         put_param(r, "name", a->filename);
-        puts_(r, a->is_inline ? "\r\nContent-Disposition: inline" : "\r\nContent-Disposition: attachment");
+        puts_(r, IS_INLINE(a) ? "\r\nContent-Disposition: inline"
+                              : "\r\nContent-Disposition: attachment");
         put_param(r, "filename", a->filename);
         puts_(r, "\r\n");
-        if (a->is_inline) {
+        if (IS_INLINE(a)) {
             puts_(r, "Content-ID: <");
             puts_(r, a->content_id);
             puts_(r, ">\r\n");
@@ -806,6 +842,7 @@ static int text_plain_step(uavmail__mime_reader *r, const node *nd)
     return r->pos >= n;
 }
 
+#if UAVMAIL_WITH_QP
 static int text_qp_step(uavmail__mime_reader *r, const node *nd)
 {
     size_t n, w = 0;
@@ -816,6 +853,7 @@ static int text_qp_step(uavmail__mime_reader *r, const node *nd)
     r->pend_len += w;
     return r->pos >= n;
 }
+#endif
 
 /* Read up to @p n bytes of an attachment at r->pos; count, 0 at end, or <0. */
 static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, unsigned char *buf,
@@ -827,10 +865,12 @@ static long source_read(uavmail__mime_reader *r, const uavmail__attachment *a, u
             n = (size_t)(a->len - r->pos);
         memcpy(buf, a->data + (size_t)r->pos, n);
         return (long)n;
+#if UAVMAIL_WITH_FILES
     case UAVMAIL__SRC_FILE:
         return uavmail__plat_file_read(r->file, buf, n);
     case UAVMAIL__SRC_FD:
         return uavmail__plat_fd_pread(a->fd, buf, n, r->pos);
+#endif
     default:
         return a->cb(buf, n, r->pos, a->cb_user_data);
     }
@@ -846,7 +886,8 @@ static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size
     /* After measuring, files and descriptors are sent exactly as long as
      * they were measured (a log still growing is sent as of that moment),
      * so SIZE and BDAT lengths always match the bytes sent. */
-    int fixed = r->measured && (a->source == UAVMAIL__SRC_FILE || a->source == UAVMAIL__SRC_FD);
+    int fixed = UAVMAIL_WITH_FILES && r->measured &&
+                (a->source == UAVMAIL__SRC_FILE || a->source == UAVMAIL__SRC_FD);
     while (got < limit && !r->file_eof) {
         size_t want = limit - got;
         long n;
@@ -889,7 +930,7 @@ static long fill_raw(uavmail__mime_reader *r, const uavmail__attachment *a, size
 static int open_source(uavmail__mime_reader *r, const uavmail__attachment *a)
 {
     char why[128];
-    if (a->source != UAVMAIL__SRC_FILE || r->file != NULL)
+    if (!UAVMAIL_WITH_FILES || a->source != UAVMAIL__SRC_FILE || r->file != NULL)
         return 0;
     if (uavmail__plat_file_open(&r->file, &r->m->alloc, a->path, why, sizeof why) != 0)
         return uavmail__err_set(&r->m->err, UAVMAIL_EFILE, "attachment \"%s\" cannot be opened: %s",
@@ -975,6 +1016,8 @@ static int source_size(uavmail__mime_reader *r, const uavmail__attachment *a, ui
 }
 
 /* ---- prepared messages -------------------------------------------------------------- */
+
+#if UAVMAIL_WITH_FILES
 
 static void prep_put(uavmail__mime_reader *r, char c)
 {
@@ -1073,6 +1116,7 @@ static int prepared_step(uavmail__mime_reader *r)
     }
     return 0;
 }
+#endif /* UAVMAIL_WITH_FILES */
 
 /* Run one step of the program.  Returns 1 if the current op finished,
  * 0 if it needs more steps, or a negative error. */
@@ -1118,9 +1162,15 @@ static int run_step(uavmail__mime_reader *r)
     case OP_CONTENT:
         if (nd->kind == N_ATTACH)
             return attach_step(r, nd);
-        return nd->enc == ENC_QP ? text_qp_step(r, nd) : text_plain_step(r, nd);
+#if UAVMAIL_WITH_QP
+        if (nd->enc == ENC_QP)
+            return text_qp_step(r, nd);
+#endif
+        return text_plain_step(r, nd);
+#if UAVMAIL_WITH_FILES
     case OP_PREPARED:
         return prepared_step(r);
+#endif
     case OP_END: {
         size_t n;
         const char *t = leaf_text(r, nd, &n);

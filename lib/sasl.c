@@ -11,10 +11,14 @@ static const struct {
 } mechs[] = {
     {"PLAIN", UAVMAIL__MECH_PLAIN},
     {"LOGIN", UAVMAIL__MECH_LOGIN},
+#if UAVMAIL_WITH_OAUTH2
     {"XOAUTH2", UAVMAIL__MECH_XOAUTH2},
     {"OAUTHBEARER", UAVMAIL__MECH_OAUTHBEARER},
+#endif
+#if UAVMAIL_WITH_SCRAM
     {"SCRAM-SHA-256", UAVMAIL__MECH_SCRAM_SHA256},
-};
+#endif
+}; /* a mechanism compiled out (opts.h) is not recognised in the server's list */
 
 unsigned uavmail__sasl_mech_from_name(const char *name, size_t len)
 {
@@ -51,6 +55,7 @@ unsigned uavmail__sasl_choose(unsigned offered, unsigned usable)
     return 0;
 }
 
+#if UAVMAIL_WITH_OAUTH2
 /* Assemble raw bytes into a bounded scratch buffer, encode, wipe. */
 static size_t encode_parts(char *out, size_t cap, const char *const *parts, const size_t *lens,
                            size_t n)
@@ -130,6 +135,7 @@ int uavmail__sasl_oauth_error(const char *b64, size_t len, char *status, size_t 
     json_field((const char *)json, n, "scope", scope, scope_cap);
     return 0;
 }
+#endif /* UAVMAIL_WITH_OAUTH2 */
 
 size_t uavmail__sasl_plain(char *out, size_t cap, const char *authzid, const char *user,
                            const char *pass, size_t pass_len)
@@ -154,6 +160,8 @@ size_t uavmail__sasl_plain(char *out, size_t cap, const char *authzid, const cha
 }
 
 /* ---- SCRAM-SHA-256 -------------------------------------------------------------------- */
+
+#if UAVMAIL_WITH_SCRAM
 
 size_t uavmail__scram_first(uavmail__scram *s, const char *user, char *out, size_t cap)
 {
@@ -283,3 +291,4 @@ int uavmail__scram_verify(const uavmail__scram *s, const char *b64, size_t len)
     v = attr(msg, 'v', &vlen);
     return v != NULL && vlen == 44 && memcmp(v, sig, 44) == 0 ? 0 : -1;
 }
+#endif /* UAVMAIL_WITH_SCRAM */

@@ -165,6 +165,11 @@ static int validate(const uavmail_session_options *o, uavmail_error_detail *err)
                                 "unknown authentication mechanism \"%.40s\" (PLAIN, LOGIN, "
                                 "XOAUTH2 or OAUTHBEARER)",
                                 o->auth_mechanism);
+#if !UAVMAIL_WITH_OAUTH2
+    if (o->version >= 3 && o->token_cb != NULL)
+        return uavmail__err_set(err, UAVMAIL_EINVAL,
+                                "OAuth2 tokens are not compiled in (UAVMAIL_WITH_OAUTH2)");
+#endif
     if (o->version >= 3 && (o->client_cert == NULL) != (o->client_key == NULL))
         return uavmail__err_set(err, UAVMAIL_EINVAL,
                                 "a client certificate needs its key, and the other way round");
@@ -976,12 +981,17 @@ static int next_action(uavmail_session *s)
  * (or no status and 535 / 5.7.8); never 400 and never twice (A-13). */
 static int token_expired(const uavmail_session *s)
 {
+#if UAVMAIL_WITH_OAUTH2
     const uavmail__smtp *e = &s->engine;
     if (s->token_refreshed || s->op != OP_SEND || !(uavmail__smtp_mech(e) & UAVMAIL__MECH_TOKEN))
         return 0;
     if (e->oauth_status[0] != '\0')
         return strcmp(e->oauth_status, "401") == 0;
     return s->err.smtp_code == 535 || strcmp(s->err.enhanced, "5.7.8") == 0;
+#else
+    (void)s;
+    return 0; /* no tokens without OAuth2 */
+#endif
 }
 
 /* Drive the current operation: its result, or UAVMAIL_EAGAIN (*want set). */

@@ -32,6 +32,7 @@ static const char *const phase_names[] = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
+#if UAVMAIL_WITH_TRACE
 static void trace(uavmail__smtp *e, int dir, const char *s, size_t n)
 {
     if (e->cfg.trace_cb != NULL)
@@ -42,6 +43,10 @@ static void trace_str(uavmail__smtp *e, int dir, const char *s)
 {
     trace(e, dir, s, strlen(s));
 }
+#else
+#define trace(e, dir, s, n) ((void)(s), (void)(n))
+#define trace_str(e, dir, s) ((void)(s))
+#endif
 
 static size_t out_room(const uavmail__smtp *e)
 {
@@ -78,16 +83,13 @@ static int put_cmd(uavmail__smtp *e, const char *cmd)
     return put_line(e, cmd, strlen(cmd), NULL);
 }
 
-static int fail(uavmail__smtp *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
-static int fail(uavmail__smtp *e, int code, const char *fmt, ...)
+/* The session is over: fail(e, code, fmt, ...) describes why in e->err. */
+static int failed(uavmail__smtp *e, int code)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    uavmail__err_vset(e->err, code, fmt, ap);
-    va_end(ap);
     e->state = S_FAILED;
     return code;
 }
+#define fail(e, code, ...) failed((e), uavmail__err_set((e)->err, (code), __VA_ARGS__))
 
 /* The reply's first line without an enhanced status code. */
 static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
@@ -101,6 +103,7 @@ static const char *reply_text(const uavmail__smtp *e, char *enh, size_t *skip)
     return r->text + k;
 }
 
+#if UAVMAIL_ERROR_TEXTS
 /* Known provider replies, translated into what to do (probe and errors). */
 static void provider_hint(uavmail__smtp *e, int code, const char *enh, const char *text)
 {
@@ -127,6 +130,9 @@ static void provider_hint(uavmail__smtp *e, int code, const char *enh, const cha
                                   "security \"starttls\" (or \"auto\")");
 #undef HAS
 }
+#else
+#define provider_hint(e, code, enh, text) ((void)0)
+#endif
 
 /* Describe the server's reply as an error; 421 is "closing", 4xx
  * temporary, 5xx permanent unless @p code5 says otherwise.  The session
@@ -153,6 +159,14 @@ static int fail_reply(uavmail__smtp *e, int code5, const char *what)
 }
 
 /* ---- the transaction queue ------------------------------------------------------- */
+
+/* The message goes as one BDAT chunk (RFC 3030); never without CHUNKING
+ * compiled in, which lets the compiler drop the BDAT paths. */
+#if UAVMAIL_WITH_CHUNKING
+#define IS_BDAT(t) ((t)->bdat)
+#else
+#define IS_BDAT(t) 0
+#endif
 
 static size_t q_idx(const uavmail__smtp *e, size_t i)
 {
@@ -214,8 +228,12 @@ void uavmail__smtp_init(uavmail__smtp *e, const uavmail__smtp_config *cfg,
  * takes no memory, while a message is sent). */
 static void scram_end(uavmail__smtp *e)
 {
+#if UAVMAIL_WITH_SCRAM
     uavmail__free_secret(e->alloc, e->scram, sizeof *e->scram);
     e->scram = NULL;
+#else
+    (void)e;
+#endif
 }
 
 void uavmail__smtp_release(uavmail__smtp *e)
@@ -277,7 +295,7 @@ unsigned uavmail__smtp_timeout_ms(const uavmail__smtp *e)
             return t->mail ? t->mail : UAVMAIL_TIMEOUT_MAIL_MS;
         if (tx->replied <= n)
             return t->rcpt ? t->rcpt : UAVMAIL_TIMEOUT_RCPT_MS;
-        if (tx->bdat)
+        if (IS_BDAT(tx))
             return t->data_end ? t->data_end : UAVMAIL_TIMEOUT_DATA_END_MS;
         return t->data ? t->data : UAVMAIL_TIMEOUT_DATA_MS;
     case S_BODY: return t->block ? t->block : UAVMAIL_TIMEOUT_BLOCK_MS;
@@ -316,6 +334,7 @@ static void send_ehlo(uavmail__smtp *e)
     e->state = S_EHLO;
 }
 
+#if UAVMAIL_WITH_HELO
 static void send_helo(uavmail__smtp *e)
 {
     char line[300];
@@ -323,7 +342,9 @@ static void send_helo(uavmail__smtp *e)
     put_cmd(e, line);
     e->state = S_HELO;
 }
+#endif
 
+#if UAVMAIL_WITH_DSN
 /* xtext (RFC 3461 4): "+" and "=" and anything outside '!'..'~' as +XX. */
 static void xtext(char *out, size_t cap, const char *in)
 {
@@ -339,17 +360,23 @@ static void xtext(char *out, size_t cap, const char *in)
     }
     out[o] = '\0';
 }
+#endif
 
 static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap)
 {
     size_t n = (size_t)uavmail__snprintf(line, cap, "MAIL FROM:<%s>", env->from);
+#if UAVMAIL_WITH_SIZE
     if (env->size != 0 && (e->caps & UAVMAIL__CAP_SIZE))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " SIZE=%llu",
                                        (unsigned long long)env->size);
+#endif
     if (env->body_8bit && (e->caps & UAVMAIL__CAP_8BITMIME))
         n += (size_t)uavmail__snprintf(line + n, cap - n, " BODY=8BITMIME");
+#if UAVMAIL_WITH_SMTPUTF8
     if (env->smtputf8)
         n += (size_t)uavmail__snprintf(line + n, cap - n, " SMTPUTF8");
+#endif
+#if UAVMAIL_WITH_DSN
     if (e->caps & UAVMAIL__CAP_DSN) {
         if (env->dsn_ret)
             n += (size_t)uavmail__snprintf(line + n, cap - n, " RET=%s",
@@ -360,12 +387,14 @@ static void mail_line(uavmail__smtp *e, const uavmail__envelope *env, char *line
             uavmail__snprintf(line + n, cap - n, " ENVID=%s", x);
         }
     }
+#endif
 }
 
 static void rcpt_line(uavmail__smtp *e, const uavmail__envelope *env, char *line, size_t cap,
                       const char *addr)
 {
     size_t n = (size_t)uavmail__snprintf(line, cap, "RCPT TO:<%s>", addr);
+#if UAVMAIL_WITH_DSN
     if ((e->caps & UAVMAIL__CAP_DSN) && env->dsn_notify != 0) {
         char x[UAVMAIL_COMMAND_LINE_MAX];
         if (env->dsn_notify & UAVMAIL__DSN_NEVER)
@@ -385,6 +414,9 @@ static void rcpt_line(uavmail__smtp *e, const uavmail__envelope *env, char *line
         xtext(x, sizeof x, addr);
         uavmail__snprintf(line + n, cap - n, " ORCPT=rfc822;%s", x);
     }
+#else
+    (void)e, (void)env, (void)n;
+#endif
 }
 
 /* Emit the commands of the transaction being written that may go out now.
@@ -421,7 +453,7 @@ static void emit_tx(uavmail__smtp *e)
             /* Without pipelining, DATA only when someone accepted (P-10). */
             if (!pipelining && t->accepted == 0)
                 return;
-            if (t->bdat)
+            if (IS_BDAT(t))
                 uavmail__snprintf(line, sizeof line, "BDAT %llu LAST",
                                   (unsigned long long)t->env->size);
             else
@@ -437,7 +469,7 @@ static void emit_tx(uavmail__smtp *e)
         if (put_cmd(e, line) < 0)
             return; /* buffer full: the rest follows once it drains */
         t->sent++;
-        if (t->sent == n + 2 && t->bdat) {
+        if (t->sent == n + 2 && IS_BDAT(t)) {
             /* The chunk follows the command at once: no 354 to wait for. */
             e->state = S_BODY;
             e->bdat_left = t->env->size;
@@ -458,14 +490,22 @@ typedef char uavmail__outbuf_holds_auth[UAVMAIL_OUTBUF_SIZE >= SECRET_MAX + 512 
 typedef char uavmail__outbuf_over_record[UAVMAIL_OUTBUF_SIZE >= UAVMAIL_RECORD_SIZE + 512 ? 1
                                                                                           : -1];
 
+#if UAVMAIL_WITH_OAUTH2
+#define OAUTH_FAILING(e) ((e)->oauth_failing)
+#else
+#define OAUTH_FAILING(e) 0
+#endif
+
 /* Ask the application for the credential of the current mechanism. */
 static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
 {
     int rc;
     *len = 0;
+#if UAVMAIL_WITH_OAUTH2
     if (e->mech & UAVMAIL__MECH_TOKEN)
         rc = e->cfg.token_cb(buf, cap, len, e->cfg.refresh_token, e->cfg.token_user_data);
     else
+#endif
         rc = e->cfg.password_cb(buf, cap, len, e->cfg.password_user_data);
     if (rc != 0 || *len > cap) {
         uavmail__zeroize(buf, cap);
@@ -493,11 +533,13 @@ static size_t initial_response(uavmail__smtp *e, char *out, size_t cap)
         return 0;
     if (e->mech == UAVMAIL__MECH_PLAIN)
         n = uavmail__sasl_plain(out, cap / 2, NULL, e->cfg.username, secret, slen);
+#if UAVMAIL_WITH_OAUTH2
     else if (e->mech == UAVMAIL__MECH_XOAUTH2)
         n = uavmail__sasl_xoauth2(out, cap / 2, e->cfg.username, secret, slen);
     else if (e->mech == UAVMAIL__MECH_OAUTHBEARER)
         n = uavmail__sasl_oauthbearer(out, cap / 2, e->cfg.username, e->cfg.host, e->cfg.port,
                                       secret, slen);
+#endif
     uavmail__zeroize(secret, cap / 2);
     if (n == 0)
         fail(e, UAVMAIL_EINVAL, "credentials too long or containing NUL (A-07)");
@@ -525,8 +567,10 @@ static void start_auth(uavmail__smtp *e)
     }
     if (e->cfg.password_cb != NULL)
         usable |= UAVMAIL__MECH_PASSWORD;
+#if UAVMAIL_WITH_OAUTH2
     if (e->cfg.token_cb != NULL)
         usable |= UAVMAIL__MECH_TOKEN;
+#endif
     if (e->cfg.auth_allowed != 0)
         usable &= e->cfg.auth_allowed;
     e->mech = uavmail__sasl_choose(e->auth_mechs, usable);
@@ -544,14 +588,17 @@ static void start_auth(uavmail__smtp *e)
     e->state = S_AUTH;
     e->sasl_step = 0;
     e->ir_deferred = 0;
+#if UAVMAIL_WITH_OAUTH2
     e->oauth_failing = 0;
     e->oauth_status[0] = e->oauth_scope[0] = '\0';
+#endif
     if (e->mech == UAVMAIL__MECH_LOGIN) {
         uavmail__snprintf(line, sizeof line, "AUTH %s", name);
         put_cmd(e, line);
         return;
     }
     e->sasl_why = NULL;
+#if UAVMAIL_WITH_SCRAM
     if (e->mech == UAVMAIL__MECH_SCRAM_SHA256) {
         /* SCRAM's first message names the user only; the password never
          * leaves this machine, only a proof derived from it. */
@@ -569,6 +616,7 @@ static void start_auth(uavmail__smtp *e)
         put_secret_line(e, line, strlen(line), "AUTH SCRAM-SHA-256 <redacted>");
         return;
     }
+#endif
     /* An initial response (RFC 4954 SASL-IR) saves a round trip when the
      * AUTH line stays within 512 octets (A-10). */
     n = initial_response(e, ir, sizeof ir);
@@ -577,7 +625,11 @@ static void start_auth(uavmail__smtp *e)
     if (6 + strlen(name) + n <= UAVMAIL_COMMAND_LINE_MAX - 2) {
         char shown[64];
         uavmail__snprintf(line, sizeof line, "AUTH %s %.*s", name, (int)n, ir);
+#if UAVMAIL_WITH_TRACE
         uavmail__snprintf(shown, sizeof shown, "AUTH %s <redacted>", name);
+#else
+        shown[0] = '\0';
+#endif
         put_secret_line(e, line, strlen(line), shown);
     } else {
         uavmail__snprintf(line, sizeof line, "AUTH %s", name);
@@ -591,8 +643,6 @@ static void start_auth(uavmail__smtp *e)
 /* Answer a 334 challenge. */
 static void sasl_challenge(uavmail__smtp *e)
 {
-    const char *text = e->rr.reply.text;
-    size_t tlen = e->rr.reply.len;
     if (e->mech == UAVMAIL__MECH_LOGIN && e->sasl_step < 2) {
         /* answer the two challenges in order, whatever they say. */
         char line[2 * SECRET_MAX], secret[SECRET_MAX];
@@ -611,16 +661,17 @@ static void sasl_challenge(uavmail__smtp *e)
         e->sasl_step++;
         return;
     }
+#if UAVMAIL_WITH_SCRAM
     if (e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step < 2) {
         char out[1200], secret[SECRET_MAX];
         size_t n = 0, slen;
         if (e->sasl_step == 0) { /* server-first: answer with the proof */
             if (get_secret(e, secret, sizeof secret, &slen) != 0)
                 return;
-            n = uavmail__scram_final(e->scram, text, tlen, secret, slen, out, sizeof out,
-                                     &e->sasl_why);
+            n = uavmail__scram_final(e->scram, e->rr.reply.text, e->rr.reply.len, secret, slen,
+                                     out, sizeof out, &e->sasl_why);
             uavmail__zeroize(secret, sizeof secret);
-        } else if (uavmail__scram_verify(e->scram, text, tlen) == 0) {
+        } else if (uavmail__scram_verify(e->scram, e->rr.reply.text, e->rr.reply.len) == 0) {
             n = 0; /* server-final verified: an empty response completes */
             e->sasl_why = NULL;
         } else {
@@ -637,6 +688,8 @@ static void sasl_challenge(uavmail__smtp *e)
         e->sasl_step++;
         return;
     }
+#endif
+#if UAVMAIL_WITH_OAUTH2
     if ((e->mech & UAVMAIL__MECH_TOKEN) && e->ir_deferred && e->sasl_step == 0) {
         char ir[2 * SECRET_MAX + 1024];
         size_t n = initial_response(e, ir, sizeof ir);
@@ -651,14 +704,15 @@ static void sasl_challenge(uavmail__smtp *e)
         /* The error exchange (A-11, A-12): the challenge is base64 JSON with
          * the reason; answer with an empty response (XOAUTH2) or ^A
          * (OAUTHBEARER) so the server sends its final failure. */
-        uavmail__sasl_oauth_error(text, tlen, e->oauth_status, sizeof e->oauth_status,
-                                  e->oauth_scope, sizeof e->oauth_scope);
+        uavmail__sasl_oauth_error(e->rr.reply.text, e->rr.reply.len, e->oauth_status,
+                                  sizeof e->oauth_status, e->oauth_scope, sizeof e->oauth_scope);
         put_line(e, e->mech == UAVMAIL__MECH_XOAUTH2 ? "" : "AQ==",
                  e->mech == UAVMAIL__MECH_XOAUTH2 ? 0 : 4, NULL);
         e->oauth_failing = 1;
         e->sasl_step = 2;
         return;
     }
+#endif
     /* an unexpected challenge is cancelled and counts as failure. */
     put_cmd(e, "*");
     e->sasl_step = 99;
@@ -674,12 +728,14 @@ static void auth_failed(uavmail__smtp *e)
                           : e->sasl_step == 99 ? "authentication cancelled after an unexpected "
                                                  "challenge"
                                                : "authentication failed");
+#if UAVMAIL_WITH_OAUTH2 && UAVMAIL_ERROR_TEXTS
     if (e->oauth_status[0] != '\0') {
         size_t n = strlen(e->err->message);
         uavmail__snprintf(e->err->message + n, sizeof e->err->message - n,
                           " (token status %s%s%s)", e->oauth_status,
                           e->oauth_scope[0] ? ", scope " : "", e->oauth_scope);
     }
+#endif
     if (e->err->hint[0] != '\0')
         ; /* a provider-specific hint already says what to do */
     else if (c / 100 == 5 && (e->mech & UAVMAIL__MECH_PASSWORD))
@@ -752,18 +808,25 @@ static void parse_caps(uavmail__smtp *e)
 #define KW(name) (k == sizeof(name) - 1 && uavmail__ascii_ncasecmp(kw, name, k) == 0)
         if (KW("PIPELINING"))
             e->caps |= UAVMAIL__CAP_PIPELINING;
+#if UAVMAIL_WITH_CHUNKING
         else if (KW("CHUNKING"))
             e->caps |= UAVMAIL__CAP_CHUNKING;
+#endif
         else if (KW("8BITMIME"))
             e->caps |= UAVMAIL__CAP_8BITMIME;
+#if UAVMAIL_WITH_SMTPUTF8
         else if (KW("SMTPUTF8"))
             e->caps |= UAVMAIL__CAP_SMTPUTF8;
+#endif
+#if UAVMAIL_WITH_DSN
         else if (KW("DSN"))
             e->caps |= UAVMAIL__CAP_DSN;
+#endif
         else if (KW("ENHANCEDSTATUSCODES"))
             e->caps |= UAVMAIL__CAP_ENHANCED;
         else if (KW("STARTTLS"))
             e->caps |= UAVMAIL__CAP_STARTTLS;
+#if UAVMAIL_WITH_SIZE
         else if (KW("SIZE")) {
             uint64_t v = 0;
             size_t j = k + 1;
@@ -771,7 +834,9 @@ static void parse_caps(uavmail__smtp *e)
             while (j < n && uavmail__is_digit(kw[j]) && v < UINT64_MAX / 100)
                 v = v * 10 + (uint64_t)(kw[j++] - '0');
             e->size_limit = v; /* 0: no fixed limit */
-        } else if (KW("AUTH")) {
+        }
+#endif
+        else if (KW("AUTH")) {
             e->caps |= UAVMAIL__CAP_AUTH;
             if (k < n)
                 parse_auth_list(e, kw + k + 1, n - k - 1);
@@ -812,7 +877,11 @@ static void on_ehlo(uavmail__smtp *e)
     }
     if (c / 100 == 5 && e->cfg.security == UAVMAIL__SEC_NONE && e->cfg.username == NULL) {
         /* Only a plain relay without AUTH may fall back to HELO. */
+#if UAVMAIL_WITH_HELO
         send_helo(e);
+#else
+        fail_reply(e, UAVMAIL_EPERMFAIL, "EHLO refused (no HELO fallback: UAVMAIL_WITH_HELO)");
+#endif
         return;
     }
     if (c / 100 == 5) {
@@ -822,6 +891,7 @@ static void on_ehlo(uavmail__smtp *e)
     fail_reply(e, UAVMAIL_EPROTOCOL, "unexpected reply to EHLO");
 }
 
+#if UAVMAIL_WITH_HELO
 static void on_helo(uavmail__smtp *e)
 {
     if (e->rr.reply.code == 250) {
@@ -831,6 +901,7 @@ static void on_helo(uavmail__smtp *e)
     }
     fail_reply(e, UAVMAIL_EPERMFAIL, "HELO");
 }
+#endif
 
 static void on_starttls(uavmail__smtp *e, int extra_bytes)
 {
@@ -863,6 +934,7 @@ static void on_auth(uavmail__smtp *e)
     int c = e->rr.reply.code;
     if (c != 334)
         scram_end(e);
+#if UAVMAIL_WITH_SCRAM
     if (c == 235 && e->mech == UAVMAIL__MECH_SCRAM_SHA256 && e->sasl_step != 2) {
         /* Success without the server's proof is not accepted (RFC 5802 9). */
         e->sasl_why = "the server accepted the login without proving it knows the password "
@@ -871,7 +943,8 @@ static void on_auth(uavmail__smtp *e)
         auth_failed(e);
         return;
     }
-    if (c == 235 && !e->oauth_failing && e->sasl_step != 99) {
+#endif
+    if (c == 235 && !OAUTH_FAILING(e) && e->sasl_step != 99) {
         e->authed = 1;
         e->state = S_IDLE;
         return;
@@ -994,7 +1067,7 @@ static void on_final(uavmail__smtp *e, uavmail__smtp_tx *t)
         finish_tx(e, t, t->result); /* MAIL failed: that is the result */
         return;
     }
-    if (c / 100 != 2 && t->bdat)
+    if (c / 100 != 2 && IS_BDAT(t))
         rset_after(e, t); /* after a refused BDAT the state is indeterminate (RFC 3030 2) */
     if (t->accepted == 0) {
         rset_after(e, t); /* MAIL was accepted: the server may still hold it */
@@ -1054,7 +1127,7 @@ static void on_tx_reply(uavmail__smtp *e)
         emit_tx(e);
         return;
     }
-    if (!t->bdat && idx == t->sent) { /* the reply to the end of data */
+    if (!IS_BDAT(t) && idx == t->sent) { /* the reply to the end of data */
         on_final(e, t);
         return;
     }
@@ -1076,7 +1149,7 @@ static void on_tx_reply(uavmail__smtp *e)
             finish_tx(e, t, all_rejected(e, t));
             return;
         }
-    } else if (t->bdat) {
+    } else if (IS_BDAT(t)) {
         if (t == wr_tx(e) && e->state == S_BODY) {
             uavmail__err_set(e->err, UAVMAIL_EPROTOCOL,
                              "server answered BDAT before the chunk was complete");
@@ -1112,6 +1185,7 @@ static void on_tx_reply(uavmail__smtp *e)
     emit_tx(e);
 }
 
+#if UAVMAIL_WITH_TRACE
 static void trace_reply(uavmail__smtp *e)
 {
     const uavmail__reply *r = &e->rr.reply;
@@ -1130,6 +1204,9 @@ static void trace_reply(uavmail__smtp *e)
         p = nl + 1;
     }
 }
+#else
+#define trace_reply(e) ((void)0)
+#endif
 
 /* QUIT went out behind the last message and its answer is not 221: a reply
  * too many (or too few) came somewhere, so every reply of this pipelined round
@@ -1167,7 +1244,9 @@ static void dispatch(uavmail__smtp *e, size_t extra)
     switch (e->state) {
     case S_GREETING: on_greeting(e); break;
     case S_EHLO: on_ehlo(e); break;
+#if UAVMAIL_WITH_HELO
     case S_HELO: on_helo(e); break;
+#endif
     case S_STARTTLS: on_starttls(e, extra != 0); break;
     case S_AUTH: on_auth(e); break;
     case S_TX:
@@ -1278,7 +1357,7 @@ int uavmail__smtp_can_pipeline(const uavmail__smtp *e, const uavmail__envelope *
     /* RFC 2920 3.1 ends a group at DATA (its 354 must be awaited), not at
      * BDAT: after a BDAT LAST chunk the next MAIL may follow at once. */
     return e->state == S_DOT && (e->caps & both) == both && !e->quit_sent && w != NULL &&
-           w->bdat && env->size_exact && env->nrcpt > 0 &&
+           IS_BDAT(w) && env->size_exact && env->nrcpt > 0 &&
            e->q_len < UAVMAIL__SMTP_PIPE_MAX &&
            outstanding(e) + env->nrcpt + 3 <= UAVMAIL__SMTP_PIPE_REPLIES;
 }
@@ -1309,16 +1388,24 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
                                 "finished transactions must be collected first");
     if (env->nrcpt == 0)
         return uavmail__err_set(e->err, UAVMAIL_EINVAL, "message has no recipients");
+#if UAVMAIL_WITH_SIZE
     if (e->size_limit != 0 && env->size > e->size_limit)
         return uavmail__err_set(e->err, UAVMAIL_ETOOBIG,
                                 "message of %llu bytes exceeds the server's limit of %llu "
                                 "bytes (SIZE)",
                                 (unsigned long long)env->size,
                                 (unsigned long long)e->size_limit);
-    if (env->smtputf8 && !(e->caps & UAVMAIL__CAP_SMTPUTF8))
+#endif
+    if (env->smtputf8 && !(UAVMAIL_WITH_SMTPUTF8 && (e->caps & UAVMAIL__CAP_SMTPUTF8)))
         return uavmail__err_set(e->err, UAVMAIL_EADDRESS,
                                 "an address of this message has non-ASCII characters, which "
                                 "needs SMTPUTF8, and the server does not offer it");
+#if !UAVMAIL_WITH_DSN
+    if (env->dsn_notify != 0 || env->dsn_ret != 0 || env->dsn_envid != NULL)
+        return uavmail__err_set(e->err, UAVMAIL_EINVAL,
+                                "delivery status notifications are not compiled in "
+                                "(UAVMAIL_WITH_DSN)");
+#endif
     {   /* P-11 before anything is queued: an over-long command is this message's
          * failure alone, not the connection's (others may be in flight) */
         char line[2 * UAVMAIL_COMMAND_LINE_MAX];
@@ -1344,7 +1431,7 @@ int uavmail__smtp_submit_tx(uavmail__smtp *e, const uavmail__envelope *env,
         memset(&results[i], 0, sizeof results[i]);
     /* CHUNKING (RFC 3030): the whole message as one BDAT ... LAST chunk,
      * pipelined with the envelope, when its exact size is known. */
-    t->bdat = (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
+    t->bdat = UAVMAIL_WITH_CHUNKING && (e->caps & UAVMAIL__CAP_CHUNKING) && env->size_exact;
     /* Behind a message whose outcome is not known yet, the server may
      * still hold its transaction (a refused chunk leaves the state
      * indeterminate, RFC 3030 2): RSET first, in the same group. */
@@ -1412,7 +1499,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
     int bdat;
     if (e->state != S_BODY)
         return 0;
-    bdat = wr_tx(e)->bdat;
+    bdat = IS_BDAT(wr_tx(e));
     while (p < end) {
         const char *lf, *cr, *q;
         size_t room = body_room(e), run;
@@ -1475,7 +1562,7 @@ size_t uavmail__smtp_body(uavmail__smtp *e, const char *data, size_t len)
 char *uavmail__smtp_body_space(uavmail__smtp *e, size_t *cap)
 {
     size_t room = body_room(e);
-    if (e->state != S_BODY || !wr_tx(e)->bdat) {
+    if (e->state != S_BODY || !IS_BDAT(wr_tx(e))) {
         *cap = 0;
         return NULL;
     }
@@ -1495,7 +1582,7 @@ void uavmail__smtp_body_end(uavmail__smtp *e)
 {
     if (e->state != S_BODY)
         return;
-    if (wr_tx(e)->bdat) {
+    if (IS_BDAT(wr_tx(e))) {
         if (e->bdat_left != 0) {
             fail(e, UAVMAIL_EINTERNAL,
                  "message is %llu bytes shorter than its declared size; connection aborted",

@@ -146,12 +146,16 @@ struct uavmail__smtp {
     unsigned mech;                 /* mechanism in use */
     int sasl_step;
     int ir_deferred;               /* initial response too long for the AUTH line */
-    int oauth_failing;             /* in the XOAUTH2/OAUTHBEARER error exchange */
     int close_error;               /* QUIT after a failure; then fail with this */
-    uavmail__scram *scram;         /* SCRAM-SHA-256 state during the exchange, or NULL */
     const char *sasl_why;          /* why the client cancelled the exchange */
+#if UAVMAIL_WITH_SCRAM
+    uavmail__scram *scram;         /* SCRAM-SHA-256 state during the exchange, or NULL */
+#endif
+#if UAVMAIL_WITH_OAUTH2
+    int oauth_failing;             /* in the XOAUTH2/OAUTHBEARER error exchange */
     char oauth_status[16];         /* from an XOAUTH2/OAUTHBEARER error challenge */
     char oauth_scope[128];
+#endif
     int ehlo_failed;
 
     uavmail__reply_reader rr;

@@ -53,16 +53,19 @@ int uavmail__ascii_casecmp(const char *a, const char *b)
  * well-known era arithmetic), so no OS time functions are needed. */
 void uavmail__civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-    int64_t era, yoe, doy, mp;
+    /* Only the 400-year era needs 64 bits; within it 32 bits do (and keep
+     * 64-bit division helpers off small processors). */
+    int64_t era;
+    uint32_t doe, yoe, doy, mp;
     z += 719468;
     era = (z >= 0 ? z : z - 146096) / 146097;
-    yoe = z - era * 146097;
-    yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
-    doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
+    doe = (uint32_t)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     mp = (5 * doy + 2) / 153;
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
 }
 
 /* Copy text keeping valid UTF-8 only: control characters become spaces,
