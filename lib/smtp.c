@@ -483,10 +483,13 @@ static void emit_tx(uavmail__smtp *e)
 /* ---- SASL (RFC 4954) ------------------------------------------------------------ */
 
 #define SECRET_MAX 2048 /* longest password or token accepted */
-/* The longest command line, an AUTH response of up to SECRET_MAX + 512
- * base64 characters (initial_response), must fit the output buffer, and a
- * message's record must leave room for the commands behind it. */
-typedef char uavmail__outbuf_holds_auth[UAVMAIL_OUTBUF_SIZE >= SECRET_MAX + 512 + 32 ? 1 : -1];
+/* The longest command lines must fit the output buffer: AUTH LOGIN's
+ * password line, base64 of up to SECRET_MAX bytes, and a deferred initial
+ * response of up to SECRET_MAX + 512 base64 characters (initial_response);
+ * and a message's record must leave room for the commands behind it. */
+#define AUTH_LINE_MAX (4 * ((SECRET_MAX + 2) / 3) > SECRET_MAX + 512 ? 4 * ((SECRET_MAX + 2) / 3) \
+                                                                   : SECRET_MAX + 512)
+typedef char uavmail__outbuf_holds_auth[UAVMAIL_OUTBUF_SIZE >= AUTH_LINE_MAX + 2 ? 1 : -1];
 typedef char uavmail__outbuf_over_record[UAVMAIL_OUTBUF_SIZE >= UAVMAIL_RECORD_SIZE + 512 ? 1
                                                                                           : -1];
 
@@ -520,7 +523,12 @@ static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
  * application asked for raw AUTH traces, wiped from the buffer once sent. */
 static void put_secret_line(uavmail__smtp *e, const char *line, size_t n, const char *shown)
 {
-    put_line(e, line, n, e->cfg.trace_secrets ? NULL : shown);
+    if (put_line(e, line, n, e->cfg.trace_secrets ? NULL : shown) != 0) {
+        /* Cannot happen with the checked buffer size unless output is
+         * pending; never leave the server waiting for a line not sent. */
+        fail(e, UAVMAIL_EINTERNAL, "the AUTH line does not fit the output buffer");
+        return;
+    }
     e->out_secret = 1;
 }
 

@@ -3,7 +3,10 @@
  * server's bytes and asserts the exact bytes the client writes, CRLF and
  * dot-stuffing included, and the result.  IDs cite ../shared/CONFORMANCE.md.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base64.h"
 #include "sasl.h"
@@ -1843,6 +1846,192 @@ static void review_pipelined_nobody_accepted_then_next(void)
     free(h);
 }
 
+/* ---- review of 3dba9d0: DATA and BDAT near the record boundary ---------------- */
+
+static uint32_t rv_seed = 1;
+static uint32_t rv_rand(void)
+{
+    rv_seed ^= rv_seed << 13;
+    rv_seed ^= rv_seed >> 17;
+    rv_seed ^= rv_seed << 5;
+    return rv_seed;
+}
+
+/* Reference: CR, LF, CRLF -> CRLF; leading dots doubled (DATA only). */
+static size_t rv_ref(char *out, const char *in, size_t n, int stuff)
+{
+    size_t i, o = 0;
+    int bol = 1;
+    for (i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < n && in[i + 1] == '\n')
+                i++;
+            out[o++] = '\r';
+            out[o++] = '\n';
+            bol = 1;
+            continue;
+        }
+        if (bol && c == '.' && stuff)
+            out[o++] = '.';
+        out[o++] = c;
+        bol = 0;
+    }
+    if (stuff) {
+        if (!bol) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        }
+        memcpy(out + o, ".\r\n", 3);
+        o += 3;
+    }
+    return o;
+}
+
+/* Drive the body through the engine, draining only part of the output at
+ * times, and collect what is written after the DATA/BDAT line. */
+static void rv_body_case(int bdat, size_t blen, size_t chunk, unsigned drain)
+{
+    static const char alpha[] = "..ab\r\n\n\r.x";
+    char *body = malloc(blen + 1), *expect = malloc(3 * blen + 16), *wire = malloc(3 * blen + 4096);
+    size_t elen, wlen = 0, i, pos = 0, guard = 0;
+    harness *h;
+    for (i = 0; i < blen; i++)
+        body[i] = (rv_rand() % 8) ? (char)('a' + rv_rand() % 26) : alpha[rv_rand() % 10];
+    body[blen] = '\0';
+    elen = rv_ref(expect, body, blen, !bdat);
+    if (bdat) {
+        h = chunking_session();
+        h->env.size = elen;
+        h->env.size_exact = 1;
+    } else {
+        h = bdat_session("250-hi\r\n250 8BITMIME\r\n");
+    }
+    CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
+    CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), 0);
+    if (!bdat) {
+        C(h, "MAIL FROM:<uav7@example.com>\r\n");
+        S(h, "250 ok\r\n");
+        C(h, "RCPT TO:<ops@example.com>\r\n");
+        S(h, "250 ok\r\n");
+        C(h, "DATA\r\n");
+        S(h, "354 go\r\n");
+    }
+    for (;;) {
+        int w = uavmail__smtp_want(&h->e);
+        if (++guard > 10000000) {
+            CHECK(!"no progress");
+            break;
+        }
+        if (w == UAVMAIL__SMTP_WANT_WRITE) {
+            size_t n, k;
+            const char *o = uavmail__smtp_output(&h->e, &n);
+            k = drain ? (rv_rand() % n) + 1 : n;
+            memcpy(wire + wlen, o, k);
+            wlen += k;
+            uavmail__smtp_consume(&h->e, k);
+        } else if (w == UAVMAIL__SMTP_WANT_BODY) {
+            if (pos == blen) {
+                uavmail__smtp_body_end(&h->e);
+            } else {
+                size_t n = blen - pos < chunk ? blen - pos : chunk, took;
+                took = uavmail__smtp_body(&h->e, body + pos, n);
+                CHECK(took > 0 || n == 0);
+                pos += took;
+            }
+        } else {
+            break;
+        }
+    }
+    if (bdat) {
+        static const char pre[] = "MAIL FROM:<uav7@example.com>\r\nRCPT TO:<ops@example.com>\r\nBDAT ";
+        const char *p = strstr(wire, "LAST\r\n");
+        CHECK(wlen > sizeof pre && memcmp(wire, pre, sizeof pre - 1) == 0 && p != NULL);
+        if (p != NULL) {
+            p += 6;
+            CHECK_MEM(p, wlen - (size_t)(p - wire), expect, elen);
+        }
+    } else {
+        CHECK_MEM(wire, wlen, expect, elen);
+    }
+    if (h->err.code != 0)
+        fprintf(stderr, "bdat %d len %zu chunk %zu: %s\n", bdat, blen, chunk, h->err.message);
+    uavmail__smtp_release(&h->e);
+    free(h);
+    free(body);
+    free(expect);
+    free(wire);
+}
+
+static void review_body_near_record_boundary(void)
+{
+    static const size_t lens[] = {1, 511, 512, 16379, 16380, 16381, 16382, 16383, 16384,
+                                  16385, 16386, 16387, 32768, 40000};
+    static const size_t chunks[] = {1, 3, 511, 512, 513, 2048, 16382, 16383, 16384, 16385,
+                                    1 << 20};
+    size_t i, j;
+    int bdat;
+    unsigned drain;
+    for (bdat = 0; bdat < 2; bdat++)
+        for (drain = 0; drain < 2; drain++)
+            for (i = 0; i < sizeof lens / sizeof *lens; i++)
+                for (j = 0; j < sizeof chunks / sizeof *chunks; j++) {
+                    if (chunks[j] < 16 && lens[i] > 20000)
+                        continue;
+                    rv_body_case(bdat, lens[i], chunks[j], drain);
+                }
+}
+
+/* SCRAM state across reset, timeout and abandonment (run under ASan). */
+static void rv_scram_to_first(harness *h)
+{
+    char first[256], b64[400], line[512];
+    size_t n;
+    S(h, "220 mx\r\n");
+    C(h, EHLO);
+    S(h, "250-mx\r\n250 AUTH SCRAM-SHA-256\r\n");
+    pump(h);
+    CHECK(h->e.scram != NULL);
+    h->out_len = 0;
+    snprintf(first, sizeof first, "r=%sSERVER,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=64",
+             h->e.scram->cnonce);
+    n = uavmail__b64_encode(b64, (const unsigned char *)first, strlen(first));
+    snprintf(line, sizeof line, "334 %.*s\r\n", (int)n, b64);
+    S(h, line);
+    pump(h);
+    CHECK(h->out_len > 0);
+    h->out_len = 0;
+}
+
+static void review_scram_lifecycle(void)
+{
+    harness *h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    /* Reconnect in the middle of the exchange, then a second exchange. */
+    rv_scram_to_first(h);
+    uavmail__smtp_reset(&h->e);
+    CHECK(h->e.scram == NULL);
+    h->e.tls_active = 1; /* implicit TLS: the session marks it after the handshake */
+    rv_scram_to_first(h);
+    /* 235 before the server's proof: refused, state freed. */
+    S(h, "235 ok\r\n");
+    CHECK(h->e.scram == NULL);
+    pump(h);
+    uavmail__smtp_release(&h->e);
+    free(h);
+    /* Timeout mid-exchange, then the engine is released (session free). */
+    h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    rv_scram_to_first(h);
+    uavmail__smtp_timed_out(&h->e);
+    uavmail__smtp_release(&h->e);
+    free(h);
+    /* Abandoned with no reply at all. */
+    h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
+    rv_scram_to_first(h);
+    uavmail__smtp_release(&h->e);
+    uavmail__smtp_release(&h->e); /* twice is harmless */
+    free(h);
+}
+
 static const tt_test tests[] = {
     TT(review_pipelined_nobody_accepted_then_next),
     TT(review_bad_reply_after_complete_chunk),
@@ -1909,6 +2098,8 @@ static const tt_test tests[] = {
     TT(no_pipelining_across_data),
     TT(pipeline_bounded),
     TT(bdat_reply_before_chunk_end),
+    TT(review_body_near_record_boundary),
+    TT(review_scram_lifecycle),
 };
 
 TT_MAIN(tests)
