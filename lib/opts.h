@@ -29,7 +29,8 @@
 /* Size of the engine's output buffer: message bytes fill it up to one
  * record; the rest is room for the commands pipelined behind a message
  * (QUIT, the next message's RSET, MAIL, RCPT and BDAT lines) and must hold
- * the longest command line (an AUTH line with its initial response). */
+ * the longest command line, AUTH LOGIN's password line of 2734 bytes
+ * (checked at compile time in smtp.c). */
 #ifndef UAVMAIL_OUTBUF_SIZE
 #define UAVMAIL_OUTBUF_SIZE (UAVMAIL_RECORD_SIZE >= 2048 ? UAVMAIL_RECORD_SIZE + 1024 : 3072)
 #endif
@@ -41,10 +42,11 @@
 #define UAVMAIL_MIME_READ_CHUNK (57 * 256)
 #endif
 
-/* The MIME writer's buffer for one item: a header field (the longest is a
- * Subject of UAVMAIL_SUBJECT_MAX bytes as encoded words, or an attachment's
- * Content-Type and Content-Disposition with both filename forms) or a run
- * of body text.  A message with a longer item fails with UAVMAIL_ETOOBIG. */
+/* The MIME writer's buffer for one item: a header field (the longest are a
+ * 2048-byte Subject as encoded words, about 3.8 KiB, and an attachment's
+ * Content-Type and Content-Disposition with both forms of a 255-byte
+ * non-ASCII file name, about 3.6 KiB) or a run of body text.  A message
+ * with a longer item fails with UAVMAIL_ETOOBIG when it is rendered. */
 #ifndef UAVMAIL_MIME_PEND_SIZE
 #define UAVMAIL_MIME_PEND_SIZE 4096
 #endif
