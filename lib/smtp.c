@@ -523,12 +523,10 @@ static int get_secret(uavmail__smtp *e, char *buf, size_t cap, size_t *len)
  * application asked for raw AUTH traces, wiped from the buffer once sent. */
 static void put_secret_line(uavmail__smtp *e, const char *line, size_t n, const char *shown)
 {
-    if (put_line(e, line, n, e->cfg.trace_secrets ? NULL : shown) != 0) {
-        /* Cannot happen with the checked buffer size unless output is
-         * pending; never leave the server waiting for a line not sent. */
-        fail(e, UAVMAIL_EINTERNAL, "the AUTH line does not fit the output buffer");
-        return;
-    }
+    /* It always fits: AUTH lines are queued in answer to a reply, when the
+     * output buffer is empty (replies are read only once everything was
+     * written), and the buffer holds the longest one (AUTH_LINE_MAX). */
+    put_line(e, line, n, e->cfg.trace_secrets ? NULL : shown);
     e->out_secret = 1;
 }
 
