@@ -381,16 +381,12 @@ static void put_param(uavmail__mime_reader *r, const char *name, const char *val
     }
 #if UAVMAIL_WITH_RFC2231
     else {
-        char *words = r->pend + r->pend_len;
-        size_t n = uavmail__hdr_encode_words(words, pend_room(r), value, 0), i, o = 0;
-        for (i = 0; i < n; i++) { /* one line: folds become plain spaces */
-            if (words[i] == '\r' || words[i] == '\n')
-                continue;
-            words[o++] = words[i];
-        }
-        if (n == 0)
-            r->overflow = 1;
-        r->pend_len += o;
+        size_t i, o = r->pend_len;
+        put_words(r, value, 0);
+        for (i = o; i < r->pend_len; i++) /* one line: folds become plain spaces */
+            if (r->pend[i] != '\r' && r->pend[i] != '\n')
+                r->pend[o++] = r->pend[i];
+        r->pend_len = o;
     }
 #endif
     puts_(r, "\""); /* without RFC 2231 message.c lets only such plain values through */

@@ -187,6 +187,18 @@ static void engine_config(uavmail__smtp_config *cfg, int security, const char *u
     cfg->password_cb = give_secret;
 }
 
+/* Greet from @p s and start @p e on it (the engine keeps @p a). */
+static void engine_start(uavmail__smtp *e, server *s, int security, const char *user,
+                         uavmail__alloc *a, uavmail_error_detail *err)
+{
+    uavmail__smtp_config cfg;
+    void *conn;
+    t_connect(&conn, "mx.example.net", 25, 0, s); /* sets the greeting */
+    engine_config(&cfg, security, user);
+    uavmail__alloc_init(a, NULL);
+    uavmail__smtp_init(e, &cfg, a, err);
+}
+
 /* Run the engine against @p s until it is idle or closed (0) or failed (its
  * error); the TLS handshake STARTTLS asks for is simulated. */
 static int drive(uavmail__smtp *e, server *s, uavmail__mime_reader *r)
@@ -259,7 +271,6 @@ static void test_starttls_send(void)
 {
     static server s;
     static uavmail__smtp e;
-    uavmail__smtp_config cfg;
     uavmail__alloc a;
     uavmail_error_detail *err = calloc(1, sizeof *err);
     uavmail__mime_reader *r = NULL;
@@ -267,7 +278,6 @@ static void test_starttls_send(void)
     uavmail__rcpt_result res[1];
     const char *rcpt[1] = {"ops@example.net"};
     uavmail_message *m = telemetry_message();
-    void *conn;
     int result = -1;
     static const char head[] = "EHLO uav7.example.net\r\nSTARTTLS\r\nEHLO uav7.example.net\r\n"
                                "AUTH PLAIN AHVhdjcAc2VjcmV0\r\nMAIL FROM:<uav7@example.net>\r\n"
@@ -278,10 +288,7 @@ static void test_starttls_send(void)
     s.ehlo_plain = "250-mx.example.net\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
     s.ehlo = "250-mx.example.net\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
              "250-ENHANCEDSTATUSCODES\r\n250 AUTH PLAIN LOGIN\r\n";
-    t_connect(&conn, "mx.example.net", 587, 0, &s); /* sets the greeting */
-    engine_config(&cfg, UAVMAIL__SEC_STARTTLS, "uav7");
-    uavmail__alloc_init(&a, NULL);
-    uavmail__smtp_init(&e, &cfg, &a, err);
+    engine_start(&e, &s, UAVMAIL__SEC_STARTTLS, "uav7", &a, err);
     CHECK_INT(drive(&e, &s, NULL), 0); /* greeting, EHLO, STARTTLS, EHLO, AUTH */
     CHECK_INT(s.tls, 1);
     CHECK_INT(uavmail__mime_reader_new(&r, m, UAVMAIL__MIME_8BIT), 0);
@@ -320,22 +327,17 @@ static void test_reply_detail(void)
 {
     static server s;
     static uavmail__smtp e;
-    uavmail__smtp_config cfg;
     uavmail__alloc a;
     uavmail_error_detail *err = calloc(1, sizeof *err);
     uavmail__envelope env;
     uavmail__rcpt_result res[1];
     const char *rcpt[1] = {"ops@example.net"};
-    void *conn;
     CHECK(err != NULL);
     if (err == NULL)
         return;
     s.ehlo = "250-mx.example.net\r\n250 ENHANCEDSTATUSCODES\r\n";
     s.reject_rcpt = 1;
-    t_connect(&conn, "mx", 25, 0, &s);
-    engine_config(&cfg, UAVMAIL__SEC_NONE, NULL);
-    uavmail__alloc_init(&a, NULL);
-    uavmail__smtp_init(&e, &cfg, &a, err);
+    engine_start(&e, &s, UAVMAIL__SEC_NONE, NULL, &a, err);
     CHECK_INT(drive(&e, &s, NULL), 0);
     memset(&env, 0, sizeof env);
     env.from = "uav7@example.net";
@@ -359,19 +361,15 @@ static void test_mechanism_unavailable(void)
 {
     static server s;
     static uavmail__smtp e;
-    uavmail__smtp_config cfg;
     uavmail__alloc a;
     uavmail_error_detail *err = calloc(1, sizeof *err);
-    void *conn;
     CHECK(err != NULL);
     if (err == NULL)
         return;
     s.ehlo = UAVMAIL_WITH_SCRAM ? "250-mx.example.net\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n"
                                 : "250-mx.example.net\r\n250 AUTH SCRAM-SHA-256\r\n";
-    t_connect(&conn, "mx", 465, 0, &s);
-    engine_config(&cfg, UAVMAIL__SEC_TLS, "uav7"); /* a password, every mechanism allowed */
-    uavmail__alloc_init(&a, NULL);
-    uavmail__smtp_init(&e, &cfg, &a, err);
+    /* A password, every mechanism allowed. */
+    engine_start(&e, &s, UAVMAIL__SEC_TLS, "uav7", &a, err);
     CHECK_INT(drive(&e, &s, NULL), UAVMAIL_ENOAUTH);
     CHECK_INT(uavmail_error_code(err), UAVMAIL_ENOAUTH);
     s.in[s.in_len] = '\0';
@@ -385,18 +383,13 @@ static void test_no_helo_fallback(void)
 {
     static server s;
     static uavmail__smtp e;
-    uavmail__smtp_config cfg;
     uavmail__alloc a;
     uavmail_error_detail *err = calloc(1, sizeof *err);
-    void *conn;
     CHECK(err != NULL);
     if (err == NULL)
         return;
     s.ehlo = "502 5.5.1 EHLO not implemented\r\n";
-    t_connect(&conn, "mx", 25, 0, &s);
-    engine_config(&cfg, UAVMAIL__SEC_NONE, NULL);
-    uavmail__alloc_init(&a, NULL);
-    uavmail__smtp_init(&e, &cfg, &a, err);
+    engine_start(&e, &s, UAVMAIL__SEC_NONE, NULL, &a, err);
     CHECK_INT(drive(&e, &s, NULL), UAVMAIL_EPERMFAIL);
     CHECK_INT(uavmail_error_smtp_code(err), 502);
     free(err);
@@ -419,18 +412,13 @@ static void test_compiled_out_refused(void)
     CHECK_INT(uavmail_message_set_dsn(m, 0, UAVMAIL_DSN_RET_DEFAULT, NULL), 0); /* nothing asked */
     {
         static uavmail__smtp e;
-        uavmail__smtp_config cfg;
         uavmail__alloc a;
         uavmail_error_detail *err = calloc(1, sizeof *err);
         uavmail__envelope env;
         uavmail__rcpt_result res[1];
         const char *rcpt[1] = {"ops@example.net"};
         static server s;
-        void *conn;
-        t_connect(&conn, "mx", 25, 0, &s);
-        engine_config(&cfg, UAVMAIL__SEC_NONE, NULL);
-        uavmail__alloc_init(&a, NULL);
-        uavmail__smtp_init(&e, &cfg, &a, err);
+        engine_start(&e, &s, UAVMAIL__SEC_NONE, NULL, &a, err);
         CHECK_INT(drive(&e, &s, NULL), 0);
         memset(&env, 0, sizeof env);
         env.from = "uav7@example.net";

@@ -97,6 +97,13 @@ static harness *h_new_cfg(int security, const char *user, const char *token, uns
     return h;
 }
 
+/* Free what the engine allocated, then the harness. */
+static void h_free(harness *h)
+{
+    uavmail__smtp_release(&h->e);
+    free(h);
+}
+
 static harness *h_new(int security, const char *user)
 {
     return h_new_cfg(security, user, NULL, 0);
@@ -217,8 +224,7 @@ static void golden_starttls_auth_pipelined(void)
     CHECK(strstr(h->trace, "AUTH PLAIN <redacted>") != NULL);
     CHECK(strstr(h->trace, "AHBpbG90") == NULL);
     CHECK(strstr(h->trace, PASSWORD) == NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void implicit_tls_no_pipelining(void)
@@ -242,8 +248,7 @@ static void implicit_tls_no_pipelining(void)
     C(h, "body\r\n.\r\n"); /* D-03: exactly one CRLF added */
     S(h, "250 ok\r\n");
     CHECK_INT(result(h), 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void multiple_messages_one_connection(void)
@@ -264,8 +269,7 @@ static void multiple_messages_one_connection(void)
     C(h, "two\r\n.\r\n");
     S(h, "250 ok\r\n");
     CHECK_INT(result(h), 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- STARTTLS stripping and injection (TLS-01..TLS-07, EAST) ---------------------- */
@@ -286,8 +290,7 @@ static void stripping_case(const char *name, const char *greeting, const char *e
     CHECK_INT(h->err.code, expect);
     no_secrets_or_mail(h);
     CHECK(strstr(h->trace, "C:HELO") == NULL); /* D_1: no HELO when TLS is required */
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void tls01_tls02_stripping(void)
@@ -380,8 +383,7 @@ static void tls03_injected_response(void)
     CHECK_INT(h->err.code, UAVMAIL_EINJECTION);
     CHECK_INT(h->out_len, 0);
     no_secrets_or_mail(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void tls04_pre_tls_caps_forgotten(void)
@@ -406,8 +408,7 @@ static void tls04_pre_tls_caps_forgotten(void)
     C(h, "MAIL FROM:<uav7@example.com>\r\n"); /* no SIZE= either: not advertised post-TLS */
     CHECK(strstr(h->trace, "C:<redacted>") != NULL);
     CHECK(strstr(h->trace, "Y29ycmVjdCBob3Jz") == NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void tls05_nothing_after_starttls(void)
@@ -418,8 +419,7 @@ static void tls05_nothing_after_starttls(void)
     S(h, "250-hi\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
     C(h, "STARTTLS\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void tls07_ehlo_timeout(void)
@@ -437,8 +437,7 @@ static void tls07_ehlo_timeout(void)
     CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_ETIMEOUT);
     CHECK(strstr(h->err.message, "EHLO") != NULL);
     no_secrets_or_mail(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- authentication ------------------------------------------------------------------- */
@@ -458,8 +457,7 @@ static void a08_login_third_challenge_cancelled(void)
     S(h, "221 bye\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a09_no_auth_offered(void)
@@ -468,8 +466,7 @@ static void a09_no_auth_offered(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     no_secrets_or_mail(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a15_auth_rejected(void)
@@ -488,8 +485,7 @@ static void a15_auth_rejected(void)
     CHECK(strstr(h->err.message, "Username and Password not accepted") != NULL);
     CHECK(h->err.hint[0] != 0);
     CHECK_INT(h->out_len, 0); /* no retry with another mechanism */
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a01_no_auth_without_tls(void)
@@ -502,8 +498,7 @@ static void a01_no_auth_without_tls(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOTLS);
     no_secrets_or_mail(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- OAuth2 (A-10 .. A-12) and mechanism choice ----------------------------------- */
@@ -538,8 +533,7 @@ static void a10_xoauth2_golden(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK(strstr(h->trace, "C:AUTH XOAUTH2 <redacted>") != NULL);
     no_token_in_trace(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a10_xoauth2_long_token_separate_line(void)
@@ -557,8 +551,7 @@ static void a10_xoauth2_long_token_separate_line(void)
     S(h, "235 ok\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK(strstr(h->trace, "TTTTTTTT") == NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a11_xoauth2_error_exchange(void)
@@ -579,8 +572,7 @@ static void a11_xoauth2_error_exchange(void)
     CHECK_STR(h->e.oauth_status, "401");
     CHECK(strstr(h->err.message, "token status 401, scope https://mail.google.com/") != NULL);
     no_token_in_trace(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a11_malformed_challenge(void)
@@ -596,8 +588,7 @@ static void a11_malformed_challenge(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK_STR(h->e.oauth_status, "");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a12_oauthbearer(void)
@@ -616,8 +607,7 @@ static void a12_oauthbearer(void)
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK(strstr(h->trace, "C:AUTH OAUTHBEARER <redacted>") != NULL);
     no_token_in_trace(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a13_refresh_flag_reaches_provider(void)
@@ -630,8 +620,7 @@ static void a13_refresh_flag_reaches_provider(void)
     pump(h);
     CHECK_INT(h->token_calls, 1);
     CHECK_INT(h->token_refreshes, 1);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void forced_mechanism(void)
@@ -641,8 +630,7 @@ static void forced_mechanism(void)
     C(h, EHLO);
     S(h, "250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
     C(h, "AUTH LOGIN\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     /* Forced to XOAUTH2 but only a password configured: clear local error. */
     h = h_new_cfg(UAVMAIL__SEC_TLS, "pilot@example.com", NULL, UAVMAIL__MECH_XOAUTH2);
     S(h, "220 mx\r\n");
@@ -651,8 +639,7 @@ static void forced_mechanism(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     CHECK_INT(h->out_len, 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void office365_wants_oauth_hint(void)
@@ -664,8 +651,7 @@ static void office365_wants_oauth_hint(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_ENOAUTH);
     CHECK(strstr(h->err.hint, "OAuth2") != NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void provider_reply_hints(void)
@@ -691,8 +677,7 @@ static void provider_reply_hints(void)
         S(h, cases[i].reply);
         pump(h);
         CHECK(strstr(h->err.hint, cases[i].words) != NULL);
-        uavmail__smtp_release(&h->e);
-        free(h);
+        h_free(h);
     }
     /* Daily quota, after end of data. */
     {
@@ -707,8 +692,7 @@ static void provider_reply_hints(void)
         S(h, "550 5.4.5 Daily user sending quota exceeded.\r\n");
         CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
         CHECK(strstr(h->err.hint, "quota") != NULL);
-        uavmail__smtp_release(&h->e);
-        free(h);
+        h_free(h);
     }
 }
 
@@ -780,8 +764,7 @@ static void scram_exchange_and_forged_server(void)
     CHECK_INT(h->err.code, UAVMAIL_EAUTH);
     CHECK(strstr(h->err.message, "could not prove") != NULL);
     CHECK(strstr(h->trace, PASSWORD) == NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void a04_raw_trace_only_when_asked(void)
@@ -793,8 +776,7 @@ static void a04_raw_trace_only_when_asked(void)
     S(h, "250-mx\r\n250 AUTH PLAIN\r\n");
     pump(h);
     CHECK(strstr(h->trace, "C:AUTH PLAIN AHBpbG90") != NULL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- transactions ------------------------------------------------------------------------- */
@@ -818,8 +800,7 @@ static void p10_partial_recipients(void)
     CHECK_INT(h->results[0].code, 250);
     CHECK_INT(h->results[1].code, 550);
     CHECK_INT(h->results[2].code, 451);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p10_nobody_accepted_no_data(void)
@@ -841,8 +822,7 @@ static void p10_nobody_accepted_no_data(void)
     C(h, "RSET\r\n");
     S(h, "250 ok\r\n");
     C(h, "MAIL FROM:<uav7@example.com>\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p10_pipelined_nobody_accepted(void)
@@ -857,8 +837,7 @@ static void p10_pipelined_nobody_accepted(void)
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
     CHECK_INT(h->out_len, 0);
     CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p05_421_mid_transaction(void)
@@ -874,8 +853,7 @@ static void p05_421_mid_transaction(void)
     CHECK_INT(result(h), UAVMAIL_ECLOSED);
     CHECK(uavmail_error_is_temporary(UAVMAIL_ECLOSED));
     CHECK_INT(h->out_len, 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p08_lost_after_dot_is_unknown(void)
@@ -890,8 +868,7 @@ static void p08_lost_after_dot_is_unknown(void)
     C(h, "x\r\n.\r\n");
     CHECK_INT(uavmail__smtp_eof(&h->e), UAVMAIL_EUNKNOWN);
     CHECK_INT(result(h), UAVMAIL_EUNKNOWN);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p09_reply_after_dot(void)
@@ -909,8 +886,7 @@ static void p09_reply_after_dot(void)
         S(h, temp ? "451 later\r\n" : "554 spam\r\n");
         CHECK_INT(result(h), temp ? UAVMAIL_ETEMPFAIL : UAVMAIL_EPERMFAIL);
         CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE); /* the session itself survives */
-        uavmail__smtp_release(&h->e);
-        free(h);
+        h_free(h);
     }
 }
 
@@ -924,8 +900,7 @@ static void p11_size_enforced(void)
     h->env.size = 1001;
     CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_ETOOBIG);
     CHECK_INT(h->out_len, 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void smtputf8_when_needed(void)
@@ -941,8 +916,7 @@ static void smtputf8_when_needed(void)
     CHECK_INT(uavmail__smtp_submit(&h->e, &h->env, h->results), UAVMAIL_EADDRESS);
     CHECK(strstr(h->err.message, "SMTPUTF8") != NULL);
     CHECK_INT(h->out_len, 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     h = h_new(UAVMAIL__SEC_TLS, NULL);
     h->rcpt[0] = "j\xC3\xBCrgen@example.com";
     h->env.smtputf8 = 1;
@@ -952,8 +926,7 @@ static void smtputf8_when_needed(void)
     S(h, "250-hi\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n");
     submit(h, "x");
     C(h, "MAIL FROM:<uav7@example.com> BODY=8BITMIME SMTPUTF8\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- CHUNKING, QUIT pipelining, DSN ------------------------------------------------------ */
@@ -979,8 +952,7 @@ static void bdat_last_with_envelope(void)
     S(h, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void bdat_with_quit_is_one_round_trip(void)
@@ -995,8 +967,7 @@ static void bdat_with_quit_is_one_round_trip(void)
     S(h, "250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void data_with_quit_pipelined(void)
@@ -1010,8 +981,7 @@ static void data_with_quit_pipelined(void)
     S(h, "250 queued\r\n221 bye\r\n");
     CHECK_INT(result(h), 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void bdat_never_exceeds_declared_size(void)
@@ -1027,8 +997,7 @@ static void bdat_never_exceeds_declared_size(void)
     CHECK(strstr(h->out, "RSET") == NULL);
     CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EINTERNAL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void bdat_all_recipients_rejected(void)
@@ -1042,8 +1011,7 @@ static void bdat_all_recipients_rejected(void)
     CHECK_INT(result(h), UAVMAIL_EPERMFAIL);
     CHECK_INT(h->results[0].code, 550);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void dsn_parameters(void)
@@ -1056,15 +1024,13 @@ static void dsn_parameters(void)
     C(h, "MAIL FROM:<uav7@example.com> RET=HDRS ENVID=flight+2042+2Bx\r\n");
     S(h, "250 ok\r\n");
     C(h, "RCPT TO:<ops@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ops@example.com\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     /* Not offered: no DSN parameters at all. */
     h = bdat_session("250 hi\r\n");
     h->env.dsn_notify = UAVMAIL__DSN_NEVER;
     submit(h, "x");
     C(h, "MAIL FROM:<uav7@example.com>\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p07_phase_timeouts(void)
@@ -1086,8 +1052,7 @@ static void p07_phase_timeouts(void)
     S(h, "354 go\r\n");
     pump(h);
     CHECK_INT(uavmail__smtp_timeout_ms(&h->e), 10u * 60 * 1000); /* end of data >= 10 min */
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p10_hundred_recipients_pipelined(void)
@@ -1120,8 +1085,7 @@ static void p10_hundred_recipients_pipelined(void)
     CHECK_INT(result(h), 0);
     CHECK_INT(res[99].code, 250);
     free(res);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p11_command_line_limit(void)
@@ -1137,8 +1101,7 @@ static void p11_command_line_limit(void)
     /* Under 512 it goes out; this one is 418 octets. */
     pump(h);
     CHECK(h->out_len > 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     h = bdat_session("250-hi\r\n250-SIZE\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n");
     h->env.dsn_envid = "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
                        "++++++++++++++++++++++++++++";
@@ -1164,8 +1127,7 @@ static void p11_command_line_limit(void)
     CHECK_INT(h->err.code, UAVMAIL_ETOOBIG);
     CHECK_INT(h->out_len, 0); /* the server is never asked */
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p13_no_pipelining_before_auth(void)
@@ -1175,8 +1137,7 @@ static void p13_no_pipelining_before_auth(void)
     harness *h = starttls_session("250-hi\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
     C(h, "AUTH PLAIN AHBpbG90QGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_WANT_READ);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p13_extra_replies_are_an_error(void)
@@ -1187,8 +1148,7 @@ static void p13_extra_replies_are_an_error(void)
     S(h, "250 hi\r\n250 surprise\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->err.code, UAVMAIL_EPROTOCOL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void p14_quit_reply_ignored(void)
@@ -1202,8 +1162,7 @@ static void p14_quit_reply_ignored(void)
     C(h, "QUIT\r\n");
     S(h, "500 what\r\n");
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- DATA: dot-stuffing and line ends (D-01..D-04) ------------------------------------------- */
@@ -1223,8 +1182,7 @@ static void data_case(const char *body, size_t chunk, const char *wire)
     C(h, "DATA\r\n");
     S(h, "354 go\r\n");
     C(h, wire);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 static void d03_dot_stuffing_goldens(void)
@@ -1273,8 +1231,7 @@ static void d01_smuggling_sequences(void)
         }
         CHECK_INT(ends, 1);
         CHECK(memcmp(h->out + h->out_len - 5, "\r\n.\r\n", 5) == 0);
-        uavmail__smtp_release(&h->e);
-        free(h);
+        h_free(h);
     }
 }
 
@@ -1330,8 +1287,7 @@ static void bounded_output_for_large_body(void)
     }
     CHECK_INT(uavmail__smtp_want(&h->e), UAVMAIL__SMTP_WANT_READ);
     free(body);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- pipelining across messages (RFC 2920 3.1 + RFC 3030) ------------------------------ */
@@ -1417,8 +1373,7 @@ static void p13_pipelined_messages_one_write(void)
     pmsg_init(&m[0], "d\r\n");
     CHECK_INT(psubmit(h, &m[0]), UAVMAIL__SMTP_WANT_READ);
     C(h, ENV1 "BDAT 3 LAST\r\nd\r\n");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* Replies split at every byte, and late: the first message's replies come
@@ -1452,8 +1407,7 @@ static void p13_pipelined_replies_split_and_delayed(void)
     S(h, "250 2.0.0 queued\r\n");
     pcollect(h, &m[2], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* A sender rejected in the middle: that message fails, its RCPT and BDAT
@@ -1479,8 +1433,7 @@ static void p09_reject_in_the_middle(void)
     CHECK_STR(m[1].err.enhanced, "5.7.1");
     pcollect(h, &m[2], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_IDLE);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* One recipient of the second message refused: only that message reports
@@ -1505,8 +1458,7 @@ static void p10_recipient_rejected_in_batch(void)
     CHECK_INT(m[1].res[0].code, 250);
     CHECK_INT(m[1].res[1].code, 550);
     CHECK_STR(m[1].res[1].enhanced, "5.1.1");
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* P-09: the first message's chunk is refused after the next one went out
@@ -1534,8 +1486,7 @@ static void p09_chunk_refused_then_rset(void)
     C(h, "RSET\r\n" ENV1 "BDAT 3 LAST\r\nc\r\n");
     S(h, "250 2.0.0 reset\r\n" OK3);
     pcollect(h, &m[2], 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* P-05: 421 after the first message was answered: the second (whose RSET
@@ -1560,8 +1511,7 @@ static void p05_421_mid_batch(void)
     CHECK(strstr(m[2].err.message, "before the server answered") != NULL);
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
     CHECK_INT(h->out_len, 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* P-08: the link drops after the first message was answered.  The second
@@ -1586,8 +1536,7 @@ static void p08_link_lost_mid_batch(void)
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
     CHECK(strstr(m[1].err.hint, "may or may not") != NULL);
     pcollect(h, &m[2], UAVMAIL_EIO);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* P-08: a timeout with everything written leaves every unanswered message
@@ -1605,8 +1554,7 @@ static void p08_timeout_mid_batch(void)
     CHECK_INT(uavmail__smtp_timed_out(&h->e), UAVMAIL_EUNKNOWN);
     pcollect(h, &m[0], UAVMAIL_EUNKNOWN);
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* A refused RSET in the pipeline: the server's state is unknown, so the
@@ -1624,8 +1572,7 @@ static void rset_refused_in_pipeline(void)
     pcollect(h, &m[0], 0);
     pcollect(h, &m[1], UAVMAIL_EUNKNOWN);
     CHECK_INT(pump(h), UAVMAIL__SMTP_FAILED);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* Never pipelined where the protocol forbids it: DATA (no CHUNKING) needs
@@ -1648,16 +1595,14 @@ static void no_pipelining_across_data(void)
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
     S(h, "250 queued\r\n");
     pcollect(h, &m[0], 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 
     h = bdat_session("250-hi\r\n250 CHUNKING\r\n");
     pmsg_init(&m[0], "a\r\n");
     pump(h);
     psubmit(h, &m[0]);
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 
     h = chunking_session();
     pmsg_init(&m[0], "a\r\n");
@@ -1667,8 +1612,7 @@ static void no_pipelining_across_data(void)
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
     m[1].env.size_exact = 1;
     CHECK(uavmail__smtp_can_pipeline(&h->e, &m[1].env));
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 
     h = chunking_session();
     pmsg_init(&m[0], "a\r\n");
@@ -1677,8 +1621,7 @@ static void no_pipelining_across_data(void)
     psubmit(h, &m[0]);
     C(h, ENV1 "BDAT 3 LAST\r\na\r\nQUIT\r\n");
     CHECK(!uavmail__smtp_can_pipeline(&h->e, &m[1].env));
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* The pipeline is bounded: at most UAVMAIL__SMTP_PIPE_MAX transactions
@@ -1707,8 +1650,7 @@ static void pipeline_bounded(void)
         pcollect(h, &m[i], 0);
     CHECK_INT(pump(h), UAVMAIL__SMTP_CLOSED);
     free(m);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* A reply to BDAT before its chunk was complete cannot be right. */
@@ -1723,8 +1665,7 @@ static void bdat_reply_before_chunk_end(void)
     CHECK_INT((int)uavmail__smtp_body(&h->e, "abc", 3), 3);
     CHECK_INT(uavmail__smtp_feed(&h->e, OK3, strlen(OK3)), UAVMAIL_EPROTOCOL);
     pcollect(h, &m, UAVMAIL_EPROTOCOL);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* REVIEW: a message behind another whose command line is too long (P-11,
@@ -1759,8 +1700,7 @@ static void review_overlong_line_behind(void)
         fprintf(stderr, "m0 result %d (server said 250 queued)\n", r);
         CHECK_INT(r, 0);
     }
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* REVIEW: one reply too many (P-13) in the middle of a pipelined batch with
@@ -1791,8 +1731,7 @@ static void review_extra_reply_shifts_outcome(void)
         CHECK_INT(r, UAVMAIL_EUNKNOWN);
     }
     (void)w;
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* REVIEW: a malformed reply after the last message's chunk went out
@@ -1821,8 +1760,7 @@ static void review_bad_reply_after_complete_chunk(void)
         fprintf(stderr, "m1 (chunk sent completely) result %d\n", r);
         CHECK_INT(r, UAVMAIL_EUNKNOWN);
     }
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* REVIEW: pipelined MAIL 250 / RCPT 550 / DATA 554: the server still holds
@@ -1842,8 +1780,7 @@ static void review_pipelined_nobody_accepted_then_next(void)
     pump(h);
     fprintf(stderr, "next message starts with: %.6s\n", h->out);
     CHECK(h->out_len >= 6 && memcmp(h->out, "RSET\r\n", 6) == 0);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
 }
 
 /* ---- review of 3dba9d0: DATA and BDAT near the record boundary ---------------- */
@@ -1956,8 +1893,7 @@ static void rv_body_case(int bdat, size_t blen, size_t chunk, unsigned drain)
     }
     if (h->err.code != 0)
         fprintf(stderr, "bdat %d len %zu chunk %zu: %s\n", bdat, blen, chunk, h->err.message);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     free(body);
     free(expect);
     free(wire);
@@ -2016,14 +1952,12 @@ static void review_scram_lifecycle(void)
     S(h, "235 ok\r\n");
     CHECK(h->e.scram == NULL);
     pump(h);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     /* Timeout mid-exchange, then the engine is released (session free). */
     h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
     rv_scram_to_first(h);
     uavmail__smtp_timed_out(&h->e);
-    uavmail__smtp_release(&h->e);
-    free(h);
+    h_free(h);
     /* Abandoned with no reply at all. */
     h = h_new(UAVMAIL__SEC_TLS, "pilot@example.com");
     rv_scram_to_first(h);
