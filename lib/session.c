@@ -836,6 +836,35 @@ static int overall_result(const send_slot *sl, int result)
     return 0;
 }
 
+/* A message whose first transaction was delivered to some recipients ended before the ones
+ * deferred with 452 got it (the retry failed, or never went out): it is a partial delivery,
+ * UAVMAIL_ERECIPIENTS, never a failure of the whole message, so that nobody sends it again
+ * to the recipients who have it.  The retry's recipients whose RCPT was accepted carry the
+ * failure (@p why: its SMTP code, or 0 when not known) instead of that 2xx; the others keep
+ * their 452. */
+static int partial_delivery(send_slot *sl, const uavmail_error_detail *failure)
+{
+    uavmail_error_detail copy, *why = &copy; /* @p failure may be sl->err itself */
+    size_t i, got = 0;
+    uavmail__err_copy(why, failure);
+    for (i = 0; i < sl->npend; i++) {
+        uavmail__rcpt_result *r = &sl->results[sl->pend_map[i]];
+        if (r->code / 100 != 2)
+            continue;
+        r->code = why->smtp_code;
+        uavmail__strlcpy(r->enhanced, why->enhanced, sizeof r->enhanced);
+        uavmail__strlcpy(r->text, why->reply[0] != '\0' ? why->reply : why->message,
+                         sizeof r->text);
+    }
+    for (i = 0; i < sl->nresults; i++)
+        got += sl->results[i].code / 100 == 2;
+    uavmail__err_set(&sl->err, UAVMAIL_ERECIPIENTS,
+                     "delivered to %zu of %zu recipients; the server deferred the others (452) "
+                     "and the transaction for them failed: %.200s",
+                     got, sl->nresults, why->message);
+    return UAVMAIL_ERECIPIENTS;
+}
+
 /* Collect a finished transaction of @p sl: the message is done, or waits
  * for another transaction for the recipients deferred with 452. */
 static void finish_transaction(uavmail_session *s, send_slot *sl, int result)
@@ -866,6 +895,8 @@ static void finish_transaction(uavmail_session *s, send_slot *sl, int result)
             return;
         }
     }
+    if (sl->tx_rounds > 0 && result != 0 && result != UAVMAIL_ERECIPIENTS)
+        result = partial_delivery(sl, &sl->err);
     slot_done(s, sl, overall_result(sl, result));
 }
 
@@ -898,6 +929,10 @@ static void fail_waiting(uavmail_session *s, int rc)
         break;
     }
     while ((sl = next_waiting(s)) != NULL) {
+        if (sl->tx_rounds > 0) {
+            slot_done(s, sl, partial_delivery(sl, &s->err));
+            continue;
+        }
         if (unsent != rc) {
             uavmail__err_set(&sl->err, unsent,
                              "not sent: the connection ended after another message failed "
@@ -920,7 +955,7 @@ static int batch_result(uavmail_session *s)
     size_t i;
     for (i = 0; i < s->nslots; i++)
         if (s->slots[i].result != 0) {
-            if (s->nslots > 1 || s->err.code == 0)
+            if (s->nslots > 1 || s->err.code != s->slots[i].result)
                 uavmail__err_copy(&s->err, &s->slots[i].err);
             return s->slots[i].result;
         }
@@ -1022,8 +1057,7 @@ static int drive(uavmail_session *s, int *want)
                 /* Every message in flight was settled by the engine; those
                  * not sent yet get this error. */
                 fail_waiting(s, rc);
-                if (s->batch == 2)
-                    rc = batch_result(s);
+                rc = batch_result(s);
             }
             if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE || !s->connected)
                 disconnect(s);

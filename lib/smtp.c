@@ -1281,6 +1281,7 @@ static int expecting_reply(const uavmail__smtp *e)
     switch (e->state) {
     case S_GREETING: case S_EHLO: case S_HELO: case S_STARTTLS: case S_AUTH:
     case S_DOT: case S_QUIT:
+    case S_IDLE: /* only 421 (P-05), when the server shuts down or times the session out */
         return 1;
     case S_TX:
     case S_BODY:

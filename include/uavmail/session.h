@@ -151,7 +151,10 @@ UAVMAIL_EXTERN void uavmail_session_free(uavmail_session *session);
  * @param session the session.
  * @param msg the message; its envelope is From plus To, Cc and Bcc.
  * @return 0 when every recipient was accepted; UAVMAIL_ERECIPIENTS when some
- *         were accepted and some rejected (see uavmail_session_recipient());
+ *         were accepted and some rejected (see uavmail_session_recipient()),
+ *         also when the message reached some recipients and the further
+ *         transaction for those the server deferred with 452 failed or never
+ *         went out (their results then carry that failure, or 452);
  *         otherwise a negative error code with detail in
  *         uavmail_session_last_error().
  * @since 0.1.0

@@ -2,7 +2,8 @@
  * A small in-memory SMTP server behind an application transport, shared by
  * the session and outbox tests: it answers each command as it arrives and
  * can refuse recipients ("bad..." 550, "later..." 451, more than max_rcpt
- * 452), refuse or drop the end of data, and fail the Nth transport call.
+ * 452), refuse or drop the end of data (of every transaction or of one),
+ * and fail the Nth transport call.
  * With CHUNKING in its EHLO reply it takes BDAT chunks; it counts the
  * client's turns from writing to reading (round trips on a real link).
  */
@@ -48,6 +49,8 @@ typedef struct fake_server {
     int close_after;     /* answer 421 and hang up after this many messages (0: never) */
     const char *mail_reply; /* REVIEW: refuse MAIL with this; then 503 to RCPT/BDAT */
     int no_tx;
+    int end_reply_tx;    /* the end of data of this transaction (1-based) gets end_reply */
+    const char *end_reply; /* ... "421 ..." also hangs up, NULL hangs up without a reply */
 } fake_server;
 
 static const char *find_header(const char *data, size_t len, const char *name)
@@ -79,7 +82,15 @@ static void reply(fake_server *f, const char *s)
  * the server hung up. */
 static int end_of_data(fake_server *f)
 {
-    if (f->drop_after_dot) {
+    if (f->end_reply_tx != 0 && f->transactions == f->end_reply_tx) {
+        if (f->end_reply != NULL)
+            reply(f, f->end_reply);
+        if (f->end_reply == NULL || strncmp(f->end_reply, "421", 3) == 0) {
+            f->closed = 1;
+            f->in_len = 0;
+            return 1;
+        }
+    } else if (f->drop_after_dot) {
         f->closed = 1;
         f->in_len = 0;
         return 1;

@@ -218,6 +218,38 @@ static void q08_per_recipient_state(void)
     env_free(e);
 }
 
+/* Q-08 with P-10: ops got the message in the first transaction; cc was deferred with 452
+ * (and the server would shut down during a retry).  Only cc gets it again. */
+static void q08_partial_after_452_not_resent(void)
+{
+    env *e = env_new();
+    listing l;
+    int before;
+    env_open(e);
+    CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, "cc@example.com", NULL), 0);
+    e->f->max_rcpt = 1;
+    e->f->end_reply_tx = 2;
+    e->f->end_reply = "421 4.3.2 shutting down\r\n";
+    flush(e);
+    CHECK_INT(e->f->messages, 1);
+    l = list(e);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.first.delivered, 1);
+    CHECK_INT(l.first.failed, 0);
+    CHECK_INT(e->out.n, 0); /* cc still pending */
+    fake_now += 3600;
+    e->f->max_rcpt = 0;
+    e->f->end_reply_tx = 0;
+    before = e->f->rcpt_total;
+    flush(e);
+    CHECK_INT(e->f->rcpt_total, before + 1); /* cc alone */
+    CHECK_INT(e->f->messages, 2);
+    CHECK_INT(e->out.n, 1);
+    CHECK_INT(e->out.last, UAVMAIL_OUTCOME_DELIVERED);
+    CHECK_INT(list(e).n, 0);
+    env_free(e);
+}
+
 static void p09_permanent_is_dead_letter(void)
 {
     env *e = env_new();
@@ -777,6 +809,7 @@ static const tt_test tests[] = {
     TT(q13_private_files),
     TT(q14_link_down_then_up),
     TT(q08_per_recipient_state),
+    TT(q08_partial_after_452_not_resent),
     TT(p09_permanent_is_dead_letter),
     TT(temporary_failure_backs_off),
     TT(expiry_is_dead_letter),

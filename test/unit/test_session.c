@@ -152,6 +152,80 @@ static void p10_452_continues_in_new_transaction(void)
     free(f);
 }
 
+/* One message to ops (To) and cc (Cc) through @p f; the recipients' codes in @p codes. */
+static int send_two_rcpts(fake_server *f, int codes[2])
+{
+    uavmail_transport tr;
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    int rc;
+    size_t i;
+    fake_transport(&tr, f);
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &tr;
+    CHECK_INT(uavmail_message_new(&m, NULL), 0);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_CC, "cc@example.com", NULL);
+    uavmail_message_set_text(m, "Landed.\n", 8);
+    CHECK_INT(uavmail_session_new(&s, &o), 0);
+    rc = uavmail_session_send(s, m);
+    CHECK_INT((int)uavmail_session_recipient_count(s), 2);
+    for (i = 0; i < 2; i++) {
+        codes[i] = -1;
+        uavmail_session_recipient(s, i, NULL, &codes[i], NULL);
+    }
+    if (rc == UAVMAIL_ERECIPIENTS) /* says who has it and why the others do not */
+        CHECK(strstr(uavmail_error_message(uavmail_session_last_error(s)),
+                     "1 of 2 recipients") != NULL);
+    uavmail_session_free(s);
+    uavmail_message_free(m);
+    return rc;
+}
+
+/* P-10: the first transaction reached ops; cc, deferred with 452, never got the message.  That
+ * is a partial delivery (ops must not get it again), never a failure of the whole message. */
+static void p10_452_then_421_is_partial(void)
+{
+    fake_server *f = new_server();
+    int codes[2];
+    f->max_rcpt = 1;
+    f->close_after = 1; /* 421 right after the first transaction */
+    CHECK_INT(send_two_rcpts(f, codes), UAVMAIL_ERECIPIENTS);
+    CHECK_INT(f->messages, 1);
+    CHECK_INT(codes[0], 250);
+    CHECK_INT(codes[1], 452); /* still deferred: temporary */
+    free(f);
+}
+
+static void p10_452_retry_refused_is_partial(void)
+{
+    static const struct {
+        const char *reply; /* to the retry's end of data */
+        int code;          /* what cc's result says then */
+    } cases[] = {
+        {"451 4.3.0 queue full\r\n", 451},
+        {"554 5.7.1 rejected\r\n", 554},
+        {"421 4.3.2 shutting down\r\n", 421},
+        {NULL, 0}, /* hung up: cc's outcome is unknown */
+    };
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(cases); i++) {
+        fake_server *f = new_server();
+        int codes[2];
+        f->max_rcpt = 1;
+        f->end_reply_tx = 2;
+        f->end_reply = cases[i].reply;
+        CHECK_INT(send_two_rcpts(f, codes), UAVMAIL_ERECIPIENTS);
+        CHECK_INT(f->transactions, 2);
+        CHECK_INT(codes[0], 250);
+        CHECK_INT(codes[1], cases[i].code); /* not the 250 its RCPT got */
+        free(f);
+    }
+}
+
 static void sweep_transport_failures(void)
 {
     long n;
@@ -615,6 +689,8 @@ static const tt_test tests[] = {
     TT(ehlo_uses_address_literal),
     TT(per_recipient_results),
     TT(p10_452_continues_in_new_transaction),
+    TT(p10_452_then_421_is_partial),
+    TT(p10_452_retry_refused_is_partial),
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
     TT(p13_batch_is_one_round_trip),
