@@ -553,6 +553,15 @@ int uavmail_message_attach_callback(uavmail_message *m, uavmail_read_cb read_cb,
     return add_attachment(m, &a, content_type, filename, NULL);
 }
 
+void uavmail__message_set_last_type(uavmail_message *m, const char *type)
+{
+    char *t = m->natt ? uavmail__strdup(&m->alloc, type) : NULL;
+    if (t != NULL) {
+        uavmail__free(&m->alloc, m->att[m->natt - 1].content_type);
+        m->att[m->natt - 1].content_type = t;
+    }
+}
+
 int uavmail_message_set_dsn(uavmail_message *m, unsigned notify, int ret, const char *envid)
 {
     char *e = NULL;

@@ -22,6 +22,7 @@
 
 #include "address.h"
 #include "internal.h"
+#include "message_int.h"
 #include "uavmail/telemetry.h"
 
 #define TM_MAX_CHANNELS 32
@@ -1306,7 +1307,7 @@ static const char *format_ext(int f)
 static const char *format_type(int f)
 {
     switch (f) {
-    case UAVMAIL_TM_CSV: return "text/csv";
+    case UAVMAIL_TM_CSV: return "text/csv; charset=utf-8; header=present"; /* RFC 4180 */
     case UAVMAIL_TM_GPX: return "application/gpx+xml";
     case UAVMAIL_TM_KML: return "application/vnd.google-earth.kml+xml";
     case UAVMAIL_TM_GEOJSON: return "application/geo+json";
@@ -1429,12 +1430,17 @@ int uavmail_telemetry_attach(uavmail_telemetry *tm, uavmail_message *msg, int fo
         default_name(tm, name, sizeof name, format_ext(format));
         filename = name;
     }
-    rc = uavmail_message_attach_callback(msg, gen_cb, size, format_type(format), filename, g);
+    /* type/subtype here; CSV's parameters go on after (the public API takes none) */
+    rc = uavmail_message_attach_callback(msg, gen_cb, size,
+                                         format == UAVMAIL_TM_CSV ? "text/csv" : format_type(format),
+                                         filename, g);
     if (rc != 0) {
         uavmail__err_copy(&tm->err, uavmail_message_last_error(msg));
         gen_free(tm, g);
         return rc;
     }
+    if (format == UAVMAIL_TM_CSV)
+        uavmail__message_set_last_type(msg, format_type(format));
     g->next = tm->gens;
     tm->gens = g;
     return 0;

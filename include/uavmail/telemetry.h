@@ -196,7 +196,7 @@ UAVMAIL_EXTERN int uavmail_telemetry_summary(const uavmail_telemetry *tm,
 
 /** Telemetry formats; flags so a report can ask for several.  @since 0.2.0 */
 enum uavmail_telemetry_format {
-    UAVMAIL_TM_CSV = 1,     /**< RFC 4180, header row with units: text/csv */
+    UAVMAIL_TM_CSV = 1,     /**< RFC 4180, header row with units: text/csv; charset=utf-8; header=present */
     UAVMAIL_TM_GPX = 2,     /**< GPX 1.1 track: application/gpx+xml */
     UAVMAIL_TM_KML = 4,     /**< KML 2.2 track with altitude: application/vnd.google-earth.kml+xml */
     UAVMAIL_TM_GEOJSON = 8, /**< RFC 7946 FeatureCollection: application/geo+json */

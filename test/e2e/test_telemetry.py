@@ -139,7 +139,7 @@ class Flight:
             for part in self.reports[0].iter_attachments():
                 data = part.get_payload(decode=True)
                 self.files[part.get_filename().rsplit(".", 1)[1]] = (part.get_content_type(),
-                                                                     data)
+                                                                     data, part)
         self.dir = tmp
 
 
@@ -277,6 +277,9 @@ class ScriptedFlights(unittest.TestCase):
         for profile, f in self.each():
             with self.subTest(profile=profile):
                 self.assertEqual(f.files["csv"][0], "text/csv")
+                # RFC 4180's parameters (DRONE-NOTES): UTF-8 text with a header row
+                self.assertEqual(f.files["csv"][2].get_param("charset"), "utf-8")
+                self.assertEqual(f.files["csv"][2].get_param("header"), "present")
                 rows = list(csv.DictReader(io.StringIO(f.files["csv"][1].decode(), newline="")))
                 truth = f.truth["samples"]
                 self.assertEqual(len(rows), len(truth))

@@ -335,6 +335,8 @@ static void test_attach_snapshot(void)
     CHECK_INT(uavmail_message_render(msg, 0, a, sizeof a - 1, &len), 0);
     a[len] = '\0';
     CHECK_INT((int)size, (int)len);
+    /* RFC 4180 (DRONE-NOTES): UTF-8 with a header row */
+    CHECK(strstr(a, "Content-Type: text/csv; charset=utf-8; header=present;\r\n\tname=") != NULL);
     for (i = 100; i < 300; i++) { /* more samples, spilling the old ones */
         flight_sample(&x, i);
         uavmail_telemetry_append(tm, &x);
