@@ -603,6 +603,7 @@ static int push_body(uavmail_session *s)
 }
 
 static int want_submit(uavmail_session *s);
+static int partial_delivery(send_slot *sl, const uavmail_error_detail *failure);
 
 /* Run the engine until it is idle or closed (0), must wait (UAVMAIL_EAGAIN),
  * wants TLS (0 with the phase switched), has a finished transaction to
@@ -798,7 +799,8 @@ static int start_transaction(uavmail_session *s, send_slot *sl)
     }
     if (rc != 0) {
         uavmail__err_copy(&sl->err, &s->err);
-        slot_done(s, sl, rc);
+        /* a later round that never went out: the first reached some recipients (P-10) */
+        slot_done(s, sl, sl->tx_rounds > 0 ? partial_delivery(sl, &sl->err) : rc);
         return rc;
     }
     sl->state = SL_QUEUED;
@@ -918,15 +920,17 @@ static void fail_waiting(uavmail_session *s, int rc)
     send_slot *sl;
     int unsent = rc;
     collect_done(s);
-    switch (rc) {
-    case UAVMAIL_EUNKNOWN: case UAVMAIL_ETOOBIG: case UAVMAIL_ECALLBACK: case UAVMAIL_EFILE:
-    case UAVMAIL_EPERMFAIL: case UAVMAIL_ETEMPFAIL: case UAVMAIL_ERECIPIENTS:
-    case UAVMAIL_EHEADER: case UAVMAIL_EENCODING: case UAVMAIL_EADDRESS: case UAVMAIL_EINVAL:
-        /* about one message (or "maybe delivered"): one never sent was just not sent */
-        unsent = UAVMAIL_EIO;
-        break;
-    default:
-        break;
+    if (s->batch == 2) { /* a single send's error is its own message's */
+        switch (rc) {
+        case UAVMAIL_EUNKNOWN: case UAVMAIL_ETOOBIG: case UAVMAIL_ECALLBACK: case UAVMAIL_EFILE:
+        case UAVMAIL_EPERMFAIL: case UAVMAIL_ETEMPFAIL: case UAVMAIL_ERECIPIENTS:
+        case UAVMAIL_EHEADER: case UAVMAIL_EENCODING: case UAVMAIL_EADDRESS: case UAVMAIL_EINVAL:
+            /* about one message (or "maybe delivered"): one never sent was just not sent */
+            unsent = UAVMAIL_EIO;
+            break;
+        default:
+            break;
+        }
     }
     while ((sl = next_waiting(s)) != NULL) {
         if (sl->tx_rounds > 0) {
@@ -1119,6 +1123,32 @@ static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n
     return ok > 0 ? 0 : batch_result(s);
 }
 
+/* A kept connection may have been ended by the server while we were idle: Postfix says
+ * "421 4.4.2 ... timeout exceeded" after smtpd_timeout (5 minutes) and hangs up, others just
+ * close.  Look without waiting: anything that arrived (that 421, the end of the stream, an
+ * error) means the connection is gone, and as nothing of the new operation went out on it, a
+ * fresh one is made instead; the application never sees a failure for it.  A link that died
+ * silently (no FIN from behind a NAT) is only found by the operation itself. */
+static void check_kept_connection(uavmail_session *s)
+{
+    int want = 0;
+    long n;
+    /* Only transports that can be asked not to wait (transport.h): the built-in one, any in
+     * non-blocking use, any serving an event loop (fd_fn) */
+    if (!s->connected || uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE ||
+        (!s->nb && s->transport.fd_fn == NULL))
+        return;
+    n = io_recv(s, s->inbuf, sizeof s->inbuf, 0, &want);
+    if (n == UAVMAIL_ETIMEOUT || n == UAVMAIL_EAGAIN)
+        return; /* nothing arrived: still there */
+    if (n > 0)
+        (void)uavmail__smtp_feed(&s->engine, s->inbuf, (size_t)n); /* traced; 421 ends it */
+    info(s, n > 0 ? "the server ended the idle connection; connecting again"
+                  : "the idle connection was closed; connecting again");
+    disconnect(s);
+    uavmail__err_clear(&s->err);
+}
+
 static int begin(uavmail_session *s, int op, uavmail_message *const *msgs, size_t n,
                  int *results, int final, int nb)
 {
@@ -1143,6 +1173,8 @@ static int begin(uavmail_session *s, int op, uavmail_message *const *msgs, size_
     s->result = 0;
     s->write_len = 0;
     s->wait_since = 0;
+    if (op == OP_SEND)
+        check_kept_connection(s);
     if (!s->connected)
         s->phase = PH_CONNECT;
     return 0;

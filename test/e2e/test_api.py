@@ -57,6 +57,19 @@ class Api(unittest.TestCase):
         self.assertEqual(date, ["Date: " + formatdate(now, usegmt=False).replace("-0000",
                                                                                     "+0000")])
 
+    def test_kept_connection_ended_by_idle_timeout(self):
+        # The server drops a connection idle for 1 s (Postfix: smtpd_timeout, with a 421;
+        # aiosmtpd: close_notify and FIN).  The next send on the session connects afresh.
+        srv = start_server(mode="tls", cert=self.pki["server_chain"], key=self.pki["server_key"],
+                           extra_args=["--timeout", "1"])
+        try:
+            r, rc, msg, _ = apitest("idle", "localhost", srv.port, self.pki["ca"], 3)
+            self.assertIn("first=0", r.stdout)
+            self.assertEqual(rc, 0, msg)
+            self.assertEqual(len(srv.wait_for(2)), 2)
+        finally:
+            srv.stop()
+
     def test_pin(self):
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization

@@ -10,12 +10,17 @@
  *       the error message, or the Date header that went out
  *   apitest pin HOST PORT CAFILE PINS
  *       send with the server key pinned (comma-separated SHA-256 hex)
+ *   apitest idle HOST PORT CAFILE SECONDS
+ *       send, keep the connection SECONDS while idle, then send again on the
+ *       same session (the server's idle timeout ended the kept connection);
+ *       prints the first send's result as "first=N"
  * Prints "result=N" and the error message; exit 0 unless a check failed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uavmail/uavmail.h>
 
@@ -135,6 +140,7 @@ static int pw(char *buf, size_t cap, size_t *len, void *ud)
 }
 
 static int64_t fixed_time;
+static unsigned idle_s;
 static int64_t gps_time(void *ud)
 {
     (void)ud;
@@ -183,6 +189,8 @@ int main(int argc, char **argv)
         o.time_cb = gps_time;
     } else if (strcmp(argv[1], "pin") == 0) {
         o.tls_pin_sha256 = argv[5];
+    } else if (strcmp(argv[1], "idle") == 0) {
+        idle_s = (unsigned)atoi(argv[5]);
     } else {
         return 2;
     }
@@ -192,6 +200,10 @@ int main(int argc, char **argv)
     uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.test", NULL);
     uavmail_message_set_subject(m, "api test");
     uavmail_message_set_text(m, "hello\n", 6);
+    if (idle_s != 0) {
+        printf("first=%d\n", uavmail_session_send(s, m));
+        sleep(idle_s);
+    }
     rc = uavmail_session_send_final(s, m);
     printf("result=%d\n", rc);
     printf("message=%s\n", uavmail_error_message(uavmail_session_last_error(s)));

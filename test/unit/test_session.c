@@ -226,6 +226,177 @@ static void p10_452_retry_refused_is_partial(void)
     }
 }
 
+/* Out of memory once the server has taken a message (review). */
+static fake_server *oom_after_first;
+
+static void *oom_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    return oom_after_first != NULL && oom_after_first->messages >= 1 ? NULL : malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    return oom_after_first != NULL && oom_after_first->messages >= 1 ? NULL : realloc(p, n);
+}
+
+static void oom_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+/* P-10: the retry for cc never goes out (rendering the message again fails); ops has it, so
+ * it is a partial delivery, not a failure that would send it to ops again. */
+static void p10_452_retry_never_started_is_partial(void)
+{
+    fake_server *f = new_server();
+    uavmail_allocator al = {UAVMAIL_ALLOCATOR_VERSION, oom_malloc, oom_realloc, oom_free, NULL};
+    uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
+    uavmail_transport tr;
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    int c0 = -1, c1 = -1;
+    fake_transport(&tr, f);
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &tr;
+    mo.allocator = &al;
+    f->max_rcpt = 1;
+    CHECK_INT(uavmail_message_new(&m, &mo), 0);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_CC, "cc@example.com", NULL);
+    uavmail_message_set_text(m, "Landed.\n", 8);
+    CHECK_INT(uavmail_session_new(&s, &o), 0);
+    oom_after_first = f;
+    CHECK_INT(uavmail_session_send(s, m), UAVMAIL_ERECIPIENTS);
+    oom_after_first = NULL;
+    CHECK_INT(f->messages, 1);
+    uavmail_session_recipient(s, 0, NULL, &c0, NULL);
+    uavmail_session_recipient(s, 1, NULL, &c1, NULL);
+    CHECK_INT(c0, 250);
+    CHECK_INT(c1, 452);
+    uavmail_session_free(s);
+    uavmail_message_free(m);
+    free(f);
+}
+
+/* A single send refused while the session is set up (EHLO 450 / 554): the server's own
+ * temporary or permanent refusal and its code, never "connection lost" (review). */
+static void single_send_setup_refused_keeps_reply(void)
+{
+    static const char *const ehlo[] = {"450 4.3.2 busy, try later\r\n", "554 5.7.1 go away\r\n"};
+    static const int want[] = {UAVMAIL_ETEMPFAIL, UAVMAIL_EPERMFAIL};
+    size_t i;
+    for (i = 0; i < 2; i++) {
+        fake_server *f = new_server();
+        uavmail_transport tr;
+        uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+        uavmail_session *s = NULL;
+        uavmail_message *m = NULL;
+        const uavmail_error_detail *d;
+        f->ehlo = ehlo[i];
+        fake_transport(&tr, f);
+        o.host = "localhost";
+        o.security = UAVMAIL_SECURITY_NONE;
+        o.transport = &tr;
+        CHECK_INT(uavmail_message_new(&m, NULL), 0);
+        uavmail_message_set_from(m, "uav7@example.com", NULL);
+        uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+        uavmail_message_set_text(m, "Landed.\n", 8);
+        CHECK_INT(uavmail_session_new(&s, &o), 0);
+        CHECK_INT(uavmail_session_send(s, m), want[i]);
+        d = uavmail_session_last_error(s);
+        CHECK(uavmail_error_smtp_code(d) != 0);
+        CHECK(strstr(uavmail_error_message(d), "another message") == NULL);
+        uavmail_session_free(s);
+        uavmail_message_free(m);
+        free(f);
+    }
+}
+
+/* A kept connection the server ended while the application was idle (Postfix says
+ * "421 4.4.2 ... timeout exceeded" after smtpd_timeout and hangs up; others just close):
+ * nothing of the next message went out on it, so the next send connects afresh instead of
+ * failing. */
+static int t_no_fd(void *conn, void *ud)
+{
+    (void)conn;
+    (void)ud;
+    return -1;
+}
+
+static void kept_connection_ended_while_idle(void)
+{
+    static const char *const goodbyes[] = {"421 4.4.2 fake.example Error: timeout exceeded\r\n",
+                                           ""};
+    size_t i;
+    for (i = 0; i < UAVMAIL__ARRAY_LEN(goodbyes); i++) {
+        fake_server *f = new_server();
+        uavmail_transport tr;
+        uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+        uavmail_session *s = NULL;
+        uavmail_message *m = NULL;
+        fake_transport(&tr, f);
+        tr.version = UAVMAIL_TRANSPORT_VERSION; /* with fd_fn: recv_fn honours timeout 0 */
+        tr.fd_fn = t_no_fd;
+        o.host = "localhost";
+        o.security = UAVMAIL_SECURITY_NONE;
+        o.transport = &tr;
+        CHECK_INT(uavmail_message_new(&m, NULL), 0);
+        uavmail_message_set_from(m, "uav7@example.com", NULL);
+        uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+        uavmail_message_set_text(m, "Landed.\n", 8);
+        CHECK_INT(uavmail_session_new(&s, &o), 0);
+        CHECK_INT(uavmail_session_send(s, m), 0);
+        /* idle: the server gives up on us */
+        reply(f, goodbyes[i]);
+        f->closed = 1;
+        CHECK_INT(uavmail_session_send(s, m), 0);
+        CHECK_INT(f->connects, 2);
+        CHECK_INT(f->messages, 2);
+        CHECK_INT(uavmail_session_send(s, m), 0); /* and the new connection is kept */
+        CHECK_INT(f->connects, 2);
+        CHECK_INT(f->messages, 3);
+        uavmail_session_free(s);
+        uavmail_message_free(m);
+        free(f);
+    }
+}
+
+/* A transport without fd_fn is never asked to read without waiting (it may take timeout 0
+ * as "wait forever"): the stale connection shows at the next send, as before. */
+static void kept_connection_version1_transport_not_polled(void)
+{
+    fake_server *f = new_server();
+    uavmail_transport tr;
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    fake_transport(&tr, f);
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &tr;
+    CHECK_INT(uavmail_message_new(&m, NULL), 0);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    uavmail_message_set_text(m, "Landed.\n", 8);
+    CHECK_INT(uavmail_session_new(&s, &o), 0);
+    CHECK_INT(uavmail_session_send(s, m), 0);
+    reply(f, "421 4.4.2 fake.example Error: timeout exceeded\r\n");
+    f->closed = 1;
+    CHECK_INT(uavmail_session_send(s, m), UAVMAIL_ECLOSED); /* found by MAIL, not before */
+    CHECK_INT(f->connects, 1);
+    CHECK_INT(uavmail_session_send(s, m), 0); /* the next one connects again */
+    CHECK_INT(f->connects, 2);
+    uavmail_session_free(s);
+    uavmail_message_free(m);
+    free(f);
+}
+
 static void sweep_transport_failures(void)
 {
     long n;
@@ -691,6 +862,10 @@ static const tt_test tests[] = {
     TT(p10_452_continues_in_new_transaction),
     TT(p10_452_then_421_is_partial),
     TT(p10_452_retry_refused_is_partial),
+    TT(p10_452_retry_never_started_is_partial),
+    TT(single_send_setup_refused_keeps_reply),
+    TT(kept_connection_ended_while_idle),
+    TT(kept_connection_version1_transport_not_polled),
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
     TT(p13_batch_is_one_round_trip),
