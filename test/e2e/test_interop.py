@@ -124,6 +124,21 @@ class Postfix(unittest.TestCase):
                             {big: self.files[big]})
         self.assertIn("rset=3", self.pf.log_text())
 
+    def test_kept_connection_after_postfix_idle_timeout(self):
+        # This listener gives up on a client idle for 2 s (smtpd_timeout) with "421 4.4.2 ...
+        # Error: timeout exceeded" and hangs up.  The application keeps its session; its next
+        # send finds the connection ended and connects again instead of failing.
+        r = subprocess.run([os.environ["UAVMAIL_APITEST"], "idle", "localhost",
+                            str(self.pf.smtps_idle_port), self.pki["ca"], "4", USER, ENV_VAR],
+                           env=dict(os.environ, **{ENV_VAR: PASSWORD}), capture_output=True,
+                           text=True, timeout=60)
+        self.assertIn("first=0", r.stdout, r.stdout + r.stderr)
+        self.assertIn("result=0", r.stdout, r.stdout + r.stderr + self.pf.log_text()[-3000:])
+        type(self).delivered += 2
+        self.pf.wait_for_messages(self.delivered, timeout=30)
+        self.assertIn("postfix/smtps-idle/smtpd", self.pf.log_text())
+        self.assertRegex(self.pf.log_text(), r"smtps-idle/smtpd\[\d+\]: timeout after \S+ from")
+
     def test_tls_session_resumed_across_processes(self):
         sess = os.path.join(self.tmp, "tls-session")
         args = send_args(self.pf.submission_port, "starttls", self.pki["ca"],

@@ -10,7 +10,7 @@
  *       the error message, or the Date header that went out
  *   apitest pin HOST PORT CAFILE PINS
  *       send with the server key pinned (comma-separated SHA-256 hex)
- *   apitest idle HOST PORT CAFILE SECONDS
+ *   apitest idle HOST PORT CAFILE SECONDS [USER PASSWORD_ENV]
  *       send, keep the connection SECONDS while idle, then send again on the
  *       same session (the server's idle timeout ended the kept connection);
  *       prints the first send's result as "first=N"
@@ -191,6 +191,13 @@ int main(int argc, char **argv)
         o.tls_pin_sha256 = argv[5];
     } else if (strcmp(argv[1], "idle") == 0) {
         idle_s = (unsigned)atoi(argv[5]);
+        if (argc == 8) {
+            o.username = argv[6];
+            password = getenv(argv[7]);
+            if (password == NULL)
+                return 2;
+            o.password_cb = pw;
+        }
     } else {
         return 2;
     }
