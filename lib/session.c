@@ -1133,10 +1133,11 @@ static void check_kept_connection(uavmail_session *s)
 {
     int want = 0;
     long n;
-    /* Only transports that can be asked not to wait (transport.h): the built-in one, any in
-     * non-blocking use, any serving an event loop (fd_fn) */
+    /* Only where timeout 0 means "do not wait": the built-in transport, and any in non-blocking
+     * use (transport.h).  A blocking custom transport may take 0 as "no timeout" (SO_RCVTIMEO,
+     * lwIP's netconn_set_recvtimeout) and would never return on a healthy connection. */
     if (!s->connected || uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE ||
-        (!s->nb && s->transport.fd_fn == NULL))
+        (!s->nb && s->transport.recv_fn != uavmail__plat_tcp_transport()->recv_fn))
         return;
     n = io_recv(s, s->inbuf, sizeof s->inbuf, 0, &want);
     if (n == UAVMAIL_ETIMEOUT || n == UAVMAIL_EAGAIN)

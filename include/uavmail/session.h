@@ -149,7 +149,8 @@ UAVMAIL_EXTERN void uavmail_session_free(uavmail_session *session);
  * readable) so bad input fails before any connection.  Connects, secures
  * and authenticates on first use; later calls reuse the open connection,
  * or make a fresh one when the server ended it while idle (a 421 after its
- * idle timeout, or a close; found without waiting, see uavmail_transport).
+ * idle timeout, or a close), which is found without waiting through the
+ * built-in transport, or through any in non-blocking use.
  * @param session the session.
  * @param msg the message; its envelope is From plus To, Cc and Bcc.
  * @return 0 when every recipient was accepted; UAVMAIL_ERECIPIENTS when some

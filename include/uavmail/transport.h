@@ -40,10 +40,7 @@ typedef struct uavmail_transport {
     int (*local_address_fn)(void *conn, char *buf, size_t cap, void *user_data);
     void *user_data;
     /* ---- version 2 (0.1.0) ---- */
-    /** Optional (may be NULL): the descriptor an event loop polls for @p conn, or -1.
-     *  A transport that has it must honour timeout_ms 0 ("do not wait") in recv_fn
-     *  always: before each send on a kept connection a session looks that way whether the
-     *  server ended it while idle, and then connects afresh. */
+    /** Optional (may be NULL): the descriptor an event loop polls for @p conn, or -1. */
     int (*fd_fn)(void *conn, void *user_data);
 } uavmail_transport;
 
