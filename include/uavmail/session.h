@@ -351,7 +351,9 @@ enum uavmail_want {
  * loop (Qt, asyncio, an RTOS task).  Then call uavmail_session_step()
  * whenever uavmail_session_fd() is ready as asked, or its timeout expired.
  * Host name resolution happens inside the first step and may block.
- * Callbacks (password, trace, attachment reads) run inside step.
+ * Callbacks (password, trace, attachment reads) run inside step; the trace
+ * callback also inside start when it finds a kept connection the server
+ * has ended meanwhile (the server's last reply and a note).
  * @param session the session (one operation at a time).
  * @param msg the message; must stay valid until step returns the result.
  * @param final 1 to say QUIT behind it (as uavmail_session_send_final()).
