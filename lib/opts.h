@@ -205,4 +205,12 @@
 #define UAVMAIL_TIMEOUT_DATA_END_MS (10u * 60u * 1000u)
 #define UAVMAIL_TIMEOUT_CONNECT_MS (30u * 1000u)
 
+/* A session does not reuse a connection idle this long: a server may end one idle for 5
+ * minutes (RFC 5321 4.5.3.2.7; Postfix's smtpd_timeout, Exim's), and a NAT or LTE carrier
+ * on the way may drop it without a word, so the next command would only meet the MAIL
+ * timeout.  A little under 5 minutes, so as not to cross the server's 421 on the wire. */
+#ifndef UAVMAIL_SESSION_IDLE_MAX_MS
+#define UAVMAIL_SESSION_IDLE_MAX_MS (4u * 60u * 1000u)
+#endif
+
 #endif

@@ -77,6 +77,7 @@ struct uavmail_session {
     int result;
     size_t write_len;         /* bytes offered to a write that said EAGAIN */
     uint64_t wait_since;      /* non-blocking: when the current wait began */
+    uint64_t idle_since;      /* when the last operation on the kept connection ended */
     unsigned wait_limit;
 
     uavmail__tls_report tls_report; /* the last handshake, kept after disconnect */
@@ -976,6 +977,8 @@ static void end_operation(uavmail_session *s)
         if (s->slots[i].state != SL_DONE && s->op == OP_SEND)
             slot_done(s, &s->slots[i], UAVMAIL_ESTATE); /* abandoned */
     }
+    if (s->op != OP_NONE)
+        s->idle_since = uavmail__plat_now_ms();
     s->writer = NULL;
     s->queued = 0;
     s->op = OP_NONE;
@@ -1133,6 +1136,12 @@ static void check_kept_connection(uavmail_session *s)
 {
     int want = 0;
     long n;
+    if (s->connected && uavmail__plat_now_ms() - s->idle_since >= UAVMAIL_SESSION_IDLE_MAX_MS) {
+        /* opts.h: the server has (or a NAT on the way may have) given up on it */
+        info(s, "the connection was idle for longer than servers keep one; connecting again");
+        disconnect(s);
+        return;
+    }
     /* Only where timeout 0 means "do not wait": the built-in transport, and any in non-blocking
      * use (transport.h).  A blocking custom transport may take 0 as "no timeout" (SO_RCVTIMEO,
      * lwIP's netconn_set_recvtimeout) and would never return on a healthy connection. */
@@ -1222,7 +1231,9 @@ int uavmail_session_quit(uavmail_session *s)
         return UAVMAIL_EINVAL;
     if (!s->connected || s->op != OP_NONE)
         return 0;
-    if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE) {
+    if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE ||
+        uavmail__plat_now_ms() - s->idle_since >= UAVMAIL_SESSION_IDLE_MAX_MS) {
+        /* nobody left to answer QUIT (opts.h): just close */
         disconnect(s);
         return 0;
     }
@@ -1260,6 +1271,11 @@ const uavmail__smtp *uavmail__session_engine(const uavmail_session *s)
 const uavmail__tls_report *uavmail__session_tls_report(const uavmail_session *s)
 {
     return &s->tls_report;
+}
+
+void uavmail__session_idle_for(uavmail_session *s, uint64_t ms)
+{
+    s->idle_since -= ms;
 }
 
 uavmail_error_detail *uavmail__session_err(uavmail_session *s)

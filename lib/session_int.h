@@ -12,5 +12,7 @@ int uavmail__session_connect_and_quit(uavmail_session *s);
 const uavmail__smtp *uavmail__session_engine(const uavmail_session *s);
 const uavmail__tls_report *uavmail__session_tls_report(const uavmail_session *s);
 uavmail_error_detail *uavmail__session_err(uavmail_session *s);
+/* Tests: pretend the kept connection has been idle @p ms longer. */
+void uavmail__session_idle_for(uavmail_session *s, uint64_t ms);
 
 #endif

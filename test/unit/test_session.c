@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "fake_smtp.h"
+#include "session_int.h"
 #include "tt.h"
 
 /* Counting allocator that can fail the Nth allocation. */
@@ -396,6 +397,40 @@ static void kept_connection_blocking_custom_transport_not_polled(void)
     CHECK_INT(uavmail_session_send(s, m), 0); /* the next one connects again */
     CHECK_INT(f->connects, 2);
     uavmail_session_free(s);
+    uavmail_message_free(m);
+    free(f);
+}
+
+/* A connection idle longer than servers keep one (RFC 5321 4.5.3.2.7) is not reused, and gets
+ * no QUIT: behind a NAT that dropped it silently, MAIL (or QUIT) would only meet a timeout. */
+static void kept_connection_too_old_not_reused(void)
+{
+    fake_server *f = new_server();
+    uavmail_transport tr;
+    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
+    uavmail_session *s = NULL;
+    uavmail_message *m = NULL;
+    fake_transport(&tr, f);
+    o.host = "localhost";
+    o.security = UAVMAIL_SECURITY_NONE;
+    o.transport = &tr;
+    CHECK_INT(uavmail_message_new(&m, NULL), 0);
+    uavmail_message_set_from(m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
+    uavmail_message_set_text(m, "Landed.\n", 8);
+    CHECK_INT(uavmail_session_new(&s, &o), 0);
+    CHECK_INT(uavmail_session_send(s, m), 0);
+    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS - 1000);
+    CHECK_INT(uavmail_session_send(s, m), 0); /* young enough: reused */
+    CHECK_INT(f->connects, 1);
+    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS);
+    CHECK_INT(uavmail_session_send(s, m), 0);
+    CHECK_INT(f->connects, 2);
+    CHECK_INT(f->messages, 3);
+    CHECK_INT(f->quits, 0);
+    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS);
+    uavmail_session_free(s); /* closes without QUIT */
+    CHECK_INT(f->quits, 0);
     uavmail_message_free(m);
     free(f);
 }
@@ -869,6 +904,7 @@ static const tt_test tests[] = {
     TT(single_send_setup_refused_keeps_reply),
     TT(kept_connection_ended_while_idle),
     TT(kept_connection_blocking_custom_transport_not_polled),
+    TT(kept_connection_too_old_not_reused),
     TT(sweep_transport_failures),
     TT(sweep_allocation_failures),
     TT(p13_batch_is_one_round_trip),
