@@ -153,36 +153,72 @@ static void p10_452_continues_in_new_transaction(void)
     free(f);
 }
 
-/* One message to ops (To) and cc (Cc) through @p f; the recipients' codes in @p codes. */
-static int send_two_rcpts(fake_server *f, int codes[2])
-{
+/* A session over a fake server (no TLS, blocking unless sent with send_nb) and a message from
+ * uav7 to ops (To), and to cc (Cc) when asked; @p mo may give the message an allocator. */
+typedef struct one {
+    fake_server *f;
     uavmail_transport tr;
+    uavmail_session *s;
+    uavmail_message *m;
+} one;
+
+/* A session to @p f through its transport @p tr, without TLS. */
+static void fake_session(uavmail_session **s, uavmail_transport *tr, fake_server *f)
+{
     uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    uavmail_session *s = NULL;
-    uavmail_message *m = NULL;
-    int rc;
-    size_t i;
-    fake_transport(&tr, f);
+    fake_transport(tr, f);
     o.host = "localhost";
     o.security = UAVMAIL_SECURITY_NONE;
-    o.transport = &tr;
-    CHECK_INT(uavmail_message_new(&m, NULL), 0);
-    uavmail_message_set_from(m, "uav7@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_CC, "cc@example.com", NULL);
-    uavmail_message_set_text(m, "Landed.\n", 8);
-    CHECK_INT(uavmail_session_new(&s, &o), 0);
-    rc = uavmail_session_send(s, m);
-    CHECK_INT((int)uavmail_session_recipient_count(s), 2);
+    o.transport = tr;
+    CHECK_INT(uavmail_session_new(s, &o), 0);
+}
+
+static void one_new(one *t, fake_server *f, int with_cc, const uavmail_message_options *mo)
+{
+    memset(t, 0, sizeof *t);
+    t->f = f;
+    fake_session(&t->s, &t->tr, f);
+    CHECK_INT(uavmail_message_new(&t->m, mo), 0);
+    uavmail_message_set_from(t->m, "uav7@example.com", NULL);
+    uavmail_message_add_recipient(t->m, UAVMAIL_TO, "ops@example.com", NULL);
+    if (with_cc)
+        uavmail_message_add_recipient(t->m, UAVMAIL_CC, "cc@example.com", NULL);
+    uavmail_message_set_text(t->m, "Landed.\n", 8);
+}
+
+static void one_free(one *t)
+{
+    uavmail_session_free(t->s);
+    uavmail_message_free(t->m);
+    free(t->f);
+}
+
+/* The codes of the last send's two recipients. */
+static void two_codes(const one *t, int codes[2])
+{
+    size_t i;
+    CHECK_INT((int)uavmail_session_recipient_count(t->s), 2);
     for (i = 0; i < 2; i++) {
         codes[i] = -1;
-        uavmail_session_recipient(s, i, NULL, &codes[i], NULL);
+        uavmail_session_recipient(t->s, i, NULL, &codes[i], NULL);
     }
+}
+
+/* One message to ops and cc through @p f (freed); the recipients' codes in @p codes, how many
+ * transactions the server saw and how many ended in a delivery in @p tx. */
+static int send_two_rcpts(fake_server *f, int codes[2], int tx[2])
+{
+    one t;
+    int rc;
+    one_new(&t, f, 1, NULL);
+    rc = uavmail_session_send(t.s, t.m);
+    two_codes(&t, codes);
+    tx[0] = f->transactions;
+    tx[1] = f->messages;
     if (rc == UAVMAIL_ERECIPIENTS) /* says who has it and why the others do not */
-        CHECK(strstr(uavmail_error_message(uavmail_session_last_error(s)),
+        CHECK(strstr(uavmail_error_message(uavmail_session_last_error(t.s)),
                      "1 of 2 recipients") != NULL);
-    uavmail_session_free(s);
-    uavmail_message_free(m);
+    one_free(&t);
     return rc;
 }
 
@@ -191,14 +227,13 @@ static int send_two_rcpts(fake_server *f, int codes[2])
 static void p10_452_then_421_is_partial(void)
 {
     fake_server *f = new_server();
-    int codes[2];
+    int codes[2], tx[2];
     f->max_rcpt = 1;
     f->close_after = 1; /* 421 right after the first transaction */
-    CHECK_INT(send_two_rcpts(f, codes), UAVMAIL_ERECIPIENTS);
-    CHECK_INT(f->messages, 1);
+    CHECK_INT(send_two_rcpts(f, codes, tx), UAVMAIL_ERECIPIENTS);
+    CHECK_INT(tx[1], 1); /* ops has it, once */
     CHECK_INT(codes[0], 250);
     CHECK_INT(codes[1], 452); /* still deferred: temporary */
-    free(f);
 }
 
 static void p10_452_retry_refused_is_partial(void)
@@ -215,15 +250,15 @@ static void p10_452_retry_refused_is_partial(void)
     size_t i;
     for (i = 0; i < UAVMAIL__ARRAY_LEN(cases); i++) {
         fake_server *f = new_server();
-        int codes[2];
+        int codes[2], tx[2];
         f->max_rcpt = 1;
         f->end_reply_tx = 2;
         f->end_reply = cases[i].reply;
-        CHECK_INT(send_two_rcpts(f, codes), UAVMAIL_ERECIPIENTS);
-        CHECK_INT(f->transactions, 2);
+        CHECK_INT(send_two_rcpts(f, codes, tx), UAVMAIL_ERECIPIENTS);
+        CHECK_INT(tx[0], 2); /* the retry went out */
+        CHECK_INT(tx[1], 1);
         CHECK_INT(codes[0], 250);
         CHECK_INT(codes[1], cases[i].code); /* not the 250 its RCPT got */
-        free(f);
     }
 }
 
@@ -252,37 +287,21 @@ static void oom_free(void *p, void *ud)
  * it is a partial delivery, not a failure that would send it to ops again. */
 static void p10_452_retry_never_started_is_partial(void)
 {
-    fake_server *f = new_server();
     uavmail_allocator al = {UAVMAIL_ALLOCATOR_VERSION, oom_malloc, oom_realloc, oom_free, NULL};
     uavmail_message_options mo = UAVMAIL_MESSAGE_OPTIONS_INIT;
-    uavmail_transport tr;
-    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    uavmail_session *s = NULL;
-    uavmail_message *m = NULL;
-    int c0 = -1, c1 = -1;
-    fake_transport(&tr, f);
-    o.host = "localhost";
-    o.security = UAVMAIL_SECURITY_NONE;
-    o.transport = &tr;
+    one t;
+    int codes[2];
     mo.allocator = &al;
-    f->max_rcpt = 1;
-    CHECK_INT(uavmail_message_new(&m, &mo), 0);
-    uavmail_message_set_from(m, "uav7@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_CC, "cc@example.com", NULL);
-    uavmail_message_set_text(m, "Landed.\n", 8);
-    CHECK_INT(uavmail_session_new(&s, &o), 0);
-    oom_after_first = f;
-    CHECK_INT(uavmail_session_send(s, m), UAVMAIL_ERECIPIENTS);
+    one_new(&t, new_server(), 1, &mo);
+    t.f->max_rcpt = 1;
+    oom_after_first = t.f;
+    CHECK_INT(uavmail_session_send(t.s, t.m), UAVMAIL_ERECIPIENTS);
     oom_after_first = NULL;
-    CHECK_INT(f->messages, 1);
-    uavmail_session_recipient(s, 0, NULL, &c0, NULL);
-    uavmail_session_recipient(s, 1, NULL, &c1, NULL);
-    CHECK_INT(c0, 250);
-    CHECK_INT(c1, 452);
-    uavmail_session_free(s);
-    uavmail_message_free(m);
-    free(f);
+    CHECK_INT(t.f->messages, 1);
+    two_codes(&t, codes);
+    CHECK_INT(codes[0], 250);
+    CHECK_INT(codes[1], 452);
+    one_free(&t);
 }
 
 /* A single send refused while the session is set up (EHLO 450 / 554): the server's own
@@ -293,29 +312,15 @@ static void single_send_setup_refused_keeps_reply(void)
     static const int want[] = {UAVMAIL_ETEMPFAIL, UAVMAIL_EPERMFAIL};
     size_t i;
     for (i = 0; i < 2; i++) {
-        fake_server *f = new_server();
-        uavmail_transport tr;
-        uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-        uavmail_session *s = NULL;
-        uavmail_message *m = NULL;
         const uavmail_error_detail *d;
-        f->ehlo = ehlo[i];
-        fake_transport(&tr, f);
-        o.host = "localhost";
-        o.security = UAVMAIL_SECURITY_NONE;
-        o.transport = &tr;
-        CHECK_INT(uavmail_message_new(&m, NULL), 0);
-        uavmail_message_set_from(m, "uav7@example.com", NULL);
-        uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-        uavmail_message_set_text(m, "Landed.\n", 8);
-        CHECK_INT(uavmail_session_new(&s, &o), 0);
-        CHECK_INT(uavmail_session_send(s, m), want[i]);
-        d = uavmail_session_last_error(s);
+        one t;
+        one_new(&t, new_server(), 0, NULL);
+        t.f->ehlo = ehlo[i];
+        CHECK_INT(uavmail_session_send(t.s, t.m), want[i]);
+        d = uavmail_session_last_error(t.s);
         CHECK(uavmail_error_smtp_code(d) != 0);
         CHECK(strstr(uavmail_error_message(d), "another message") == NULL);
-        uavmail_session_free(s);
-        uavmail_message_free(m);
-        free(f);
+        one_free(&t);
     }
 }
 
@@ -330,6 +335,13 @@ static int send_nb(uavmail_session *s, uavmail_message *m)
     return rc == 0 ? res : rc;
 }
 
+/* The server gives up on an idle client. */
+static void hang_up(fake_server *f, const char *goodbye)
+{
+    reply(f, goodbye);
+    f->closed = 1;
+}
+
 /* A kept connection the server ended while the application was idle (Postfix says
  * "421 4.4.2 ... timeout exceeded" after smtpd_timeout and hangs up; others just close):
  * nothing of the next message went out on it, so the next send connects afresh instead of
@@ -340,33 +352,16 @@ static void kept_connection_ended_while_idle(void)
                                            ""};
     size_t i;
     for (i = 0; i < UAVMAIL__ARRAY_LEN(goodbyes); i++) {
-        fake_server *f = new_server();
-        uavmail_transport tr;
-        uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-        uavmail_session *s = NULL;
-        uavmail_message *m = NULL;
-        fake_transport(&tr, f);
-        o.host = "localhost";
-        o.security = UAVMAIL_SECURITY_NONE;
-        o.transport = &tr;
-        CHECK_INT(uavmail_message_new(&m, NULL), 0);
-        uavmail_message_set_from(m, "uav7@example.com", NULL);
-        uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-        uavmail_message_set_text(m, "Landed.\n", 8);
-        CHECK_INT(uavmail_session_new(&s, &o), 0);
-        CHECK_INT(send_nb(s, m), 0);
-        /* idle: the server gives up on us */
-        reply(f, goodbyes[i]);
-        f->closed = 1;
-        CHECK_INT(send_nb(s, m), 0);
-        CHECK_INT(f->connects, 2);
-        CHECK_INT(f->messages, 2);
-        CHECK_INT(send_nb(s, m), 0); /* and the new connection is kept */
-        CHECK_INT(f->connects, 2);
-        CHECK_INT(f->messages, 3);
-        uavmail_session_free(s);
-        uavmail_message_free(m);
-        free(f);
+        one t;
+        one_new(&t, new_server(), 0, NULL);
+        CHECK_INT(send_nb(t.s, t.m), 0);
+        hang_up(t.f, goodbyes[i]);
+        CHECK_INT(send_nb(t.s, t.m), 0);
+        CHECK_INT(t.f->connects, 2);
+        CHECK_INT(send_nb(t.s, t.m), 0); /* and the new connection is kept */
+        CHECK_INT(t.f->connects, 2);
+        CHECK_INT(t.f->messages, 3);
+        one_free(&t);
     }
 }
 
@@ -375,64 +370,37 @@ static void kept_connection_ended_while_idle(void)
  * as in 0.1.0. */
 static void kept_connection_blocking_custom_transport_not_polled(void)
 {
-    fake_server *f = new_server();
-    uavmail_transport tr;
-    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    uavmail_session *s = NULL;
-    uavmail_message *m = NULL;
-    fake_transport(&tr, f);
-    o.host = "localhost";
-    o.security = UAVMAIL_SECURITY_NONE;
-    o.transport = &tr;
-    CHECK_INT(uavmail_message_new(&m, NULL), 0);
-    uavmail_message_set_from(m, "uav7@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-    uavmail_message_set_text(m, "Landed.\n", 8);
-    CHECK_INT(uavmail_session_new(&s, &o), 0);
-    CHECK_INT(uavmail_session_send(s, m), 0);
-    reply(f, "421 4.4.2 fake.example Error: timeout exceeded\r\n");
-    f->closed = 1;
-    CHECK_INT(uavmail_session_send(s, m), UAVMAIL_ECLOSED); /* found by MAIL, not before */
-    CHECK_INT(f->connects, 1);
-    CHECK_INT(uavmail_session_send(s, m), 0); /* the next one connects again */
-    CHECK_INT(f->connects, 2);
-    uavmail_session_free(s);
-    uavmail_message_free(m);
-    free(f);
+    one t;
+    one_new(&t, new_server(), 0, NULL);
+    CHECK_INT(uavmail_session_send(t.s, t.m), 0);
+    hang_up(t.f, "421 4.4.2 fake.example Error: timeout exceeded\r\n");
+    CHECK_INT(uavmail_session_send(t.s, t.m), UAVMAIL_ECLOSED); /* found by MAIL, not before */
+    CHECK_INT(t.f->connects, 1);
+    CHECK_INT(uavmail_session_send(t.s, t.m), 0); /* the next one connects again */
+    CHECK_INT(t.f->connects, 2);
+    one_free(&t);
 }
 
 /* A connection idle longer than servers keep one (RFC 5321 4.5.3.2.7) is not reused, and gets
  * no QUIT: behind a NAT that dropped it silently, MAIL (or QUIT) would only meet a timeout. */
 static void kept_connection_too_old_not_reused(void)
 {
+    one t;
     fake_server *f = new_server();
-    uavmail_transport tr;
-    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
-    uavmail_session *s = NULL;
-    uavmail_message *m = NULL;
-    fake_transport(&tr, f);
-    o.host = "localhost";
-    o.security = UAVMAIL_SECURITY_NONE;
-    o.transport = &tr;
-    CHECK_INT(uavmail_message_new(&m, NULL), 0);
-    uavmail_message_set_from(m, "uav7@example.com", NULL);
-    uavmail_message_add_recipient(m, UAVMAIL_TO, "ops@example.com", NULL);
-    uavmail_message_set_text(m, "Landed.\n", 8);
-    CHECK_INT(uavmail_session_new(&s, &o), 0);
-    CHECK_INT(uavmail_session_send(s, m), 0);
-    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS - 1000);
-    CHECK_INT(uavmail_session_send(s, m), 0); /* young enough: reused */
+    one_new(&t, f, 0, NULL);
+    CHECK_INT(uavmail_session_send(t.s, t.m), 0);
+    uavmail__session_idle_for(t.s, UAVMAIL_SESSION_IDLE_MAX_MS - 1000);
+    CHECK_INT(uavmail_session_send(t.s, t.m), 0); /* young enough: reused */
     CHECK_INT(f->connects, 1);
-    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS);
-    CHECK_INT(uavmail_session_send(s, m), 0);
+    uavmail__session_idle_for(t.s, UAVMAIL_SESSION_IDLE_MAX_MS);
+    CHECK_INT(uavmail_session_send(t.s, t.m), 0);
     CHECK_INT(f->connects, 2);
     CHECK_INT(f->messages, 3);
+    uavmail__session_idle_for(t.s, UAVMAIL_SESSION_IDLE_MAX_MS);
+    uavmail_session_free(t.s); /* closes without QUIT */
+    t.s = NULL;
     CHECK_INT(f->quits, 0);
-    uavmail__session_idle_for(s, UAVMAIL_SESSION_IDLE_MAX_MS);
-    uavmail_session_free(s); /* closes without QUIT */
-    CHECK_INT(f->quits, 0);
-    uavmail_message_free(m);
-    free(f);
+    one_free(&t);
 }
 
 static void sweep_transport_failures(void)
@@ -487,15 +455,10 @@ typedef struct batch {
  * recipient @p extra[k] when given. */
 static void batch_new(batch *b, fake_server *f, size_t n, const char *const *extra)
 {
-    uavmail_session_options o = UAVMAIL_SESSION_OPTIONS_INIT;
     size_t i;
     memset(b, 0, sizeof *b);
     b->f = f;
-    fake_transport(&b->tr, f);
-    o.host = "localhost";
-    o.security = UAVMAIL_SECURITY_NONE;
-    o.transport = &b->tr;
-    CHECK_INT(uavmail_session_new(&b->s, &o), 0);
+    fake_session(&b->s, &b->tr, f);
     for (i = 0; i < n; i++) {
         char subj[32];
         uavmail__snprintf(subj, sizeof subj, "Report %zu", i);
