@@ -1130,8 +1130,9 @@ static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n
  * "421 4.4.2 ... timeout exceeded" after smtpd_timeout (5 minutes) and hangs up, others just
  * close.  Look without waiting: anything that arrived (that 421, the end of the stream, an
  * error) means the connection is gone, and as nothing of the new operation went out on it, a
- * fresh one is made instead; the application never sees a failure for it.  A link that died
- * silently (no FIN from behind a NAT) is only found by the operation itself. */
+ * fresh one is made instead; the application never sees a failure for it.  One idle too long
+ * is not reused at all (opts.h); a link that died silently sooner (no FIN from behind a NAT)
+ * is only found by the operation itself. */
 static void check_kept_connection(uavmail_session *s)
 {
     int want = 0;
