@@ -1133,12 +1133,18 @@ static int begin_send(uavmail_session *s, uavmail_message *const *msgs, size_t n
  * fresh one is made instead; the application never sees a failure for it.  One idle too long
  * is not reused at all (opts.h); a link that died silently sooner (no FIN from behind a NAT)
  * is only found by the operation itself. */
+/* The kept connection has been idle longer than servers keep one (opts.h). */
+static int idle_too_long(const uavmail_session *s)
+{
+    return uavmail__plat_now_ms() - s->idle_since >= UAVMAIL_SESSION_IDLE_MAX_MS;
+}
+
 static void check_kept_connection(uavmail_session *s)
 {
     int want = 0;
     long n;
-    if (s->connected && uavmail__plat_now_ms() - s->idle_since >= UAVMAIL_SESSION_IDLE_MAX_MS) {
-        /* opts.h: the server has (or a NAT on the way may have) given up on it */
+    if (s->connected && idle_too_long(s)) {
+        /* the server has (or a NAT on the way may have) given up on it */
         info(s, "the connection was idle for longer than servers keep one; connecting again");
         disconnect(s);
         return;
@@ -1232,9 +1238,8 @@ int uavmail_session_quit(uavmail_session *s)
         return UAVMAIL_EINVAL;
     if (!s->connected || s->op != OP_NONE)
         return 0;
-    if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE ||
-        uavmail__plat_now_ms() - s->idle_since >= UAVMAIL_SESSION_IDLE_MAX_MS) {
-        /* nobody left to answer QUIT (opts.h): just close */
+    if (uavmail__smtp_want(&s->engine) != UAVMAIL__SMTP_IDLE || idle_too_long(s)) {
+        /* nobody left to answer QUIT: just close */
         disconnect(s);
         return 0;
     }
