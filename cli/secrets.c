@@ -2,16 +2,30 @@
  * Credential sources for the CLI: an environment variable, a file that only
  * its owner can read, or the output of a command (msmtp's passwordeval).
  * Copies are wiped after use.
+ *
+ * On Windows the command runs through cmd.exe (_popen), and a file's privacy
+ * is its ACL's: the C runtime's mode bits cannot show who else may read it,
+ * so only its presence is checked there (README, "Portability").
  */
+#if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(_WIN32)
+#include <io.h>
+#define O_CLOEXEC (_O_BINARY | _O_NOINHERIT)
+#define open _open
+#define read(fd, buf, n) _read((fd), (buf), (unsigned)((n) > 65536 ? 65536 : (n)))
+#define close _close
+#else
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "secrets.h"
 
@@ -38,6 +52,7 @@ int secret_file_check(const char *path, char *err, size_t cap)
         snprintf(err, cap, "cannot read \"%s\": %s", path, strerror(errno));
         return -1;
     }
+#if !defined(_WIN32)
     if (st.st_mode & 077) {
         snprintf(err, cap,
                  "\"%s\" is readable by other users (mode %03o); make it 0600 "
@@ -45,6 +60,7 @@ int secret_file_check(const char *path, char *err, size_t cap)
                  path, (unsigned)(st.st_mode & 0777), path);
         return -1;
     }
+#endif
     return 0;
 }
 
@@ -86,6 +102,33 @@ static int from_file(secret_source *s, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+#if defined(_WIN32)
+static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
+{
+    FILE *p = _popen(s->value, "rb");
+    int status, rc = 0;
+    size_t n;
+    *len = 0;
+    if (p == NULL) {
+        snprintf(s->err, sizeof s->err, "cannot run the credential command: %s",
+                 strerror(errno));
+        return -1;
+    }
+    while ((n = fread(buf + *len, 1, cap - *len, p)) > 0)
+        *len += n;
+    if (*len == cap && fgetc(p) != EOF)
+        rc = -1; /* too long */
+    status = _pclose(p);
+    if (rc != 0 || status != 0) {
+        wipe(buf, cap);
+        snprintf(s->err, sizeof s->err, "the credential command failed (exit status %d)",
+                 status);
+        return -1;
+    }
+    chomp(buf, len);
+    return 0;
+}
+#else
 static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
 {
     int pipefd[2], status = 0, rc;
@@ -122,6 +165,7 @@ static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
     chomp(buf, len);
     return 0;
 }
+#endif
 
 int secret_fetch(secret_source *s, char *buf, size_t cap, size_t *len)
 {

@@ -4,8 +4,8 @@
 # Targets (default: all):
 #   aarch64  gcc-aarch64-linux-gnu build: unit, protocol, fuzz-corpus, loopback under qemu-user
 #   i686     32-bit x86 build: the full unit suite, protocol, fuzz corpora, loopback (FZ-07)
-#   win64    mingw-w64 build, minimal profile (mbedTLS from Debian's source package; see
-#            scripts/win64-deps.sh for libcbor), unit + loopback suites under wine
+#   win64    mingw-w64 build, full profile (mbedTLS and libcbor from Debian's source packages,
+#            scripts/win64-deps.sh), unit + loopback suites under wine
 #   footprint  scripts/footprint.sh --check: the size and heap targets of issue 9
 # Each target writes LOG_DIR/cross-TARGET.json in meson's testlog format (one JSON object a
 # line with "name" and "result"), so test.sh counts it; a missing tool gives SKIP, not FAIL.
@@ -78,7 +78,7 @@ for t in $targets; do
             # wine keeps its state in the build tree, finds libuavmail-0.dll through WINEPATH.
             export WINEPREFIX="$top/build-win64-deps/wine" WINEDEBUG=-all WINEPATH="$top/build-win64/lib"
             meson_suite win64 wine "--cross-file cross/x86_64-w64-mingw32.ini
-                --cross-file build-win64-deps/paths.ini -Dprofile=minimal -Dcli=false" \
+                --cross-file build-win64-deps/paths.ini -Dprofile=full" \
                 --suite unit --suite loopback --timeout-multiplier 4
         fi ;;
     footprint)

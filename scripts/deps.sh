@@ -8,7 +8,8 @@ pkgs="meson ninja-build pkg-config gcc libc6-dev libmbedtls-dev libcbor-dev ca-c
 # the .NET Framework 4.7.2 reference assemblies Mission Planner's target needs.
 case "$what" in test) pkgs="$pkgs mono-mcs mono-runtime mono-devel" ;; esac
 # The cross suites (scripts/cross.sh): aarch64 under qemu, i686, Cortex-M4, Windows under wine
-# (dpkg-dev: apt-get source for mbedTLS), and libcurl for the footprint comparison.
+# (dpkg-dev: apt-get source for mbedTLS; curl, below: libcbor's tarball from the archive), and
+# libcurl for the footprint comparison.
 case "$what" in test) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
     libmbedtls-dev:arm64 libcbor-dev:arm64 gcc-i686-linux-gnu libc6-dev-i386-cross
     libmbedtls-dev:i386 libcbor-dev:i386 gcc-arm-none-eabi libnewlib-arm-none-eabi

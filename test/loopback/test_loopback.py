@@ -6,6 +6,7 @@ runner (qemu, wine) comes from UAVMAIL_EXE_WRAPPER (scripts/cross.sh)."""
 import email
 import email.policy
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,11 +21,30 @@ USER = "pilot@example.test"
 PASSWORD = "correct horse battery staple"
 
 
-def send_one(*args):
+def run_tool(var, *args):
     env = dict(os.environ, LOOPBACK_PW=PASSWORD)
-    cmd = os.environ.get("UAVMAIL_EXE_WRAPPER", "").split() + [os.environ["UAVMAIL_SEND_ONE"]]
+    cmd = os.environ.get("UAVMAIL_EXE_WRAPPER", "").split() + [os.environ[var]]
     return subprocess.run(cmd + [str(a) for a in args], env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def send_one(*args):
+    return run_tool("UAVMAIL_SEND_ONE", *args)
+
+
+def queue_one(*args):
+    return run_tool("UAVMAIL_QUEUE_ONE", *args)
+
+
+def cli(*args):
+    return run_tool("UAVMAIL_CLI", *args)
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Loopback(unittest.TestCase):
@@ -75,6 +95,95 @@ class Loopback(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn("result=-14", r.stdout)  # UAVMAIL_ECERT
             self.assertEqual(srv.messages(), [])
+
+    @unittest.skipUnless(os.environ.get("UAVMAIL_QUEUE_ONE"), "the 'minimal' profile has no outbox")
+    def test_outbox_survives_link_loss_and_restarts(self):
+        """Q-01/Q-03/Q-04/Q-14 through the platform's own file layer (the Windows one under
+        wine): three processes enqueue, a flush meets a dead port, a stray temporary file is
+        cleaned up, and the next flush delivers everything, alert first, byte for byte."""
+        qdir = os.path.join(self.tmp.name, "outbox")
+        ids = {}
+        for prio, subject, extra in (("bulk", "Flight log", [self.file]),
+                                     ("normal", "Flight report", []),
+                                     ("alert", "ALERT battery low", [])):
+            r = queue_one(qdir, "enqueue", prio, subject, *extra)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            ids[subject] = r.stdout.strip().removeprefix("id=")
+        # The link is down: nothing listens on the port.
+        r = queue_one(qdir, "flush", "127.0.0.1", free_port(), "starttls", self.pki["ca"], USER,
+                      "LOOPBACK_PW")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertNotIn("outcome ", r.stdout)
+        listed = queue_one(qdir, "list")
+        self.assertEqual(listed.returncode, 0, listed.stdout + listed.stderr)
+        entries = [line for line in listed.stdout.splitlines() if line.startswith("entry ")]
+        self.assertEqual(len(entries), 3, listed.stdout)
+        self.assertTrue(all("attempts=1 " in e and "state=0 " in e for e in entries), listed.stdout)
+        self.assertIn("error=", listed.stdout)
+        # An enqueue interrupted by a crash leaves a temporary file; it is never sent.
+        with open(os.path.join(qdir, "tmp", "tmp.0123456789ab.7"), "wb") as f:
+            f.write(b"From: half@example.test\r\nSubject: half-written\r\n")
+        with start_server(mode="starttls", cert=self.pki["server_chain"],
+                          key=self.pki["server_key"], user=USER, password=PASSWORD,
+                          require_auth=True) as srv:
+            r = queue_one(qdir, "flush", "127.0.0.1", srv.port, "starttls", self.pki["ca"], USER,
+                          "LOOPBACK_PW", "now")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("sent=3", r.stdout)
+            msgs = srv.wait_for(3, timeout=30)
+            delivered = []
+            for eml, meta in msgs:
+                self.assertTrue(meta["tls"])
+                with open(eml, "rb") as f:
+                    delivered.append(email.message_from_binary_file(f, policy=email.policy.default))
+        self.assertEqual([m["Subject"] for m in delivered],
+                         ["ALERT battery low", "Flight report", "Flight log"])
+        [att] = list(delivered[2].iter_attachments())
+        self.assertEqual(att.get_content(), self.payload)
+        for subject, qid in ids.items():
+            self.assertIn("outcome id=%s outcome=0 " % qid, r.stdout)
+        self.assertEqual(os.listdir(os.path.join(qdir, "tmp")), [])
+        listed = queue_one(qdir, "list")
+        self.assertEqual(listed.stdout, "", listed.stdout + listed.stderr)
+
+    @unittest.skipUnless(os.environ.get("UAVMAIL_CLI"), "the CLI is not built")
+    def test_cli_send_and_queue(self):
+        """The CLI on this platform: a password from a command (cmd.exe on Windows), a file
+        attachment, then the same through --queue (enqueue durably, deliver at once)."""
+        qdir = os.path.join(self.tmp.name, "cli-outbox")
+        with start_server(mode="starttls", cert=self.pki["server_chain"],
+                          key=self.pki["server_key"], user=USER, password=PASSWORD,
+                          require_auth=True) as srv:
+            common = ["--server", "127.0.0.1", "--port", srv.port, "--security", "starttls",
+                      "--cafile", self.pki["ca"], "--user", USER, "--password-cmd",
+                      "echo " + PASSWORD, "--from", "uav7@example.test",
+                      "--to", "ops@example.test", "--body", "Log attached.",
+                      "--attach", self.file]
+            r = cli("send", "--subject", "CLI flight log", *common)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            r = cli("send", "--queue", qdir, "--priority", "alert", "--subject", "CLI queued",
+                    *common)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            msgs = srv.wait_for(2, timeout=30)
+            delivered = []
+            for eml, meta in msgs:
+                self.assertEqual(meta["auth_user"], USER)
+                with open(eml, "rb") as f:
+                    delivered.append(email.message_from_binary_file(f, policy=email.policy.default))
+            # A failing credential command (asked for at AUTH) is reported; nothing is sent.
+            bad = list(common)
+            bad[bad.index("--password-cmd") + 1] = "exit 3"
+            r = cli("send", "--subject", "never", *bad)
+            self.assertEqual(r.returncode, 69, r.stdout + r.stderr)  # EX_UNAVAILABLE
+            self.assertIn("credential command failed", r.stdout + r.stderr)
+            self.assertEqual(len(srv.messages()), 2)
+        self.assertEqual([m["Subject"] for m in delivered], ["CLI flight log", "CLI queued"])
+        for m in delivered:
+            [att] = list(m.iter_attachments())
+            self.assertEqual(att.get_content(), self.payload)
+        r = cli("queue", "list", "--queue", qdir)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("CLI queued", r.stdout)
 
 
 if __name__ == "__main__":

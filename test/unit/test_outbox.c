@@ -8,12 +8,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fake_smtp.h"
 #include "outbox_int.h"
 #include "tt.h"
+#include "tt_fs.h"
 
 static int64_t fake_now = 1800000000;
 static int64_t clock_cb(void *ud)
@@ -50,9 +49,7 @@ typedef struct env {
 static env *env_new(void)
 {
     env *e = calloc(1, sizeof *e);
-    snprintf(e->dir, sizeof e->dir, "/tmp/uavmail-qtest-XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
-        abort();
+    tt_tempdir(e->dir, sizeof e->dir, "uavmail-qtest");
     e->f = new_server();
     fake_transport(&e->tr, e->f);
     e->so = (uavmail_session_options)UAVMAIL_SESSION_OPTIONS_INIT;
@@ -73,11 +70,8 @@ static void env_open(env *e)
 
 static void env_free(env *e)
 {
-    char cmd[128];
     uavmail_outbox_close(e->q);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
+    tt_rmtree(e->dir);
     free(e->f);
     free(e);
 }
@@ -130,11 +124,7 @@ static int flush(env *e)
     return uavmail_outbox_flush(e->q, &e->so, &sent);
 }
 
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_mode & 0777 : 0;
-}
+#define mode_of tt_mode
 
 static void q13_private_files(void)
 {
@@ -142,11 +132,18 @@ static void q13_private_files(void)
     char id[40], path[160];
     env_open(e);
     CHECK_INT(enqueue(e, "report", UAVMAIL_PRIORITY_NORMAL, NULL, id), 0);
-    CHECK_INT(mode_of(e->dir), 0700);
+#if defined(_WIN32) /* the directory's inherited ACL decides there (ABI.md) */
+#define PRIVATE_DIR(m) ((m) != 0)
+#define PRIVATE_FILE(m) ((m) != 0)
+#else
+#define PRIVATE_DIR(m) ((m) == 0700)
+#define PRIVATE_FILE(m) ((m) == 0600)
+#endif
+    CHECK(PRIVATE_DIR(mode_of(e->dir)));
     snprintf(path, sizeof path, "%s/msg/%s.meta", e->dir, id);
-    CHECK_INT(mode_of(path), 0600);
+    CHECK(PRIVATE_FILE(mode_of(path)));
     snprintf(path, sizeof path, "%s/msg/%s.eml", e->dir, id);
-    CHECK_INT(mode_of(path), 0600);
+    CHECK(PRIVATE_FILE(mode_of(path)));
     CHECK_INT(list(e).n, 1);
     env_free(e);
 }
@@ -485,9 +482,13 @@ static int ff_fsync(void *ud, int fd)
 {
     FAIL_OR(((failing *)ud)->real->fsync(NULL, fd));
 }
+/* A failing close still releases the descriptor, as close() and _close() do (a
+ * leaked handle would also keep a Windows file from being deleted). */
 static int ff_close(void *ud, int fd)
 {
-    FAIL_OR(((failing *)ud)->real->close(NULL, fd));
+    failing *x = ud;
+    int rc = x->real->close(NULL, fd);
+    return ++x->n == x->fail_at ? -x->err : rc;
 }
 static int ff_rename(void *ud, const char *a, const char *b)
 {
@@ -511,7 +512,13 @@ static int count_tmp(const char *name, void *ud)
 
 static void q01_q05_q06_failures_leave_nothing(void)
 {
-    static const int errs[] = {EIO, ENOSPC, EROFS, EDQUOT};
+    static const int errs[] = {EIO, ENOSPC, EROFS,
+#if defined(EDQUOT)
+                               EDQUOT
+#else
+                               EFBIG
+#endif
+    };
     size_t k;
     for (k = 0; k < UAVMAIL__ARRAY_LEN(errs); k++) {
         int at;

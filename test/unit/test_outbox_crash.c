@@ -16,16 +16,14 @@
  */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fake_smtp.h"
 #include "outbox_int.h"
 #include "qmeta.h"
 #include "tt.h"
+#include "tt_fs.h"
 
 #define MAXF 64
 #define MAXOPS 256
@@ -300,42 +298,24 @@ static void materialise(const model *m, const char *root, int all_names, int tor
     const ns *s = all_names ? &m->vol : &m->dur;
     size_t k;
     int i;
-    mkdir(root, 0700);
+    tt_mkdir(root);
     for (k = 0; k < 4; k++) {
         char dir[256];
         snprintf(dir, sizeof dir, "%s/%s", root, subs[k]);
-        mkdir(dir, 0700);
+        tt_mkdir(dir);
     }
     for (i = 0; i < s->n; i++) {
         const inode *in = &m->inodes[s->ino[i]];
         size_t len = in->dur_len + (torn ? (in->cur_len - in->dur_len) / 2 : 0);
         char path[512];
-        int fd;
         snprintf(path, sizeof path, "%s/%s", root, s->name[i]);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            if (len && write(fd, in->cur, len) != (ssize_t)len)
-                fprintf(stderr, "write failed\n");
-            close(fd);
-        }
+        if (tt_write_file(path, in->cur, len) != 0)
+            fprintf(stderr, "%s: write failed\n", path);
     }
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "rm failed\n");
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cp failed\n");
-}
+#define rm_rf tt_rmtree
+#define copy_tree tt_copytree
 
 /* ---- the scenario ---------------------------------------------------------------------- */
 
@@ -485,7 +465,7 @@ static void free_ops(void)
 
 static void q02_crash_points(void)
 {
-    char base[64] = "/tmp/uavmail-crash-XXXXXX", work[80], id[3][40];
+    char base[64], work[80], id[3][40];
     uavmail_outbox_options qo = UAVMAIL_OUTBOX_OPTIONS_INIT;
     uavmail__fs fs = recording;
     uavmail_outbox *q;
@@ -499,8 +479,7 @@ static void q02_crash_points(void)
     memset(&none, 0, sizeof none);
     memset(&maybe_new, 0, sizeof maybe_new);
     qo.time_cb = clk;
-    if (mkdtemp(base) == NULL)
-        abort();
+    tt_tempdir(base, sizeof base, "uavmail-crash");
     /* Base state: two acknowledged messages. */
     CHECK_INT(uavmail_outbox_open(&q, base, &qo), 0);
     enqueue_one(q, "one", id[0]);

@@ -3,15 +3,17 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <locale.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#if !defined(_WIN32)
+#include <signal.h>
+#include <sys/resource.h>
+#endif
 
 #include "tt.h"
+#include "tt_fs.h"
 #include "uavmail/uavmail.h"
 
 #define T0 1795356180000000LL /* 2026-11-22T14:03:00Z */
@@ -68,13 +70,13 @@ static char *slurp(const char *path, size_t *len)
 
 static char *write_format(uavmail_telemetry *tm, int fmt, size_t *len)
 {
-    char path[] = "/tmp/uavmail-tm-XXXXXX";
-    int fd = mkstemp(path);
+    char dir[64], path[80];
     char *out;
-    close(fd);
+    tt_tempdir(dir, sizeof dir, "uavmail-tm");
+    snprintf(path, sizeof path, "%s/out", dir);
     CHECK_INT(uavmail_telemetry_write_file(tm, fmt, path), 0);
     out = slurp(path, len);
-    unlink(path);
+    tt_rmtree(dir);
     return out;
 }
 
@@ -148,6 +150,8 @@ static void test_locale_independent(void)
     char probe[16];
     if (!loc)
         loc = setlocale(LC_NUMERIC, "fr_FR.UTF-8");
+    if (!loc) /* Windows' name for it */
+        loc = setlocale(LC_NUMERIC, "German_Germany.1252");
     if (!loc) /* scripts/deps.sh test generates de_DE.UTF-8 */
         fprintf(stderr, "  no decimal-comma locale installed (de_DE.UTF-8): cannot test\n");
     CHECK(loc != NULL);
@@ -570,9 +574,11 @@ static void test_alert_text_cleaned(void)
 }
 
 /* A spill write cut short (file size limit: disk full) must not shift the records
- * spilled afterwards. */
+ * spilled afterwards.  (Windows has no file size limit to set; the rest of the
+ * suite runs there.) */
 static void test_spill_write_failure(void)
 {
+#if !defined(_WIN32)
     uavmail_telemetry_options o;
     uavmail_telemetry *tm;
     uavmail_sample x;
@@ -615,6 +621,7 @@ static void test_spill_write_failure(void)
     free(csv);
     uavmail_telemetry_free(tm);
     rmdir(dir);
+#endif
 }
 
 /* Edge values found in review: absurd magnitudes, unknown heights in KML, the 180th
