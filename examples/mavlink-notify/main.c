@@ -8,20 +8,36 @@
  * GPS time from SYSTEM_TIME is the clock of samples, alerts and the outbox.
  *
  *   mavlink-notify --config FILE [--udp [HOST:]PORT | --tlog FILE] [--flush]
+ *
+ * It builds for Linux and for Windows ground stations (Winsock; Ctrl+C stops
+ * it on both).
  */
+#if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
+#endif
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>
+typedef SOCKET sock_t;
+#define BAD_SOCK INVALID_SOCKET
+#define close_sock closesocket
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+typedef int sock_t;
+#define BAD_SOCK (-1)
+#define close_sock close
+#endif
 
 #include "mavlink.h"
 #include "uavmail/uavmail.h"
@@ -238,9 +254,33 @@ static const char *const default_rules[] = {
 
 static int64_t wall_us(void)
 {
+#if defined(_WIN32)
+    FILETIME ft; /* 100 ns units since 1601 */
+    uint64_t t;
+    GetSystemTimePreciseAsFileTime(&ft);
+    t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (int64_t)(t / 10) - 11644473600000000LL;
+#else
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+#endif
+}
+
+/* The last socket error as text. */
+static const char *sock_error(void)
+{
+#if defined(_WIN32)
+    static char buf[160];
+    int e = WSAGetLastError();
+    if (!FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
+                        (DWORD)e, 0, buf, sizeof buf, NULL))
+        snprintf(buf, sizeof buf, "Winsock error %d", e);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf;
+#else
+    return strerror(errno);
+#endif
 }
 
 /* Time of a message carrying time_boot_ms: GPS time when known. */
@@ -303,7 +343,11 @@ static int on_alert(const uavmail_alert *a, void *user_data)
     char subject[400], body[1600], when[32], pos[96], batt[64], more[96] = "";
     time_t t = (time_t)(a->time_us / 1000000);
     struct tm tmv;
+#if defined(_WIN32)
+    gmtime_s(&tmv, &t);
+#else
     gmtime_r(&t, &tmv);
+#endif
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tmv);
     event(b, a->time_us, a->severity, a->text);
     printf("alert %s%s: %s\n", a->key, a->digest ? " (digest)" : "", a->text);
@@ -797,7 +841,8 @@ static int run_udp(bridge *b, const char *spec)
     char host[64] = "0.0.0.0";
     const char *colon = strrchr(spec, ':');
     unsigned port = (unsigned)strtoul(colon ? colon + 1 : spec, NULL, 10);
-    int fd, one = 1;
+    sock_t fd;
+    int one = 1;
     mav_parser p;
     int64_t last_flush = 0;
     if (colon && (size_t)(colon - spec) < sizeof host) {
@@ -812,26 +857,32 @@ static int run_udp(bridge *b, const char *spec)
         return 64;
     }
     fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+    if (fd == BAD_SOCK ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof one) != 0 ||
         bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         fprintf(stderr, "mavlink-notify: cannot listen on UDP %s:%u: %s\n", host, port,
-                strerror(errno));
-        if (fd >= 0)
-            close(fd);
+                sock_error());
+        if (fd != BAD_SOCK)
+            close_sock(fd);
         return 69;
     }
     printf("listening on UDP %s:%u\n", host, port);
     fflush(stdout);
     mav_parser_init(&p);
     while (!stop_flag) {
-        struct pollfd pfd = {fd, POLLIN, 0};
         uint8_t buf[2048];
+#if defined(_WIN32)
+        WSAPOLLFD pfd = {fd, POLLRDNORM, 0};
+        int r = WSAPoll(&pfd, 1, 1000);
+#else
+        struct pollfd pfd = {fd, POLLIN, 0};
         int r = poll(&pfd, 1, 1000);
+#endif
         b->record_us = wall_us();
         if (!b->gps_offset_us) /* until SYSTEM_TIME gives GPS time, the host clock */
             b->now_us = b->record_us;
         if (r > 0) {
-            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            int n = (int)recv(fd, (char *)buf, sizeof buf, 0);
             if (n > 0)
                 mav_parse(&p, buf, (size_t)n, udp_frame, b);
         }
@@ -844,7 +895,7 @@ static int run_udp(bridge *b, const char *spec)
     }
     if (b->tm)
         finish_flight(b, "Bridge stopped while armed");
-    close(fd);
+    close_sock(fd);
     return 0;
 }
 
@@ -926,7 +977,22 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+#if defined(_WIN32)
+    if (!tlog) {
+        WSADATA wsa;
+        if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+            fprintf(stderr, "mavlink-notify: Winsock did not start\n");
+            uavmail_alerts_free(b.alerts);
+            uavmail_outbox_close(b.outbox);
+            return 71;
+        }
+    }
+#endif
     rc = tlog ? run_tlog(&b, tlog) : run_udp(&b, udp);
+#if defined(_WIN32)
+    if (!tlog)
+        WSACleanup();
+#endif
     flush_outbox(&b);
     if (b.dropped_samples)
         fprintf(stderr, "mavlink-notify: %lu samples dropped (time went backwards)\n",

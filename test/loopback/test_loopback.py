@@ -185,6 +185,52 @@ class Loopback(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("CLI queued", r.stdout)
 
+    @unittest.skipUnless(os.environ.get("UAVMAIL_MAVLINK_NOTIFY"), "needs the 'full' profile")
+    def test_mavlink_bridge_replays_a_flight(self):
+        """mavlink-notify on this platform (a Windows ground station under wine): the demo
+        flight's .tlog through telemetry, alert rules and the outbox, then flushed over
+        STARTTLS: the alerts first, then the flight report with its four attachments."""
+        work = os.path.join(self.tmp.name, "bridge")
+        os.makedirs(work, exist_ok=True)
+        with start_server(mode="starttls", cert=self.pki["server_chain"],
+                          key=self.pki["server_key"], user=USER, password=PASSWORD,
+                          require_auth=True) as srv:
+            conf = os.path.join(work, "uav7.conf")
+            with open(conf, "w") as f:
+                f.write("vehicle = UAV-7\nfrom = uav7@example.test\nto = ops@example.test\n"
+                        "outbox = %s\nformats = csv gpx geojson cbor\nserver = 127.0.0.1\n"
+                        "port = %d\nsecurity = starttls\ncafile = %s\nuser = %s\n"
+                        "channel = thermal degC\n"
+                        "alert = hot_spot: thermal > 80 clear 70 severity warning text Hot spot "
+                        "{value} degC\n" % (os.path.join(work, "outbox"), srv.port,
+                                             self.pki["ca"], USER))
+            env = dict(os.environ, UAVMAIL_PASSWORD=PASSWORD)
+            cmd = os.environ.get("UAVMAIL_EXE_WRAPPER", "").split() + [
+                os.environ["UAVMAIL_MAVLINK_NOTIFY"], "--config", conf,
+                "--tlog", os.environ["UAVMAIL_DEMO_TLOG"], "--flush"]
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("reports 1,", r.stdout)
+            sent = sum(int(line.split()[1]) for line in r.stdout.splitlines()
+                       if line.startswith("sent "))
+            msgs = srv.wait_for(sent, timeout=30)
+            delivered = []
+            for eml, _ in msgs:
+                with open(eml, "rb") as f:
+                    delivered.append(email.message_from_binary_file(f, policy=email.policy.default))
+        self.assertEqual(len(delivered), sent)
+        subjects = [m["Subject"] for m in delivered]
+        self.assertTrue(all(s.startswith("[ALERT] [UAV-7] ") for s in subjects), subjects)
+        self.assertIn("[ALERT] [UAV-7] Hot spot 85.5 degC", subjects)  # the configured rule
+        # The report (marked [ALERT] because the flight had alerts) comes after the alerts.
+        self.assertIn("Flight report", subjects[-1])
+        self.assertFalse(any("Flight report" in s for s in subjects[:-1]), subjects)
+        self.assertEqual(sorted(a.get_filename().rsplit(".", 1)[1]
+                                for a in delivered[-1].iter_attachments()),
+                         ["cbor", "csv", "geojson", "gpx"])
+        for m in delivered[:-1]:
+            self.assertEqual(list(m.iter_attachments()), [])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
