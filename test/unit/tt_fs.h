@@ -77,7 +77,7 @@ TT_UNUSED static int tt_write_file(const char *path, const void *data, size_t le
     int ok;
     if (f == NULL)
         return -1;
-    ok = fwrite(data, 1, len, f) == len;
+    ok = len == 0 || fwrite(data, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;
     return ok ? 0 : -1;
 }
