@@ -136,7 +136,7 @@ if [ -f $mb/libmbedtls.a ] && /usr/bin/python3 -c 'import aiosmtpd' 2> /dev/null
     ninja -C $b-small -j2 > /dev/null || { echo "build of $b-small failed"; exit 1; }
     for cfg in default small; do
         d=$b; [ $cfg = small ] && d=$b-small
-        cc -Os -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$d/include \
+        cc -Os -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$d/include -Itest/tools \
             test/footprint/heap_send.c $d/lib/libuavmail_core.a $mb/libmbedtls.a $mb/libmbedx509.a \
             $mb/libmbedcrypto.a -lcbor -Wl,--wrap=calloc,--wrap=free -o $w/heap_send-$cfg || exit 1
     done

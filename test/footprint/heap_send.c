@@ -19,6 +19,8 @@
 #include <mbedtls/ssl.h>
 #include <uavmail/uavmail.h>
 
+#include "env_password.h"
+
 /* mbedTLS context structs that lib/tls_mbedtls.c embeds in its own objects,
  * so they are allocated through the hook although they are mbedTLS state. */
 static const size_t tls_embedded = sizeof(mbedtls_ctr_drbg_context) + 2 * sizeof(mbedtls_x509_crt) +
@@ -120,16 +122,6 @@ void __wrap_free(void *p)
         }
     }
     __real_free(p);
-}
-
-static int password(char *buf, size_t cap, size_t *len, void *ud)
-{
-    const char *v = getenv((const char *)ud);
-    if (v == NULL || strlen(v) > cap)
-        return -1;
-    *len = strlen(v);
-    memcpy(buf, v, *len);
-    return 0;
 }
 
 int main(int argc, char **argv)

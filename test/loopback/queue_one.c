@@ -17,15 +17,7 @@
 
 #include <uavmail/uavmail.h>
 
-static int password(char *buf, size_t cap, size_t *len, void *ud)
-{
-    const char *v = getenv((const char *)ud);
-    if (v == NULL || strlen(v) > cap)
-        return -1;
-    *len = strlen(v);
-    memcpy(buf, v, *len);
-    return 0;
-}
+#include "env_password.h"
 
 static void outcome(const char *id, int result, int smtp_code, const char *reply, void *ud)
 {
