@@ -64,20 +64,26 @@ int secret_file_check(const char *path, char *err, size_t cap)
     return 0;
 }
 
+/* Read everything from @p fd into @p buf: 0, -1 on a read error, -2 if there
+ * is more than @p cap bytes.  Reads go straight into @p buf (no stdio buffer
+ * that would keep a copy after it is freed). */
 static int read_fd(int fd, char *buf, size_t cap, size_t *len)
 {
     *len = 0;
     for (;;) {
-        ssize_t n;
-        if (*len == cap)
-            return -1; /* too long */
-        n = read(fd, buf + *len, cap - *len);
+        char extra; /* a full buffer is fine if the end comes next */
+        int full = *len == cap;
+        ssize_t n = full ? read(fd, &extra, 1) : read(fd, buf + *len, cap - *len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -1;
         if (n == 0)
             return 0;
+        if (full) {
+            wipe(&extra, 1);
+            return -2;
+        }
         *len += (size_t)n;
     }
 }
@@ -95,38 +101,48 @@ static int from_file(secret_source *s, char *buf, size_t cap, size_t *len)
     rc = read_fd(fd, buf, cap, len);
     close(fd);
     if (rc != 0) {
-        snprintf(s->err, sizeof s->err, "cannot read \"%s\" (or it is too long)", s->value);
+        snprintf(s->err, sizeof s->err,
+                 rc == -2 ? "\"%s\" is too long for a credential" : "cannot read \"%s\"",
+                 s->value);
         return -1;
     }
     chomp(buf, len);
     return 0;
 }
 
+/* @p rc from read_fd(), @p status the command's exit status (-1: killed). */
+static int command_result(secret_source *s, char *buf, size_t cap, size_t *len, int rc,
+                          int status)
+{
+    if (rc == 0 && status == 0) {
+        chomp(buf, len);
+        return 0;
+    }
+    wipe(buf, cap);
+    if (rc == -2)
+        snprintf(s->err, sizeof s->err, "the credential command printed more than %zu bytes",
+                 cap);
+    else if (rc != 0)
+        snprintf(s->err, sizeof s->err, "cannot read the credential command's output");
+    else
+        snprintf(s->err, sizeof s->err, "the credential command failed (exit status %d)", status);
+    return -1;
+}
+
 #if defined(_WIN32)
 static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
 {
     FILE *p = _popen(s->value, "rb");
-    int status, rc = 0;
-    size_t n;
+    int status, rc;
     *len = 0;
     if (p == NULL) {
         snprintf(s->err, sizeof s->err, "cannot run the credential command: %s",
                  strerror(errno));
         return -1;
     }
-    while ((n = fread(buf + *len, 1, cap - *len, p)) > 0)
-        *len += n;
-    if (*len == cap && fgetc(p) != EOF)
-        rc = -1; /* too long */
+    rc = read_fd(_fileno(p), buf, cap, len); /* past the stream's buffer: no stray copy */
     status = _pclose(p);
-    if (rc != 0 || status != 0) {
-        wipe(buf, cap);
-        snprintf(s->err, sizeof s->err, "the credential command failed (exit status %d)",
-                 status);
-        return -1;
-    }
-    chomp(buf, len);
-    return 0;
+    return command_result(s, buf, cap, len, rc, status);
 }
 #else
 static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
@@ -156,14 +172,7 @@ static int from_command(secret_source *s, char *buf, size_t cap, size_t *len)
     close(pipefd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        wipe(buf, cap);
-        snprintf(s->err, sizeof s->err, "the credential command failed (exit status %d)",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    chomp(buf, len);
-    return 0;
+    return command_result(s, buf, cap, len, rc, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 #endif
 

@@ -72,8 +72,14 @@ for t in $targets; do
         fi ;;
     win64)
         if ! have x86_64-w64-mingw32-gcc wine; then :
-        elif ! scripts/win64-deps.sh > "$logs/cross-win64-deps.txt" 2>&1; then
-            tail -20 "$logs/cross-win64-deps.txt"; missing_tool="mbedTLS/libcbor Debian sources"
+        elif scripts/win64-deps.sh > "$logs/cross-win64-deps.txt" 2>&1; deps=$?; [ $deps -ne 0 ]; then
+            tail -20 "$logs/cross-win64-deps.txt"
+            if [ $deps -eq 2 ]; then  # the archive did not have a source: SKIP
+                missing_tool="mbedTLS/libcbor Debian sources"
+            else  # a build that failed: FAIL
+                : > "$logs/cross-win64.json"
+                result "$logs/cross-win64.json" "win64-deps" FAIL; status=1
+            fi
         else
             # wine keeps its state in the build tree, finds libuavmail-0.dll through WINEPATH.
             export WINEPREFIX="$top/build-win64-deps/wine" WINEDEBUG=-all WINEPATH="$top/build-win64/lib"

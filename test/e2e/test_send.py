@@ -276,6 +276,22 @@ class Config(Base):
             r = run_cli(args + ["--user", USER, "--password-cmd", "printf '%s'" % PASSWORD])
             self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_credential_too_long_is_named(self):
+        """A credential source longer than any AUTH line is refused as too long, not as a
+        failed command or an unreadable file, and nothing is sent."""
+        pw = os.path.join(self.tmp.name, "long-pw")
+        Path(pw).write_text("x" * 100000)
+        os.chmod(pw, 0o600)
+        with self.server() as srv:
+            args = send_args(srv.port, "starttls", self.pki["ca"], ["--body", "x"], user=False)
+            r = run_cli(args + ["--user", USER, "--password-file", pw])
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+            self.assertIn("too long for a credential", r.stderr)
+            r = run_cli(args + ["--user", USER, "--password-cmd", "head -c 100000 " + pw])
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stderr, r"credential command printed more than \d+ bytes")
+            self.assertEqual(srv.messages(), [])
+
 
 class Output(Base):
     def test_write_eml(self):
