@@ -38,6 +38,7 @@ static int entry(const uavmail_outbox_entry *e, void *ud)
 static int enqueue(uavmail_outbox *q, int argc, char **argv)
 {
     uavmail_message *m;
+    const uavmail_error_detail *why;
     char id[64];
     int rc, prio = strcmp(argv[3], "alert") == 0    ? UAVMAIL_PRIORITY_ALERT
                    : strcmp(argv[3], "normal") == 0 ? UAVMAIL_PRIORITY_NORMAL
@@ -49,15 +50,15 @@ static int enqueue(uavmail_outbox *q, int argc, char **argv)
     uavmail_message_set_subject(m, argv[4]);
     uavmail_message_set_text(m, "From the outbox.\n", 17);
     rc = argc > 5 ? uavmail_message_attach_file(m, argv[5], NULL, NULL) : 0;
-    if (rc == 0)
+    why = uavmail_message_last_error(m);
+    if (rc == 0) {
         rc = uavmail_outbox_enqueue(q, m, prio, 0, NULL, id);
+        why = uavmail_outbox_last_error(q);
+    }
     if (rc == 0)
         printf("id=%s\n", id);
     else
-        printf("result=%d message=%s\n", rc,
-               uavmail_error_message(argc > 5 && rc != UAVMAIL_EFILE && rc != UAVMAIL_EFULL
-                                         ? uavmail_message_last_error(m)
-                                         : uavmail_outbox_last_error(q)));
+        printf("result=%d message=%s\n", rc, uavmail_error_message(why));
     uavmail_message_free(m);
     return rc == 0 ? 0 : 1;
 }

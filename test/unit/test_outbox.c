@@ -124,8 +124,6 @@ static int flush(env *e)
     return uavmail_outbox_flush(e->q, &e->so, &sent);
 }
 
-#define mode_of tt_mode
-
 static void q13_private_files(void)
 {
     env *e = env_new();
@@ -139,11 +137,11 @@ static void q13_private_files(void)
 #define PRIVATE_DIR(m) ((m) == 0700)
 #define PRIVATE_FILE(m) ((m) == 0600)
 #endif
-    CHECK(PRIVATE_DIR(mode_of(e->dir)));
+    CHECK(PRIVATE_DIR(tt_mode(e->dir)));
     snprintf(path, sizeof path, "%s/msg/%s.meta", e->dir, id);
-    CHECK(PRIVATE_FILE(mode_of(path)));
+    CHECK(PRIVATE_FILE(tt_mode(path)));
     snprintf(path, sizeof path, "%s/msg/%s.eml", e->dir, id);
-    CHECK(PRIVATE_FILE(mode_of(path)));
+    CHECK(PRIVATE_FILE(tt_mode(path)));
     CHECK_INT(list(e).n, 1);
     env_free(e);
 }
@@ -391,7 +389,7 @@ static void q03_corrupt_files_quarantined(void)
         }
         fclose(f);
         CHECK_INT(list(e).n, 0);
-        CHECK(mode_of(corrupt) != 0); /* moved to corrupt/ */
+        CHECK(tt_mode(corrupt) != 0); /* moved to corrupt/ */
         rename(corrupt, path);
     }
     flush(e);
@@ -422,9 +420,9 @@ static void q04_stale_temp_files_removed(void)
     fclose(f);
     env_open(e);
     snprintf(path, sizeof path, "%s/tmp/tmp.0123456789ab.7", e->dir);
-    CHECK_INT(mode_of(path), 0);
+    CHECK_INT(tt_mode(path), 0);
     snprintf(path, sizeof path, "%s/msg/001800000000-deadbeef.eml", e->dir);
-    CHECK_INT(mode_of(path), 0);
+    CHECK_INT(tt_mode(path), 0);
     CHECK_INT(list(e).n, 0);
     env_free(e);
 }
@@ -448,11 +446,11 @@ static void q04_cleanup_spares_an_enqueue_in_progress(void)
     fputs("Subject: in flight\r\n\r\nx\r\n", f);
     fclose(f);
     env_open(e);
-    CHECK(mode_of(path) != 0); /* spared */
+    CHECK(tt_mode(path) != 0); /* spared */
     uavmail_outbox_close(e->q);
     uavmail__plat_unlock(h); /* it died before its entry committed */
     env_open(e);
-    CHECK_INT(mode_of(path), 0); /* now a leftover, removed */
+    CHECK_INT(tt_mode(path), 0); /* now a leftover, removed */
     env_free(e);
 }
 

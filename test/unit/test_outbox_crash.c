@@ -314,9 +314,6 @@ static void materialise(const model *m, const char *root, int all_names, int tor
     }
 }
 
-#define rm_rf tt_rmtree
-#define copy_tree tt_copytree
-
 /* ---- the scenario ---------------------------------------------------------------------- */
 
 static int64_t t0 = 1800000000;
@@ -445,11 +442,11 @@ static void enumerate(const char *base, const expect *must, const expect *may_be
             model_load(&m, base);
             for (i = 0; i < k; i++)
                 apply(&m, &rec.ops[i]);
-            rm_rf(crash);
+            tt_rmtree(crash);
             materialise(&m, crash, variant & 1, variant & 2);
             check_state(crash, k == rec.nops ? must_after : must, k == rec.nops ? may : may_before,
                         checked);
-            rm_rf(crash);
+            tt_rmtree(crash);
             for (i = 0; i < m.ninodes; i++)
                 free(m.inodes[i].cur);
         }
@@ -490,7 +487,7 @@ static void q02_crash_points(void)
 
     /* 1. enqueue: the new message appears only complete, and surely once acknowledged. */
     snprintf(work, sizeof work, "%s-work", base);
-    copy_tree(base, work);
+    tt_copytree(base, work);
     rec.root = work;
     CHECK_INT(uavmail__outbox_open_fs(&q, work, &qo, &fs), 0);
     rec.nops = 0;
@@ -505,7 +502,7 @@ static void q02_crash_points(void)
     free_ops();
 
     /* 2. flush: each message is either still queued intact or delivered. */
-    copy_tree(base, work);
+    tt_copytree(base, work);
     CHECK_INT(uavmail__outbox_open_fs(&q, work, &qo, &fs), 0);
     fake_transport(&tr, f);
     so.host = "localhost";
@@ -518,7 +515,7 @@ static void q02_crash_points(void)
     free_ops();
 
     /* 3. remove: the entry goes or stays whole; the other is untouched. */
-    copy_tree(base, work);
+    tt_copytree(base, work);
     CHECK_INT(uavmail__outbox_open_fs(&q, work, &qo, &fs), 0);
     CHECK_INT(uavmail_outbox_remove(q, id[0]), 0);
     uavmail_outbox_close(q);
@@ -539,7 +536,7 @@ static void q02_crash_points(void)
     free_ops();
 
     /* 4. a temporary failure: the retry schedule is rewritten, both entries stay whole. */
-    copy_tree(base, work);
+    tt_copytree(base, work);
     CHECK_INT(uavmail__outbox_open_fs(&q, work, &qo, &fs), 0);
     free(f);
     f = new_server();
@@ -554,8 +551,8 @@ static void q02_crash_points(void)
     free_ops();
     printf("crash states checked: %d (%d expected)\n", checked, expected);
     CHECK_INT(checked, expected);
-    rm_rf(work);
-    rm_rf(base);
+    tt_rmtree(work);
+    tt_rmtree(base);
     for (i = 0; i < before.n; i++)
         free(before.eml[i]);
     free(maybe_new.eml[0]);
