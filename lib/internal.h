@@ -21,6 +21,27 @@
 
 #define UAVMAIL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The private interface between libuavmail and libuavmail-flight (the outbox,
+ * telemetry and alerts, built as a second library on top of this one): the
+ * internal functions marked with this are exported by libuavmail under the
+ * version node UAVMAIL_PRIVATE (lib/uavmail.map).  They are not API: the two
+ * libraries are always built and installed together, and a flight library
+ * refuses to load against a libuavmail of another version (the node carries
+ * no promise).  Everything else stays hidden. */
+#if defined(UAVMAIL_STATIC)
+#define UAVMAIL__SHARED
+#elif defined(_WIN32) || defined(__CYGWIN__)
+#if defined(UAVMAIL_BUILDING) && !defined(UAVMAIL_FLIGHT_BUILDING)
+#define UAVMAIL__SHARED __declspec(dllexport)
+#else /* plain: the import library's stubs, or the static core in unit tests */
+#define UAVMAIL__SHARED
+#endif
+#elif defined(__GNUC__)
+#define UAVMAIL__SHARED __attribute__((visibility("default")))
+#else
+#define UAVMAIL__SHARED
+#endif
+
 /* ---- memory ---------------------------------------------------------- */
 
 typedef struct uavmail__alloc {
@@ -31,11 +52,11 @@ typedef struct uavmail__alloc {
 } uavmail__alloc;
 
 /* Fill @p a from an application allocator (NULL: libc). */
-int uavmail__alloc_init(uavmail__alloc *a, const uavmail_allocator *app);
-void *uavmail__malloc(const uavmail__alloc *a, size_t n);
-void *uavmail__calloc(const uavmail__alloc *a, size_t count, size_t size);
-void *uavmail__realloc(const uavmail__alloc *a, void *p, size_t n);
-void uavmail__free(const uavmail__alloc *a, void *p);
+UAVMAIL__SHARED int uavmail__alloc_init(uavmail__alloc *a, const uavmail_allocator *app);
+UAVMAIL__SHARED void *uavmail__malloc(const uavmail__alloc *a, size_t n);
+UAVMAIL__SHARED void *uavmail__calloc(const uavmail__alloc *a, size_t count, size_t size);
+UAVMAIL__SHARED void *uavmail__realloc(const uavmail__alloc *a, void *p, size_t n);
+UAVMAIL__SHARED void uavmail__free(const uavmail__alloc *a, void *p);
 /* Copy a NUL-terminated string (NULL gives NULL). */
 char *uavmail__strdup(const uavmail__alloc *a, const char *s);
 char *uavmail__strndup(const uavmail__alloc *a, const char *s, size_t n);
@@ -65,10 +86,10 @@ struct uavmail_error_detail {
     char reply[UAVMAIL_ERROR_REPLY_MAX];
 };
 
-void uavmail__err_clear(uavmail_error_detail *e);
+UAVMAIL__SHARED void uavmail__err_clear(uavmail_error_detail *e);
 #if UAVMAIL_ERROR_TEXTS
 /* Set code and message; keeps nothing else.  Returns @p code. */
-int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
+UAVMAIL__SHARED int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
 int uavmail__err_vset(uavmail_error_detail *e, int code, const char *fmt, va_list ap)
     UAVMAIL__PRINTF(3, 0);
 void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...) UAVMAIL__PRINTF(2, 3);
@@ -87,24 +108,24 @@ int uavmail__err_unevaluated(int, ...); /* never defined: only named inside size
 void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
                         const char *text);
 /* Copy @p src into @p dst (used when a sub-object failed). */
-void uavmail__err_copy(uavmail_error_detail *dst, const uavmail_error_detail *src);
+UAVMAIL__SHARED void uavmail__err_copy(uavmail_error_detail *dst, const uavmail_error_detail *src);
 
 /* Bounded, always-terminated string helpers. */
-size_t uavmail__strlcpy(char *dst, const char *src, size_t cap);
-int uavmail__snprintf(char *dst, size_t cap, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
+UAVMAIL__SHARED size_t uavmail__strlcpy(char *dst, const char *src, size_t cap);
+UAVMAIL__SHARED int uavmail__snprintf(char *dst, size_t cap, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
 
 /* ASCII-only helpers independent of the C locale. */
-int uavmail__ascii_casecmp(const char *a, const char *b);
+UAVMAIL__SHARED int uavmail__ascii_casecmp(const char *a, const char *b);
 int uavmail__ascii_ncasecmp(const char *a, const char *b, size_t n);
 /* Copy @p src keeping valid UTF-8 only: control characters become spaces,
  * bytes of invalid sequences '?'; always terminated, cut on a character. */
-void uavmail__clean_text(char *dst, size_t cap, const char *src);
+UAVMAIL__SHARED void uavmail__clean_text(char *dst, size_t cap, const char *src);
 
 /* 1 if @p s is 1..@p max bytes of ASCII letters, digits and characters of @p extra. */
-int uavmail__valid_name(const char *s, size_t max, const char *extra);
+UAVMAIL__SHARED int uavmail__valid_name(const char *s, size_t max, const char *extra);
 
 /* Civil date (year, month 1-12, day 1-31) from days since 1970-01-01. */
-void uavmail__civil_from_days(int64_t days, int *y, int *m, int *d);
+UAVMAIL__SHARED void uavmail__civil_from_days(int64_t days, int *y, int *m, int *d);
 
 static inline int uavmail__is_digit(int c) { return c >= '0' && c <= '9'; }
 static inline int uavmail__is_alpha(int c)

@@ -65,11 +65,11 @@ struct uavmail_message {
 /* Fix Date and Message-ID if not yet done. */
 int uavmail__message_freeze(uavmail_message *m);
 /* The same, dated @p t (seconds since 1970 UTC) in UTC. */
-int uavmail__message_freeze_at(uavmail_message *m, int64_t t);
+UAVMAIL__SHARED int uavmail__message_freeze_at(uavmail_message *m, int64_t t);
 /* For the library's own writers: the last attachment's media type becomes @p type, which may
  * carry parameters (the public API takes type/subtype alone).  Short of memory the attachment
  * keeps its plain type. */
-void uavmail__message_set_last_type(uavmail_message *m, const char *type);
+UAVMAIL__SHARED void uavmail__message_set_last_type(uavmail_message *m, const char *type);
 /* Whether an address of the message needs SMTPUTF8 (RFC 6531). */
 int uavmail__message_needs_utf8(const uavmail_message *m);
 

@@ -18,17 +18,17 @@ enum {
 
 typedef struct uavmail__mime_reader uavmail__mime_reader;
 
-int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *msg, unsigned flags);
+UAVMAIL__SHARED int uavmail__mime_reader_new(uavmail__mime_reader **out, uavmail_message *msg, unsigned flags);
 /* Next bytes of the message: count, 0 at the end, or a negative error
  * (described in the message's error detail). */
-long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap);
+UAVMAIL__SHARED long uavmail__mime_read(uavmail__mime_reader *r, char *buf, size_t cap);
 /* Exact size of the whole rendering, without reading attachments.  The
  * reader is then rewound and renders exactly that many bytes (files are
  * sent as long as they were when measured). */
-int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size);
+UAVMAIL__SHARED int uavmail__mime_measure(uavmail__mime_reader *r, uint64_t *size);
 /* Whether the rendering contains 8-bit text (so BODY=8BITMIME applies). */
 int uavmail__mime_is_8bit(const uavmail__mime_reader *r);
-void uavmail__mime_reader_free(uavmail__mime_reader *r);
+UAVMAIL__SHARED void uavmail__mime_reader_free(uavmail__mime_reader *r);
 
 /* Encoders (exposed for tests and other modules). */
 

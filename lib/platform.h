@@ -14,11 +14,11 @@
 /* Monotonic milliseconds (for timeouts only). */
 uint64_t uavmail__plat_now_ms(void);
 /* Wall-clock seconds since 1970 UTC. */
-int64_t uavmail__plat_time(void);
+UAVMAIL__SHARED int64_t uavmail__plat_time(void);
 /* Offset of local time from UTC in minutes at @p t (for Date headers). */
 int uavmail__plat_utc_offset_min(int64_t t);
 /* Cryptographically strong random bytes.  Returns 0 or -1. */
-int uavmail__plat_random(void *buf, size_t n);
+UAVMAIL__SHARED int uavmail__plat_random(void *buf, size_t n);
 /* Path of the system CA bundle, or NULL if none is found. */
 const char *uavmail__plat_default_ca_bundle(void);
 /* Parse an IPv4/IPv6 literal (no brackets) into @p out; returns 4, 16 or 0. */
@@ -55,25 +55,25 @@ int uavmail__plat_wfile_close(uavmail__wfile *f, int commit, char *why, size_t w
 /* ---- directories for the outbox -------------------------------------------------- */
 
 /* Create @p path 0700 (or tighten an existing one to 0700).  0 or -errno. */
-int uavmail__plat_mkdir_private(const char *path);
+UAVMAIL__SHARED int uavmail__plat_mkdir_private(const char *path);
 /* 1 if both paths are on the same file system (rename is atomic), else 0. */
-int uavmail__plat_same_device(const char *a, const char *b);
+UAVMAIL__SHARED int uavmail__plat_same_device(const char *a, const char *b);
 /* Call @p cb for each entry name of @p dir (not "." and ".."); stops when it
  * returns non-zero.  0, or -errno. */
-int uavmail__plat_list(const char *dir, int (*cb)(const char *name, void *ud), void *ud);
+UAVMAIL__SHARED int uavmail__plat_list(const char *dir, int (*cb)(const char *name, void *ud), void *ud);
 /* Read a whole file of at most @p max bytes into a new buffer. 0 or -errno. */
-int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned char **buf,
+UAVMAIL__SHARED int uavmail__plat_read_all(const uavmail__alloc *a, const char *path, unsigned char **buf,
                            size_t *len, size_t max);
 /* Size of a file by path, or -1. */
-int64_t uavmail__plat_path_size(const char *path);
+UAVMAIL__SHARED int64_t uavmail__plat_path_size(const char *path);
 /* How uavmail__plat_lock() locks. */
 enum { UAVMAIL__LOCK_TRY = 0, /* exclusive, without waiting */
        UAVMAIL__LOCK_SHARED = 1, /* shared, waiting for exclusive holders */
        UAVMAIL__LOCK_WAIT = 2 /* exclusive, waiting */ };
 /* Take an advisory lock on @p path (created 0600), released by the OS if the
  * process dies.  Returns a handle >= 0, -EWOULDBLOCK if held (TRY), or -errno. */
-int uavmail__plat_lock(const char *path, int how);
-void uavmail__plat_unlock(int handle);
+UAVMAIL__SHARED int uavmail__plat_lock(const char *path, int how);
+UAVMAIL__SHARED void uavmail__plat_unlock(int handle);
 
 /* Durable-write primitives, all returning 0 or -errno, collected in an ops
  * table so tests can record them and simulate crashes and disk errors. */
@@ -88,7 +88,7 @@ typedef struct uavmail__fs {
     void *ud;
 } uavmail__fs;
 
-const uavmail__fs *uavmail__plat_fs(void);
+UAVMAIL__SHARED const uavmail__fs *uavmail__plat_fs(void);
 
 /* The built-in TCP transport. */
 const uavmail_transport *uavmail__plat_tcp_transport(void);

@@ -1,4 +1,10 @@
-// uavmail.hpp - header-only C++17 wrapper over libuavmail.
+// uavmail.hpp - header-only C++17 wrapper over libuavmail and libuavmail-flight.
+//
+// Message, Session and probe() need only the mail core, libuavmail:
+//   c++ -std=c++17 app.cpp $(pkg-config --cflags --libs uavmail)
+// Outbox, Telemetry and Alerts are in libuavmail-flight, which needs the core; a
+// program that uses them links both (pkg-config gives both):
+//   c++ -std=c++17 app.cpp $(pkg-config --cflags --libs uavmail-flight)
 //
 // Move-only RAII handles (Message, Session, Outbox), exceptions by default and
 // std::error_code overloads (the ones taking `std::error_code&` never throw),
@@ -48,7 +54,7 @@
 namespace uavmail {
 
 /// The library version this wrapper was written for (packed 0xMMmmpp).
-inline constexpr unsigned binding_version = 0x000200;
+inline constexpr unsigned binding_version = 0x000300;
 
 // ---- errors -----------------------------------------------------------------
 
@@ -846,7 +852,7 @@ inline probe_report probe(const Settings &s, bool try_login = true)
     return r;
 }
 
-// ---- outbox -------------------------------------------------------------------
+// ---- outbox (libuavmail-flight) ---------------------------------------------------
 
 enum class priority { alert = UAVMAIL_PRIORITY_ALERT, normal = UAVMAIL_PRIORITY_NORMAL,
                       bulk = UAVMAIL_PRIORITY_BULK };
@@ -1026,7 +1032,7 @@ private:
     std::unique_ptr<uavmail_outbox, deleter> h_;
 };
 
-// ---- telemetry --------------------------------------------------------------------
+// ---- telemetry (libuavmail-flight) -------------------------------------------------
 
 /// enum uavmail_telemetry_format; combine with | for report_options::formats.
 enum class format : unsigned { csv = UAVMAIL_TM_CSV, gpx = UAVMAIL_TM_GPX, kml = UAVMAIL_TM_KML,
@@ -1245,7 +1251,7 @@ private:
     std::shared_ptr<uavmail_telemetry> h_; // shared with the messages it is attached to
 };
 
-// ---- alert rules ------------------------------------------------------------------
+// ---- alert rules (libuavmail-flight) -----------------------------------------------
 
 enum class alert_op { above = UAVMAIL_ALERT_ABOVE, below = UAVMAIL_ALERT_BELOW,
                       severity = UAVMAIL_ALERT_SEVERITY };

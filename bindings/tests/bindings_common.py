@@ -128,8 +128,8 @@ class NativeScenarios:
 
     def test_version(self):
         ok = self.lines(self.run_scenario("version"), "ok ")
-        self.assertIn("written for libuavmail 0.2.0", ok["version.mismatch"])
-        self.assertIn("version 0.3.0", ok["version.mismatch"])
+        self.assertIn("written for libuavmail 0.3.0", ok["version.mismatch"])
+        self.assertIn("version 0.4.0", ok["version.mismatch"])
         self.assertIn("version.major", ok)
 
     def test_send(self):

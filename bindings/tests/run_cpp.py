@@ -4,8 +4,8 @@ the compiler given (-Wall -Wextra -Werror, optionally AddressSanitizer +
 UBSan), then runs the shared scenarios against the loopback server.
 
   run_cpp.py CXX [--asan]
-Environment: UAVMAIL_LIBDIR (libuavmail.so), UAVMAIL_INCDIRS (':'-separated),
-UAVMAIL_TEST_TMP (scratch)."""
+Environment: UAVMAIL_LIBDIR (libuavmail.so and libuavmail-flight.so), UAVMAIL_INCDIRS
+(':'-separated), UAVMAIL_TEST_TMP (scratch)."""
 import os
 import subprocess
 import sys
@@ -26,8 +26,9 @@ def compile_(cxx, src, out, asan):
     inc = [f"-I{d}" for d in os.environ["UAVMAIL_INCDIRS"].split(":")] + [f"-I{CPP}"]
     flags = ["-g", "-O1"] + (["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                                "-fno-sanitize-recover=all"] if asan else [])
-    cmd = [cxx] + WARN + flags + inc + [str(src), "-o", str(out), f"-L{libdir}", "-luavmail",
-                                        f"-Wl,-rpath,{libdir}"]
+    # Both programs use the outbox, telemetry and alerts: libuavmail-flight, then the core.
+    cmd = [cxx] + WARN + flags + inc + [str(src), "-o", str(out), f"-L{libdir}",
+                                        "-luavmail-flight", "-luavmail", f"-Wl,-rpath,{libdir}"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"compile failed: {' '.join(cmd)}\n{r.stderr}")

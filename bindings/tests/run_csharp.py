@@ -5,7 +5,8 @@ the Mission Planner-style example, then runs the shared scenarios under mono,
 plus the garbage-collection stress scenario.
 
   run_csharp.py MCS MONO
-Environment: UAVMAIL_LIBDIR (libuavmail.so), UAVMAIL_TEST_TMP (scratch)."""
+Environment: UAVMAIL_LIBDIR (libuavmail.so and libuavmail-flight.so), UAVMAIL_TEST_TMP
+(scratch)."""
 import os
 import subprocess
 import sys
@@ -42,6 +43,8 @@ def main():
     mcs(tool, [f"-r:{dll}", f"-out:{out / 'UavmailTests.exe'}", str(CS / "tests" / "UavmailTests.cs")])
     mcs(tool, [f"-r:{dll}", "-define:STANDALONE", f"-out:{out / 'MissionPlannerPlugin.exe'}",
                str(CS / "examples" / "MissionPlannerPlugin.cs")])
+    # Mono finds DllImport "uavmail" and "uavmail-flight" as libuavmail.so and
+    # libuavmail-flight.so there.
     os.environ["LD_LIBRARY_PATH"] = os.environ["UAVMAIL_LIBDIR"]
 
     class CSharp(NativeScenarios, unittest.TestCase):

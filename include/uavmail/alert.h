@@ -12,6 +12,8 @@
  * it (uavmail_alert.suppressed).  Time comes from the caller (GPS time), so
  * replays behave like live flights; a time earlier than one seen before counts
  * as that one.  Not thread-safe.
+ *
+ * In libuavmail-flight, on top of libuavmail: `pkg-config uavmail-flight`.
  */
 #ifndef UAVMAIL_ALERT_H
 #define UAVMAIL_ALERT_H
@@ -50,7 +52,7 @@ typedef struct uavmail_alert_rule {
 } uavmail_alert_rule;
 
 /** Initialise a rule: ABOVE, clear = trigger, no hold, default repeat, WARNING.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_alert_rule_init(uavmail_alert_rule *rule, unsigned version);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alert_rule_init(uavmail_alert_rule *rule, unsigned version);
 
 /** An alert handed to the callback; valid during the call.  @since 0.2.0 */
 typedef struct uavmail_alert {
@@ -79,19 +81,19 @@ typedef struct uavmail_alerts_options {
 } uavmail_alerts_options;
 
 /** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_alerts_options_init(uavmail_alerts_options *opts, unsigned version);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_options_init(uavmail_alerts_options *opts, unsigned version);
 
 /** Create a rule set.  @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_alerts_new(uavmail_alerts **out, const uavmail_alerts_options *opts);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_new(uavmail_alerts **out, const uavmail_alerts_options *opts);
 
 /** Free a rule set; NULL is ignored.  @since 0.2.0 */
-UAVMAIL_EXTERN void uavmail_alerts_free(uavmail_alerts *alerts);
+UAVMAIL_FLIGHT_EXTERN void uavmail_alerts_free(uavmail_alerts *alerts);
 
 /** Detail of the last failed call.  @since 0.2.0 */
-UAVMAIL_EXTERN const uavmail_error_detail *uavmail_alerts_last_error(const uavmail_alerts *alerts);
+UAVMAIL_FLIGHT_EXTERN const uavmail_error_detail *uavmail_alerts_last_error(const uavmail_alerts *alerts);
 
 /** Add a rule (at most 64).  @return 0, UAVMAIL_EINVAL (the detail says what) or UAVMAIL_ENOMEM.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_alert_rule *rule);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_alert_rule *rule);
 
 /**
  * Add a rule written as one line of text, as in a configuration file:
@@ -104,7 +106,7 @@ UAVMAIL_EXTERN int uavmail_alerts_add(uavmail_alerts *alerts, const uavmail_aler
  * @return 0, UAVMAIL_EINVAL (the detail gives the column and what was expected) or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line);
 
 /**
  * Feed a value of @p source at @p time_us (UTC microseconds); NaN means
@@ -112,7 +114,7 @@ UAVMAIL_EXTERN int uavmail_alerts_parse(uavmail_alerts *alerts, const char *line
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ECALLBACK (the callback asked to stop).
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_alerts_value(uavmail_alerts *alerts, const char *source, double value,
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_value(uavmail_alerts *alerts, const char *source, double value,
                                         int64_t time_us);
 
 /**
@@ -121,7 +123,7 @@ UAVMAIL_EXTERN int uavmail_alerts_value(uavmail_alerts *alerts, const char *sour
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ECALLBACK.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_alerts_event(uavmail_alerts *alerts, const char *source, int severity,
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_event(uavmail_alerts *alerts, const char *source, int severity,
                                         const char *text, int64_t time_us);
 
 /**
@@ -130,7 +132,7 @@ UAVMAIL_EXTERN int uavmail_alerts_event(uavmail_alerts *alerts, const char *sour
  * @return 0 or UAVMAIL_ECALLBACK.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_alerts_tick(uavmail_alerts *alerts, int64_t time_us);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_tick(uavmail_alerts *alerts, int64_t time_us);
 
 /**
  * Emit digests for everything still suppressed (e.g. at the end of a
@@ -138,7 +140,7 @@ UAVMAIL_EXTERN int uavmail_alerts_tick(uavmail_alerts *alerts, int64_t time_us);
  * @return 0 or UAVMAIL_ECALLBACK.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_alerts_flush(uavmail_alerts *alerts, int64_t time_us);
+UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_flush(uavmail_alerts *alerts, int64_t time_us);
 
 UAVMAIL_END_DECLS
 

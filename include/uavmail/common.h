@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Export macro: every public declaration carries it; the library itself is
- * built with hidden visibility, so nothing else leaves the shared object. */
+/* Export macro: every public declaration of libuavmail carries it; the library
+ * itself is built with hidden visibility, so nothing else leaves the shared
+ * object (but the private interface of lib/internal.h, UAVMAIL__SHARED). */
 #if defined(UAVMAIL_STATIC)
 #define UAVMAIL_EXTERN
 #elif defined(_WIN32) || defined(__CYGWIN__)
@@ -24,6 +25,21 @@
 #define UAVMAIL_EXTERN __attribute__((visibility("default")))
 #else
 #define UAVMAIL_EXTERN
+#endif
+
+/* The same for the flight library, libuavmail-flight (outbox.h, telemetry.h,
+ * alert.h): a separate shared library on top of libuavmail, so on Windows its
+ * declarations are exported while it is built and imported otherwise. */
+#if defined(UAVMAIL_STATIC)
+#define UAVMAIL_FLIGHT_EXTERN
+#elif defined(_WIN32) || defined(__CYGWIN__)
+#if defined(UAVMAIL_FLIGHT_BUILDING)
+#define UAVMAIL_FLIGHT_EXTERN __declspec(dllexport)
+#else
+#define UAVMAIL_FLIGHT_EXTERN __declspec(dllimport)
+#endif
+#else
+#define UAVMAIL_FLIGHT_EXTERN UAVMAIL_EXTERN
 #endif
 
 #ifdef __cplusplus

@@ -9,6 +9,8 @@
  * the same Message-ID and Date.  No credential is ever written to disk.
  * One handle per thread; any number of processes may enqueue at once, one
  * flushes at a time (a lock; a killed flusher's lock is released by the OS).
+ *
+ * In libuavmail-flight, on top of libuavmail: `pkg-config uavmail-flight`.
  */
 #ifndef UAVMAIL_OUTBOX_H
 #define UAVMAIL_OUTBOX_H
@@ -107,14 +109,14 @@ typedef struct uavmail_outbox_stats {
  *         parts on different file systems) or UAVMAIL_ENOMEM.
  * @since 0.1.0
  */
-UAVMAIL_EXTERN int uavmail_outbox_open(uavmail_outbox **out, const char *dir,
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_open(uavmail_outbox **out, const char *dir,
                                        const uavmail_outbox_options *opts);
 
 /** Close; NULL is ignored.  @since 0.1.0 */
-UAVMAIL_EXTERN void uavmail_outbox_close(uavmail_outbox *outbox);
+UAVMAIL_FLIGHT_EXTERN void uavmail_outbox_close(uavmail_outbox *outbox);
 
 /** Detail of the last failed call.  @since 0.1.0 */
-UAVMAIL_EXTERN const uavmail_error_detail *uavmail_outbox_last_error(const uavmail_outbox *outbox);
+UAVMAIL_FLIGHT_EXTERN const uavmail_error_detail *uavmail_outbox_last_error(const uavmail_outbox *outbox);
 
 /**
  * Render @p msg and store it durably; returns only once it is on disk.
@@ -129,7 +131,7 @@ UAVMAIL_EXTERN const uavmail_error_detail *uavmail_outbox_last_error(const uavma
  *         read-only, I/O error: nothing was added) or a message error.
  * @since 0.1.0
  */
-UAVMAIL_EXTERN int uavmail_outbox_enqueue(uavmail_outbox *outbox, uavmail_message *msg,
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_enqueue(uavmail_outbox *outbox, uavmail_message *msg,
                                           int priority, int64_t expires, const char *dedup_key,
                                           char *id);
 
@@ -138,7 +140,7 @@ UAVMAIL_EXTERN int uavmail_outbox_enqueue(uavmail_outbox *outbox, uavmail_messag
  * no connection; when it comes up, every queued message is due at once.
  * @since 0.1.0
  */
-UAVMAIL_EXTERN void uavmail_outbox_set_link(uavmail_outbox *outbox, int up);
+UAVMAIL_FLIGHT_EXTERN void uavmail_outbox_set_link(uavmail_outbox *outbox, int up);
 
 /**
  * Send what is due over one connection, highest priority first, within
@@ -152,24 +154,24 @@ UAVMAIL_EXTERN void uavmail_outbox_set_link(uavmail_outbox *outbox, int up);
  *         which the attempted messages were rescheduled.
  * @since 0.1.0
  */
-UAVMAIL_EXTERN int uavmail_outbox_flush(uavmail_outbox *outbox,
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_flush(uavmail_outbox *outbox,
                                         const uavmail_session_options *opts, size_t *sent);
 
 /** List entries (queued first, then dead letters).  @since 0.1.0 */
-UAVMAIL_EXTERN int uavmail_outbox_list(uavmail_outbox *outbox, uavmail_entry_cb cb,
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_list(uavmail_outbox *outbox, uavmail_entry_cb cb,
                                        void *user_data);
 
 /** Remove one entry (queued or dead).  @return 0, UAVMAIL_EINVAL (no such id), UAVMAIL_ESTATE
  *  (a flush is in progress: it might be sending this entry) or UAVMAIL_EFILE.  @since 0.1.0 */
-UAVMAIL_EXTERN int uavmail_outbox_remove(uavmail_outbox *outbox, const char *id);
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_remove(uavmail_outbox *outbox, const char *id);
 
 /** Remove every dead letter (and quarantined file); with @p all, queued ones too.
  *  @return 0 or UAVMAIL_ESTATE (a flush, or with @p all an enqueue, is in progress).
  *  @since 0.1.0 */
-UAVMAIL_EXTERN int uavmail_outbox_purge(uavmail_outbox *outbox, int all);
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_purge(uavmail_outbox *outbox, int all);
 
 /** Fill @p stats (set its version to 1 first).  @since 0.1.0 */
-UAVMAIL_EXTERN int uavmail_outbox_stats_get(uavmail_outbox *outbox, uavmail_outbox_stats *stats);
+UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_stats_get(uavmail_outbox *outbox, uavmail_outbox_stats *stats);
 
 UAVMAIL_END_DECLS
 

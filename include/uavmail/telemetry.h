@@ -9,6 +9,8 @@
  *
  * Numbers are written the same whatever the C locale (no decimal commas).
  * Not thread-safe: one recorder per thread, or lock around it.
+ *
+ * In libuavmail-flight, on top of libuavmail: `pkg-config uavmail-flight`.
  */
 #ifndef UAVMAIL_TELEMETRY_H
 #define UAVMAIL_TELEMETRY_H
@@ -57,7 +59,7 @@ typedef struct uavmail_sample {
  * @return 0, or UAVMAIL_EINVAL for NULL or an unknown version.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_sample_init(uavmail_sample *sample, unsigned version);
+UAVMAIL_FLIGHT_EXTERN int uavmail_sample_init(uavmail_sample *sample, unsigned version);
 
 #define UAVMAIL_TELEMETRY_OPTIONS_VERSION 1
 
@@ -71,7 +73,7 @@ typedef struct uavmail_telemetry_options {
 } uavmail_telemetry_options;
 
 /** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_options *opts,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_options *opts,
                                                   unsigned version);
 
 /**
@@ -81,14 +83,14 @@ UAVMAIL_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_options *opt
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_new(uavmail_telemetry **out,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_new(uavmail_telemetry **out,
                                          const uavmail_telemetry_options *opts);
 
 /** Free a recorder; NULL is ignored.  Messages it was attached to must not be rendered after this.  @since 0.2.0 */
-UAVMAIL_EXTERN void uavmail_telemetry_free(uavmail_telemetry *tm);
+UAVMAIL_FLIGHT_EXTERN void uavmail_telemetry_free(uavmail_telemetry *tm);
 
 /** Detail of the last failed call on @p tm.  @since 0.2.0 */
-UAVMAIL_EXTERN const uavmail_error_detail *uavmail_telemetry_last_error(const uavmail_telemetry *tm);
+UAVMAIL_FLIGHT_EXTERN const uavmail_error_detail *uavmail_telemetry_last_error(const uavmail_telemetry *tm);
 
 /**
  * Declare a custom value channel (e.g. a thermal camera's maximum
@@ -100,7 +102,7 @@ UAVMAIL_EXTERN const uavmail_error_detail *uavmail_telemetry_last_error(const ua
  * @return 0, UAVMAIL_EINVAL (bad name, duplicate, too many) or UAVMAIL_ESTATE (samples recorded).
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const char *name,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const char *name,
                                                  const char *unit, size_t *index);
 
 /**
@@ -110,10 +112,10 @@ UAVMAIL_EXTERN int uavmail_telemetry_add_channel(uavmail_telemetry *tm, const ch
  *         written) or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *sample);
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_append(uavmail_telemetry *tm, const uavmail_sample *sample);
 
 /** Samples recorded so far.  @since 0.2.0 */
-UAVMAIL_EXTERN uint64_t uavmail_telemetry_count(const uavmail_telemetry *tm);
+UAVMAIL_FLIGHT_EXTERN uint64_t uavmail_telemetry_count(const uavmail_telemetry *tm);
 
 /**
  * Set the home position (e.g. from MAVLink HOME_POSITION).  Without it, the
@@ -121,7 +123,7 @@ UAVMAIL_EXTERN uint64_t uavmail_telemetry_count(const uavmail_telemetry *tm);
  * @return 0 or UAVMAIL_EINVAL (out of range).
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_set_home(uavmail_telemetry *tm, double lat, double lon,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_set_home(uavmail_telemetry *tm, double lat, double lon,
                                               double alt_msl);
 
 /** Event severities (the MAVLink MAV_SEVERITY values).  @since 0.2.0 */
@@ -146,7 +148,7 @@ enum uavmail_severity {
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t time_us,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_add_event(uavmail_telemetry *tm, int64_t time_us,
                                                int severity, const char *text);
 
 /** Flags of a flight summary.  @since 0.2.0 */
@@ -191,7 +193,7 @@ typedef struct uavmail_flight_summary {
 } uavmail_flight_summary;
 
 /** Compute the summary of what was recorded.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_telemetry_summary(const uavmail_telemetry *tm,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_summary(const uavmail_telemetry *tm,
                                              uavmail_flight_summary *summary);
 
 /** Telemetry formats; flags so a report can ask for several.  @since 0.2.0 */
@@ -208,7 +210,7 @@ enum uavmail_telemetry_format {
  * @return 0, UAVMAIL_EINVAL or UAVMAIL_EFILE.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int format,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int format,
                                                 const char *path);
 
 /**
@@ -223,7 +225,7 @@ UAVMAIL_EXTERN int uavmail_telemetry_write_file(uavmail_telemetry *tm, int forma
  * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE (spill file unreadable) or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_attach(uavmail_telemetry *tm, uavmail_message *msg,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_attach(uavmail_telemetry *tm, uavmail_message *msg,
                                             int format, const char *filename);
 
 #define UAVMAIL_REPORT_OPTIONS_VERSION 1
@@ -239,7 +241,7 @@ typedef struct uavmail_report_options {
 } uavmail_report_options;
 
 /** Initialise report options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
-UAVMAIL_EXTERN int uavmail_report_options_init(uavmail_report_options *opts, unsigned version);
+UAVMAIL_FLIGHT_EXTERN int uavmail_report_options_init(uavmail_report_options *opts, unsigned version);
 
 /**
  * Make @p msg the flight report: subject such as
@@ -251,7 +253,7 @@ UAVMAIL_EXTERN int uavmail_report_options_init(uavmail_report_options *opts, uns
  * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE (raw log unreadable) or UAVMAIL_ENOMEM.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_message *msg,
+UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_message *msg,
                                             const uavmail_report_options *opts);
 
 /**
@@ -259,7 +261,7 @@ UAVMAIL_EXTERN int uavmail_telemetry_report(uavmail_telemetry *tm, uavmail_messa
  * lines with CRLF), for budgeting attachments against provider limits.
  * @since 0.2.0
  */
-UAVMAIL_EXTERN uint64_t uavmail_encoded_size(uint64_t raw);
+UAVMAIL_FLIGHT_EXTERN uint64_t uavmail_encoded_size(uint64_t raw);
 
 UAVMAIL_END_DECLS
 

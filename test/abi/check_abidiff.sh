@@ -2,10 +2,12 @@
 # Compare the built library's ABI with the committed baseline (abigail-tools):
 #  - abidiff: no symbol removed or changed (additions are allowed within a SONAME);
 #  - check_layout.py: public structs only grow at the end.
-# The baseline is the last release (0.1.0, commit 5b01d01); regenerate it only when a
-# release is made, from that release's build:
-#   abidw --headers-dir include/uavmail --headers-dir build/include/uavmail \
-#         --out-file test/abi/uavmail.abi build/lib/libuavmail.so
+# One baseline per library, from the last release that changed the SONAME (0.3.0: libuavmail.so.1
+# and libuavmail-flight.so.1; 0.1.0's libuavmail.so.0 baseline is in git history, commit 5b01d01).
+# Regenerate them only when a release is made, from that release's default build:
+#   for l in uavmail uavmail-flight; do
+#     abidw --headers-dir include/uavmail --headers-dir build/include/uavmail \
+#           --out-file test/abi/$l.abi build/lib/lib$l.so; done
 set -u
 lib=$1; baseline=$2; srcinc=$3; buildinc=$4; supp=$5; layout=$6
 if ! command -v abidw >/dev/null 2>&1; then

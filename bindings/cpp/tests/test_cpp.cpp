@@ -85,9 +85,9 @@ static long vm_hwm()
 static void scenario_version()
 {
     expect(uavmail::version_mismatch(uavmail_version()).empty(), "version.loaded");
-    expect(uavmail::version_mismatch(0x000205).empty(), "version.patch");
-    std::string why = uavmail::version_mismatch(0x000300);
-    expect(contains(why, "written for libuavmail 0.2.0") && contains(why, "version 0.3.0"),
+    expect(uavmail::version_mismatch(0x000305).empty(), "version.patch");
+    std::string why = uavmail::version_mismatch(0x000400);
+    expect(contains(why, "written for libuavmail 0.3.0") && contains(why, "version 0.4.0"),
            "version.mismatch", why);
     expect(!uavmail::version_mismatch(0x010000).empty(), "version.major");
 }

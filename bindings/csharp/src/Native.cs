@@ -27,7 +27,7 @@ namespace Uavmail
     public static class Library
     {
         /// <summary>The library version this binding was written for (packed 0xMMmmpp).</summary>
-        public const uint BindingVersion = 0x000200;
+        public const uint BindingVersion = 0x000300;
 
         /// <summary>null when a library of packed version <paramref name="runtime"/> fits, else why not.</summary>
         public static string VersionMismatch(uint runtime)
@@ -56,7 +56,7 @@ namespace Uavmail
                     try {
                         v = Native.uavmail_version();
                     } catch (DllNotFoundException e) {
-                        throw new DllNotFoundException("uavmail: libuavmail.so.0 (uavmail.dll on Windows) " +
+                        throw new DllNotFoundException("uavmail: libuavmail.so.1 (uavmail.dll on Windows) " +
                             "was not found: install it, or put its directory in LD_LIBRARY_PATH / next " +
                             "to the program; " + e.Message, e);
                     }
@@ -66,6 +66,28 @@ namespace Uavmail
             }
             if (checkedResult != null)
                 throw new LibraryVersionException(checkedResult);
+        }
+
+        static bool flightFound;
+
+        /// <summary>EnsureCompatible, then a DllNotFoundException with advice (once found: nothing)
+        /// if libuavmail-flight, which Outbox, Telemetry and Alerts need, cannot be loaded.</summary>
+        internal static void EnsureFlight()
+        {
+            EnsureCompatible();
+            lock (gate) {
+                if (flightFound)
+                    return;
+                try {
+                    NativeTm.uavmail_encoded_size(0);
+                } catch (DllNotFoundException e) {
+                    throw new DllNotFoundException("uavmail: Outbox, Telemetry and Alerts need " +
+                        "libuavmail-flight.so.1 (uavmail-flight.dll on Windows), which was not found: " +
+                        "install it, or put its directory in LD_LIBRARY_PATH / next to the program; " +
+                        e.Message, e);
+                }
+                flightFound = true;
+            }
         }
 
         /// <summary>The loaded library's version text, e.g. "0.1.0 (mbedTLS 2.28.3)".</summary>
@@ -251,9 +273,12 @@ namespace Uavmail
 
     internal static class Native
     {
-        // "uavmail" resolves to libuavmail.so through LD_LIBRARY_PATH or Uavmail.dll.config
-        // (dllmap to libuavmail.so.0) on Mono, and to uavmail.dll on Windows.
+        // The mail core and the flight library (outbox, telemetry, alerts; NativeTm).  On Mono
+        // "uavmail" resolves to libuavmail.so and "uavmail-flight" to libuavmail-flight.so
+        // through LD_LIBRARY_PATH, or through dllmaps in Uavmail.dll.config (to libuavmail.so.1
+        // and libuavmail-flight.so.1); on Windows to uavmail.dll and uavmail-flight.dll.
         const string Lib = "uavmail";
+        internal const string FlightLib = "uavmail-flight";
         const CallingConvention C = CallingConvention.Cdecl;
 
         [DllImport(Lib, CallingConvention = C)] public static extern uint uavmail_version();
@@ -306,15 +331,16 @@ namespace Uavmail
         [DllImport(Lib, CallingConvention = C)] public static extern IntPtr uavmail_probe_text(ProbeHandle r);
         [DllImport(Lib, CallingConvention = C)] public static extern IntPtr uavmail_probe_json(ProbeHandle r);
 
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_open(out OutboxHandle o, byte[] dir, ref OutboxOptions opts);
-        [DllImport(Lib, CallingConvention = C)] public static extern void uavmail_outbox_close(IntPtr o);
-        [DllImport(Lib, CallingConvention = C)] public static extern IntPtr uavmail_outbox_last_error(OutboxHandle o);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_enqueue(OutboxHandle o, MessageHandle m, int prio, long expires, byte[] dedup, byte[] id);
-        [DllImport(Lib, CallingConvention = C)] public static extern void uavmail_outbox_set_link(OutboxHandle o, int up);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_flush(OutboxHandle o, ref SessionOptions opts, out UIntPtr sent);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_list(OutboxHandle o, EntryCb cb, IntPtr ud);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_remove(OutboxHandle o, byte[] id);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_purge(OutboxHandle o, int all);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_outbox_stats_get(OutboxHandle o, ref OutboxStatsNative s);
+        // outbox.h: libuavmail-flight
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_open(out OutboxHandle o, byte[] dir, ref OutboxOptions opts);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern void uavmail_outbox_close(IntPtr o);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern IntPtr uavmail_outbox_last_error(OutboxHandle o);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_enqueue(OutboxHandle o, MessageHandle m, int prio, long expires, byte[] dedup, byte[] id);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern void uavmail_outbox_set_link(OutboxHandle o, int up);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_flush(OutboxHandle o, ref SessionOptions opts, out UIntPtr sent);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_list(OutboxHandle o, EntryCb cb, IntPtr ud);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_remove(OutboxHandle o, byte[] id);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_purge(OutboxHandle o, int all);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_outbox_stats_get(OutboxHandle o, ref OutboxStatsNative s);
     }
 }

@@ -47,7 +47,7 @@ namespace Uavmail
 
         public Outbox(string directory, OutboxSettings settings = null)
         {
-            Library.EnsureCompatible();
+            Library.EnsureFlight();
             settings = settings ?? new OutboxSettings();
             var o = new OutboxOptions {
                 version = 1, max_messages = settings.MaxMessages, max_bytes = settings.MaxBytes,

@@ -84,7 +84,7 @@ namespace Uavmail
 
         public Telemetry(string vehicle = null, ulong memorySamples = 0, string spillDir = null)
         {
-            Library.EnsureCompatible();
+            Library.EnsureFlight();
             var o = new TelemetryOptionsNative();
             NativeTm.uavmail_telemetry_options_init(ref o, 1);
             IntPtr v = Utf8.Alloc(vehicle), d = Utf8.Alloc(spillDir);
@@ -287,7 +287,7 @@ namespace Uavmail
         {
             if (onAlert == null)
                 throw new ArgumentNullException("onAlert");
-            Library.EnsureCompatible();
+            Library.EnsureFlight();
             var o = new AlertsOptionsNative();
             NativeTm.uavmail_alerts_options_init(ref o, 1);
             if (repeatS.HasValue)
@@ -494,38 +494,39 @@ namespace Uavmail
         }
     }
 
+    /// <summary>telemetry.h and alert.h: in libuavmail-flight (see Native).</summary>
     internal static class NativeTm
     {
-        const string Lib = "uavmail";
+        const string FlightLib = Native.FlightLib;
         const CallingConvention C = CallingConvention.Cdecl;
 
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_sample_init(ref SampleNative s, uint version);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_options_init(ref TelemetryOptionsNative o, uint version);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_new(out TelemetryHandle t, ref TelemetryOptionsNative o);
-        [DllImport(Lib, CallingConvention = C)] public static extern void uavmail_telemetry_free(IntPtr t);
-        [DllImport(Lib, CallingConvention = C)] public static extern IntPtr uavmail_telemetry_last_error(TelemetryHandle t);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_add_channel(TelemetryHandle t, byte[] name, byte[] unit, out UIntPtr index);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_append(TelemetryHandle t, ref SampleNative s);
-        [DllImport(Lib, CallingConvention = C)] public static extern ulong uavmail_telemetry_count(TelemetryHandle t);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_set_home(TelemetryHandle t, double lat, double lon, double alt);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_add_event(TelemetryHandle t, long timeUs, int severity, byte[] text);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_summary(TelemetryHandle t, ref FlightSummaryNative s);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_write_file(TelemetryHandle t, int format, byte[] path);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_attach(TelemetryHandle t, MessageHandle m, int format, byte[] fileName);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_report_options_init(ref ReportOptionsNative o, uint version);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_telemetry_report(TelemetryHandle t, MessageHandle m, ref ReportOptionsNative o);
-        [DllImport(Lib, CallingConvention = C)] public static extern ulong uavmail_encoded_size(ulong raw);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_sample_init(ref SampleNative s, uint version);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_options_init(ref TelemetryOptionsNative o, uint version);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_new(out TelemetryHandle t, ref TelemetryOptionsNative o);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern void uavmail_telemetry_free(IntPtr t);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern IntPtr uavmail_telemetry_last_error(TelemetryHandle t);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_add_channel(TelemetryHandle t, byte[] name, byte[] unit, out UIntPtr index);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_append(TelemetryHandle t, ref SampleNative s);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern ulong uavmail_telemetry_count(TelemetryHandle t);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_set_home(TelemetryHandle t, double lat, double lon, double alt);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_add_event(TelemetryHandle t, long timeUs, int severity, byte[] text);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_summary(TelemetryHandle t, ref FlightSummaryNative s);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_write_file(TelemetryHandle t, int format, byte[] path);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_attach(TelemetryHandle t, MessageHandle m, int format, byte[] fileName);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_report_options_init(ref ReportOptionsNative o, uint version);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_telemetry_report(TelemetryHandle t, MessageHandle m, ref ReportOptionsNative o);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern ulong uavmail_encoded_size(ulong raw);
 
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alert_rule_init(ref AlertRuleNative r, uint version);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_options_init(ref AlertsOptionsNative o, uint version);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_new(out AlertsHandle a, ref AlertsOptionsNative o);
-        [DllImport(Lib, CallingConvention = C)] public static extern void uavmail_alerts_free(IntPtr a);
-        [DllImport(Lib, CallingConvention = C)] public static extern IntPtr uavmail_alerts_last_error(AlertsHandle a);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_add(AlertsHandle a, ref AlertRuleNative r);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_parse(AlertsHandle a, byte[] line);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_value(AlertsHandle a, byte[] source, double value, long timeUs);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_event(AlertsHandle a, byte[] source, int severity, byte[] text, long timeUs);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_tick(AlertsHandle a, long timeUs);
-        [DllImport(Lib, CallingConvention = C)] public static extern int uavmail_alerts_flush(AlertsHandle a, long timeUs);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alert_rule_init(ref AlertRuleNative r, uint version);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_options_init(ref AlertsOptionsNative o, uint version);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_new(out AlertsHandle a, ref AlertsOptionsNative o);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern void uavmail_alerts_free(IntPtr a);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern IntPtr uavmail_alerts_last_error(AlertsHandle a);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_add(AlertsHandle a, ref AlertRuleNative r);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_parse(AlertsHandle a, byte[] line);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_value(AlertsHandle a, byte[] source, double value, long timeUs);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_event(AlertsHandle a, byte[] source, int severity, byte[] text, long timeUs);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_tick(AlertsHandle a, long timeUs);
+        [DllImport(FlightLib, CallingConvention = C)] public static extern int uavmail_alerts_flush(AlertsHandle a, long timeUs);
     }
 }

@@ -48,10 +48,10 @@ static class UavmailTests
 
     static void Version()
     {
-        Expect(Library.VersionMismatch(0x000200) == null, "version.loaded", Library.VersionString);
-        Expect(Library.VersionMismatch(0x000205) == null, "version.patch");
-        string why = Library.VersionMismatch(0x000300);
-        Expect(why != null && why.Contains("written for libuavmail 0.2.0") && why.Contains("version 0.3.0"),
+        Expect(Library.VersionMismatch(0x000300) == null, "version.loaded", Library.VersionString);
+        Expect(Library.VersionMismatch(0x000305) == null, "version.patch");
+        string why = Library.VersionMismatch(0x000400);
+        Expect(why != null && why.Contains("written for libuavmail 0.3.0") && why.Contains("version 0.4.0"),
                "version.mismatch", why);
         Expect(Library.VersionMismatch(0x010000) != null, "version.major");
     }

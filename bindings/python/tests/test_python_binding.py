@@ -98,16 +98,53 @@ class PythonBinding(unittest.TestCase):
     # ---- version ----
     def test_version_check(self):
         self.assertEqual(uavmail.library_version().split()[0], uavmail.__version__)
-        uavmail.check_version(0x000200)
-        uavmail.check_version(0x000205)
-        for bad, shown in ((0x000300, "0.3.0"), (0x000100, "0.1.0"), (0x010000, "1.0.0"),
+        uavmail.check_version(0x000300)
+        uavmail.check_version(0x000305)
+        for bad, shown in ((0x000400, "0.4.0"), (0x000200, "0.2.0"), (0x010000, "1.0.0"),
                            (0x000000, "0.0.0")):
             with self.assertRaises(uavmail.LibraryVersionError) as cm:
                 uavmail.check_version(bad, "/opt/lib/libuavmail.so")
             text = str(cm.exception)
-            self.assertIn("written for libuavmail 0.2.0", text)
+            self.assertIn("written for libuavmail 0.3.0", text)
             self.assertIn("/opt/lib/libuavmail.so is version " + shown, text)
             self.assertIn("UAVMAIL_LIBRARY", text)
+
+    # ---- the two libraries ----
+    def test_flight_library(self):
+        self.assertEqual(Path(uavmail.flight_library_path()).resolve(),
+                         Path(os.environ["UAVMAIL_FLIGHT_LIBRARY"]).resolve())
+
+    def test_without_flight_library(self):
+        """Only the mail core: messages work, Outbox, Telemetry and Alerts raise an
+        ImportError naming libuavmail-flight, every time."""
+        import subprocess
+        script = "\n".join([
+            "import sys, uavmail",
+            "m = uavmail.Message().set_from('a@example.com').add_to('b@example.com')",
+            "assert b'Subject: mail only' in m.set_subject('mail only').render()",
+            "for use in (lambda: uavmail.Telemetry('UAV-7'), lambda: uavmail.Alerts(print),",
+            "            lambda: uavmail.Outbox(sys.argv[1]), lambda: uavmail.encoded_size(3),",
+            "            uavmail.flight_library_path):",
+            "    try:",
+            "        use()",
+            "    except ImportError as e:",
+            "        print(e)",
+            "    else:",
+            "        sys.exit('no ImportError')",
+        ])
+        missing = str(self.tmp / "nowhere" / "libuavmail-flight.so.1")
+        env = dict(os.environ, UAVMAIL_FLIGHT_LIBRARY=missing,
+                   PYTHONPATH=str(HERE.parent))
+        r = subprocess.run([sys.executable, "-c", script, str(self.tmp / "outbox-none")],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        errors = r.stdout.split("uavmail: ")[1:]
+        self.assertEqual(len(errors), 5, r.stdout)
+        for e in errors:
+            self.assertIn("cannot load libuavmail-flight, which Outbox, Telemetry and Alerts "
+                          "need (set UAVMAIL_FLIGHT_LIBRARY to its path)", e)
+            self.assertIn(missing, e)
+        self.assertFalse((self.tmp / "outbox-none").exists())
 
     # ---- send ----
     def test_send_attachments(self):

@@ -20,6 +20,7 @@ thread that called into the library; an exception raised in one aborts the
 operation and comes back out of it, chained to a CallbackError.
 """
 from ._native import BINDING_VERSION, LibraryVersionError, check_version
+from ._native import flight as _flight
 from ._native import lib as _lib
 from ._native import path as library_path
 from ._native import text as _text
@@ -41,17 +42,23 @@ def library_version() -> str:
     return _text(_lib.uavmail_version_string())
 
 
+def flight_library_path() -> str:
+    """Where libuavmail-flight (Outbox, Telemetry, Alerts) is loaded from, loading it now
+    if need be; ImportError, naming what was tried, when it cannot be loaded."""
+    return _flight.load()
+
+
 def strerror(code: int) -> str:
     return _text(_lib.uavmail_strerror(code))
 
 
 __all__ = [
-    "BINDING_VERSION", "LibraryVersionError", "check_version", "library_path", "library_version",
-    "strerror", "UavmailError", "AddressError", "AuthError", "CallbackError", "FileError",
-    "HeaderError", "InvalidArgumentError", "NetworkError", "OutboxFullError",
-    "OutcomeUnknownError", "RecipientsError", "ServerError", "TlsError", "TooBigError",
-    "Message", "Kind", "Dsn", "DsnRet", "Settings", "Security", "Trace", "Session", "Recipient",
-    "ProbeReport", "probe", "provider_names", "Outbox", "Priority", "Outcome", "EntryState",
-    "Entry", "Stats", "Telemetry", "Format", "Severity", "FlightFlags", "FlightSummary",
-    "encoded_size", "Alerts", "Alert", "AlertOp",
+    "BINDING_VERSION", "LibraryVersionError", "check_version", "library_path",
+    "flight_library_path", "library_version", "strerror", "UavmailError", "AddressError",
+    "AuthError", "CallbackError", "FileError", "HeaderError", "InvalidArgumentError",
+    "NetworkError", "OutboxFullError", "OutcomeUnknownError", "RecipientsError", "ServerError",
+    "TlsError", "TooBigError", "Message", "Kind", "Dsn", "DsnRet", "Settings", "Security",
+    "Trace", "Session", "Recipient", "ProbeReport", "probe", "provider_names", "Outbox",
+    "Priority", "Outcome", "EntryState", "Entry", "Stats", "Telemetry", "Format", "Severity",
+    "FlightFlags", "FlightSummary", "encoded_size", "Alerts", "Alert", "AlertOp",
 ]

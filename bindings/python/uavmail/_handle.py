@@ -11,12 +11,13 @@ _T = TypeVar("_T", bound="Handle")
 
 class Handle:
     """Owns one C handle.  Subclasses name the C functions that free it and that
-    describe its last error, and what it is called in messages."""
+    describe its last error, the library they are in, and what it is called in messages."""
 
     _h: Optional[int] = None
     _WHAT = "handle"
     _FREE = ""        # e.g. "uavmail_outbox_close"
     _LAST_ERROR = ""  # e.g. "uavmail_outbox_last_error"
+    _LIB: Any = N.lib  # N.flight for the outbox, telemetry and alerts
 
     @property
     def handle(self) -> int:
@@ -27,7 +28,7 @@ class Handle:
     def close(self) -> None:
         """Free the native handle (again: nothing)."""
         if self._h:
-            getattr(N.lib, self._FREE)(self._h)
+            getattr(self._LIB, self._FREE)(self._h)
             self._h = None
             self._closed()
 
@@ -44,4 +45,4 @@ class Handle:
         self.close()
 
     def _check(self, rc: int) -> int:
-        return check(rc, lambda: getattr(N.lib, self._LAST_ERROR)(self._h))
+        return check(rc, lambda: getattr(self._LIB, self._LAST_ERROR)(self._h))

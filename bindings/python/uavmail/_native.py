@@ -1,11 +1,21 @@
-"""Loading libuavmail and declaring its C functions (ctypes, no compiler).
+"""Loading libuavmail and libuavmail-flight and declaring their C functions (ctypes,
+no compiler).
 
-The library is looked for, in order:
-  1. the path in the environment variable UAVMAIL_LIBRARY;
-  2. a copy shipped next to this package (``uavmail/lib/libuavmail.so*``);
-  3. a freshly built tree: ``<repo>/build/lib/libuavmail.so`` when this
-     package still sits in ``<repo>/bindings/python``;
-  4. the system library, through ``ctypes.util.find_library("uavmail")``.
+libuavmail, the mail core (messages, sessions, probe), is loaded on import.
+libuavmail-flight (outbox, telemetry, alerts; it needs the core) is loaded on
+first use, so the mail API works where only the core is installed; without it,
+Outbox, Telemetry and Alerts raise an ImportError that names it.  Each is looked
+for, in order (the flight library's names in parentheses):
+  1. the path in the environment variable UAVMAIL_LIBRARY (UAVMAIL_FLIGHT_LIBRARY);
+  2. a copy shipped next to this package: ``uavmail/lib/libuavmail.so*``
+     (``libuavmail-flight.so*``), or the ``.dylib`` or ``-1.dll`` of that name;
+  3. a freshly built tree: ``<repo>/build*/lib/libuavmail.so`` (``libuavmail-flight.so``)
+     when this package still sits in ``<repo>/bindings/python``;
+  4. the system library, through ``ctypes.util.find_library("uavmail")``
+     (``"uavmail-flight"``);
+  5. the ABI's file name for the loader's own search: ``libuavmail.so.1``
+     (``libuavmail-flight.so.1``) on Linux, ``libuavmail-1.dll`` (``libuavmail-flight-1.dll``)
+     on Windows.
 """
 from __future__ import annotations
 
@@ -13,15 +23,20 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_long,
                     c_size_t, c_uint, c_uint64, c_void_p)
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 #: The library version this binding was written for (major, minor, patch).
-BINDING_VERSION: Tuple[int, int, int] = (0, 2, 0)
+BINDING_VERSION: Tuple[int, int, int] = (0, 3, 0)
+
+#: The ABI version both libraries carry in their file names (libuavmail.so.1, libuavmail-1.dll).
+SOVERSION = 1
 
 ENV_LIBRARY = "UAVMAIL_LIBRARY"
+ENV_FLIGHT_LIBRARY = "UAVMAIL_FLIGHT_LIBRARY"
 
 SESSION_OPTIONS_VERSION = 3
 MESSAGE_OPTIONS_VERSION = 1
@@ -38,38 +53,56 @@ class LibraryVersionError(ImportError):
     """The loaded libuavmail is not the version this binding was written for."""
 
 
-def _candidates() -> List[str]:
+class _Library(NamedTuple):
+    """One of the two libraries: its name without ``lib`` and suffix (as find_library
+    takes it), the environment variable that overrides the search, and what needs it."""
+    name: str
+    env: str
+    needed_by: str
+
+
+CORE = _Library("uavmail", ENV_LIBRARY, "")
+FLIGHT = _Library("uavmail-flight", ENV_FLIGHT_LIBRARY, "Outbox, Telemetry and Alerts")
+
+
+def _candidates(which: _Library) -> List[str]:
     out: List[str] = []
-    env = os.environ.get(ENV_LIBRARY)
+    env = os.environ.get(which.env)
     if env:
         return [env]          # an explicit choice is never second-guessed
+    stem = "lib" + which.name
     here = Path(__file__).resolve().parent
-    out += sorted(str(p) for p in (here / "lib").glob("libuavmail.so*"))
-    out += sorted(str(p) for p in (here / "lib").glob("*uavmail*.dylib"))
-    out += [str(p) for p in (here / "lib").glob("uavmail*.dll")]
+    # The globs never match the other library: "libuavmail." and "libuavmail-1" are not
+    # prefixes of "libuavmail-flight".
+    out += sorted(str(p) for p in (here / "lib").glob(stem + ".so*"))
+    out += sorted(str(p) for p in (here / "lib").glob(stem + ".*dylib"))
+    out += sorted(str(p) for p in (here / "lib").glob("%s-%d.dll" % (stem, SOVERSION)))
     if here.parent.name == "python" and here.parent.parent.name == "bindings":
         repo = here.parent.parent.parent      # still inside the source tree
         for build in sorted(repo.glob("build*")):
-            lib = build / "lib" / "libuavmail.so"
+            lib = build / "lib" / (stem + ".so")
             if lib.exists():
                 out.append(str(lib))
-    found = ctypes.util.find_library("uavmail")
+    found = ctypes.util.find_library(which.name)
     if found:
         out.append(found)
     if sys.platform.startswith("linux"):
-        out.append("libuavmail.so.0")
+        out.append("%s.so.%d" % (stem, SOVERSION))
+    elif sys.platform == "win32":
+        out.append("%s-%d.dll" % (stem, SOVERSION))
     return out
 
 
-def _load() -> Tuple[ctypes.CDLL, str]:
+def _load(which: _Library) -> Tuple[ctypes.CDLL, str]:
     errors = []
-    for cand in _candidates():
+    for cand in _candidates(which):
         try:
             return ctypes.CDLL(cand), cand
         except OSError as e:
             errors.append(f"{cand}: {e}")
-    raise ImportError("uavmail: cannot load libuavmail (set %s to its path); tried:\n  %s"
-                      % (ENV_LIBRARY, "\n  ".join(errors) or "nothing found"))
+    need = f", which {which.needed_by} need" if which.needed_by else ""
+    raise ImportError("uavmail: cannot load lib%s%s (set %s to its path); tried:\n  %s"
+                      % (which.name, need, which.env, "\n  ".join(errors) or "nothing found"))
 
 
 def check_version(runtime: int, where: str = "libuavmail") -> None:
@@ -209,7 +242,7 @@ class AlertsOptions(Structure):
 
 
 _VP = c_void_p
-# name: (restype, argtypes)
+# name: (restype, argtypes); libuavmail: common.h, error.h, message.h, session.h
 _PROTOS = {
     "uavmail_version": (c_uint, []),
     "uavmail_version_string": (c_char_p, []),
@@ -270,6 +303,10 @@ _PROTOS = {
     "uavmail_probe_verdict": (c_int, [_VP]),
     "uavmail_probe_text": (c_char_p, [_VP]),
     "uavmail_probe_json": (c_char_p, [_VP]),
+}
+
+# libuavmail-flight: outbox.h, telemetry.h, alert.h
+_FLIGHT_PROTOS = {
     "uavmail_outbox_open": (c_int, [POINTER(_VP), c_char_p, POINTER(OutboxOptions)]),
     "uavmail_outbox_close": (None, [_VP]),
     "uavmail_outbox_last_error": (_VP, [_VP]),
@@ -310,16 +347,60 @@ _PROTOS = {
 }
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    for name, (res, args) in _PROTOS.items():
+def _declare(lib: ctypes.CDLL, protos: Dict[str, Tuple[Any, List[Any]]]) -> None:
+    for name, (res, args) in protos.items():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
 
 
-lib, path = _load()
-_declare(lib)
+class _FlightLibrary:
+    """libuavmail-flight, loaded and declared on first use.  Its C functions are read as
+    attributes (``flight.uavmail_outbox_open``); when it cannot be loaded, every use
+    raises the ImportError that says what was tried, and the search is not repeated."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error = ""
+        self._path = ""
+
+    def load(self) -> str:
+        """Load the library if that has not been tried yet; returns the path it was
+        loaded from or raises the ImportError saying why it cannot be."""
+        with self._lock:
+            if not self._path and not self._error:
+                self._error = self._open()
+        if self._error:
+            raise ImportError(self._error)
+        return self._path
+
+    def _open(self) -> str:
+        """Loads and declares; "" on success, else the error text."""
+        try:
+            dll, where = _load(FLIGHT)
+        except ImportError as e:
+            return str(e)
+        try:
+            _declare(dll, _FLIGHT_PROTOS)
+        except AttributeError as e:
+            return ("uavmail: %s is not the libuavmail-flight this binding was written for "
+                    "(%s); point %s at a matching one" % (where, e, ENV_FLIGHT_LIBRARY))
+        # Plain attributes from now on: __getattr__ is not reached again.
+        self.__dict__.update((name, getattr(dll, name)) for name in _FLIGHT_PROTOS)
+        self._path = where
+        return ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _FLIGHT_PROTOS:
+            raise AttributeError(name)
+        self.load()
+        return self.__dict__[name]
+
+
+lib, path = _load(CORE)
+_declare(lib, _PROTOS)
 check_version(lib.uavmail_version(), path)
+flight = _FlightLibrary()
 
 
 def text(p: Optional[bytes]) -> str:

@@ -71,6 +71,7 @@ class Outbox(Handle):
     on disk; flush() sends what is due.  Use as a context manager or call close()."""
 
     _WHAT, _FREE, _LAST_ERROR = "outbox", "uavmail_outbox_close", "uavmail_outbox_last_error"
+    _LIB = N.flight
 
     def __init__(self, directory: PathLike, *, max_messages: int = 0, max_bytes: int = 0,
                  retry_initial_s: int = 0, retry_max_s: int = 0, rate_per_hour: int = 0,
@@ -91,7 +92,7 @@ class Outbox(Handle):
         self._opts = o
         h = ctypes.c_void_p()
         self._h: Optional[int] = None
-        check(N.lib.uavmail_outbox_open(ctypes.byref(h), N.cstr(directory), ctypes.byref(o)),
+        check(N.flight.uavmail_outbox_open(ctypes.byref(h), N.cstr(directory), ctypes.byref(o)),
               lambda: None)
         self._h = h.value
 
@@ -113,21 +114,21 @@ class Outbox(Handle):
                 dedup_key: Optional[str] = None) -> str:
         """Store `msg` durably; returns the entry id."""
         buf = ctypes.create_string_buffer(64)
-        rc = N.lib.uavmail_outbox_enqueue(self.handle, msg.handle, int(priority), int(expires),
-                                          N.cstr(dedup_key), buf)
-        if rc < 0 and N.lib.uavmail_error_code(N.lib.uavmail_outbox_last_error(self._h)) != rc:
+        rc = N.flight.uavmail_outbox_enqueue(self.handle, msg.handle, int(priority), int(expires),
+                                             N.cstr(dedup_key), buf)
+        if rc < 0 and N.lib.uavmail_error_code(N.flight.uavmail_outbox_last_error(self._h)) != rc:
             msg._check(rc)                     # a message error: detail is on the message
         self._check(rc)
         return N.text(buf.value)
 
     def set_link(self, up: bool) -> None:
-        N.lib.uavmail_outbox_set_link(self.handle, int(up))
+        N.flight.uavmail_outbox_set_link(self.handle, int(up))
 
     def flush(self, settings: Settings) -> int:
         """Send what is due over one connection; returns how many messages finished."""
         ns = settings._native()                # alive for the duration of the call
         sent = ctypes.c_size_t()
-        self._check(N.lib.uavmail_outbox_flush(self.handle, ns.ref(), ctypes.byref(sent)))
+        self._check(N.flight.uavmail_outbox_flush(self.handle, ns.ref(), ctypes.byref(sent)))
         return sent.value
 
     def entries(self) -> List[Entry]:
@@ -141,17 +142,17 @@ class Outbox(Handle):
                              N.text(e.subject), N.text(e.last_error)))
             return 0
         cb = N.ENTRY_CB(each)                  # referenced until the call returns
-        self._check(N.lib.uavmail_outbox_list(self.handle, cb, None))
+        self._check(N.flight.uavmail_outbox_list(self.handle, cb, None))
         return out
 
     def remove(self, entry_id: str) -> None:
-        self._check(N.lib.uavmail_outbox_remove(self.handle, N.cstr(entry_id)))
+        self._check(N.flight.uavmail_outbox_remove(self.handle, N.cstr(entry_id)))
 
     def purge(self, all: bool = False) -> None:
-        self._check(N.lib.uavmail_outbox_purge(self.handle, int(all)))
+        self._check(N.flight.uavmail_outbox_purge(self.handle, int(all)))
 
     def stats(self) -> Stats:
         s = N.OutboxStats()
         s.version = 1
-        self._check(N.lib.uavmail_outbox_stats_get(self.handle, ctypes.byref(s)))
+        self._check(N.flight.uavmail_outbox_stats_get(self.handle, ctypes.byref(s)))
         return Stats(s.queued, s.alerts, s.dead, s.corrupt, s.bytes, s.sent_last_hour)

@@ -151,13 +151,13 @@ class _Recorder:
 
     def __del__(self) -> None:
         if self.h:
-            N.lib.uavmail_telemetry_free(self.h)
+            N.flight.uavmail_telemetry_free(self.h)
             self.h = None
 
 
 def encoded_size(raw: int) -> int:
     """Size of `raw` bytes once base64-encoded in a MIME part (76-column CRLF lines)."""
-    return int(N.lib.uavmail_encoded_size(int(raw)))
+    return int(N.flight.uavmail_encoded_size(int(raw)))
 
 
 class Telemetry:
@@ -168,14 +168,14 @@ class Telemetry:
     def __init__(self, vehicle: Optional[str] = None, memory_samples: int = 0,
                  spill_dir: Optional[PathLike] = None) -> None:
         o = N.TelemetryOptions()
-        N.lib.uavmail_telemetry_options_init(ctypes.byref(o), N.TELEMETRY_OPTIONS_VERSION)
+        N.flight.uavmail_telemetry_options_init(ctypes.byref(o), N.TELEMETRY_OPTIONS_VERSION)
         veh, sd = N.cstr(vehicle), N.cstr(spill_dir)
         o.vehicle = veh
         o.spill_dir = sd
         if memory_samples:
             o.memory_samples = int(memory_samples)
         h = ctypes.c_void_p()
-        check(N.lib.uavmail_telemetry_new(ctypes.byref(h), ctypes.byref(o)), lambda: None)
+        check(N.flight.uavmail_telemetry_new(ctypes.byref(h), ctypes.byref(o)), lambda: None)
         self._rec: Optional[_Recorder] = _Recorder(h.value)  # type: ignore[arg-type]
         self._channels: List[str] = []
 
@@ -198,7 +198,7 @@ class Telemetry:
 
     def _check(self, rc: int) -> int:
         rec = self._rec
-        return check(rc, lambda: N.lib.uavmail_telemetry_last_error(rec.h) if rec else None)
+        return check(rc, lambda: N.flight.uavmail_telemetry_last_error(rec.h) if rec else None)
 
     # ---- recording ----
     @property
@@ -209,8 +209,8 @@ class Telemetry:
     def add_channel(self, name: str, unit: Optional[str] = None) -> int:
         """Declare a custom value channel (before the first sample); returns its index."""
         idx = ctypes.c_size_t()
-        self._check(N.lib.uavmail_telemetry_add_channel(self.handle, N.cstr(name), N.cstr(unit),
-                                                        ctypes.byref(idx)))
+        self._check(N.flight.uavmail_telemetry_add_channel(self.handle, N.cstr(name), N.cstr(unit),
+                                                           ctypes.byref(idx)))
         self._channels.append(name)
         return idx.value
 
@@ -227,7 +227,7 @@ class Telemetry:
         """Record a sample; None (the default) means unknown.  `custom` is a sequence in
         channel order or a mapping channel name -> value."""
         s = N.Sample()
-        N.lib.uavmail_sample_init(ctypes.byref(s), N.SAMPLE_VERSION)
+        N.flight.uavmail_sample_init(ctypes.byref(s), N.SAMPLE_VERSION)
         s.time_us = to_us(time)
         for name, v in (("lat", lat), ("lon", lon), ("alt_msl", alt_msl), ("alt_rel", alt_rel),
                         ("ground_speed", ground_speed), ("climb", climb), ("heading", heading),
@@ -252,41 +252,41 @@ class Telemetry:
             arr = (ctypes.c_double * len(vals))(*vals)
             s.custom = ctypes.cast(arr, ctypes.POINTER(ctypes.c_double))
             s.custom_count = len(vals)
-        self._check(N.lib.uavmail_telemetry_append(self.handle, ctypes.byref(s)))
+        self._check(N.flight.uavmail_telemetry_append(self.handle, ctypes.byref(s)))
 
     def __len__(self) -> int:
-        return int(N.lib.uavmail_telemetry_count(self.handle))
+        return int(N.flight.uavmail_telemetry_count(self.handle))
 
     @property
     def count(self) -> int:
         return len(self)
 
     def set_home(self, lat: float, lon: float, alt_msl: Optional[float] = None) -> None:
-        self._check(N.lib.uavmail_telemetry_set_home(self.handle, float(lat), float(lon),
-                                                     _nan(alt_msl)))
+        self._check(N.flight.uavmail_telemetry_set_home(self.handle, float(lat), float(lon),
+                                                        _nan(alt_msl)))
 
     def add_event(self, time: Time, severity: Severity, text: str) -> None:
         """Record an event (warning, geofence breach, an alert that fired) at the last position."""
-        self._check(N.lib.uavmail_telemetry_add_event(self.handle, to_us(time), int(severity),
-                                                      N.cstr(text)))
+        self._check(N.flight.uavmail_telemetry_add_event(self.handle, to_us(time), int(severity),
+                                                         N.cstr(text)))
 
     def summary(self) -> FlightSummary:
         s = N.FlightSummary()
         s.version = N.FLIGHT_SUMMARY_VERSION
-        self._check(N.lib.uavmail_telemetry_summary(self.handle, ctypes.byref(s)))
+        self._check(N.flight.uavmail_telemetry_summary(self.handle, ctypes.byref(s)))
         return FlightSummary._from(s)
 
     # ---- output ----
     def write_file(self, fmt: Format, path: PathLike) -> None:
         """Write what was recorded so far in one format."""
-        self._check(N.lib.uavmail_telemetry_write_file(self.handle, int(fmt), N.cstr(path)))
+        self._check(N.flight.uavmail_telemetry_write_file(self.handle, int(fmt), N.cstr(path)))
 
     def attach(self, msg: Message, fmt: Format, filename: Optional[str] = None) -> Message:
         """Attach the samples recorded so far in one format, streamed while `msg` is sent.
         `msg` keeps this recorder alive until it is closed."""
         rec = self._rec
-        self._check(N.lib.uavmail_telemetry_attach(self.handle, msg.handle, int(fmt),
-                                                   N.cstr(filename)))
+        self._check(N.flight.uavmail_telemetry_attach(self.handle, msg.handle, int(fmt),
+                                                      N.cstr(filename)))
         msg._keep.append(rec)
         return msg
 
@@ -298,7 +298,7 @@ class Telemetry:
         `formats`, and the raw log if its encoded size is within `raw_log_cap` (default 10 MB).
         `msg` keeps this recorder alive until it is closed."""
         o = N.ReportOptions()
-        N.lib.uavmail_report_options_init(ctypes.byref(o), N.REPORT_OPTIONS_VERSION)
+        N.flight.uavmail_report_options_init(ctypes.byref(o), N.REPORT_OPTIONS_VERSION)
         o.formats = int(formats)
         raw, nt = N.cstr(raw_log), N.cstr(notes)
         o.raw_log = raw
@@ -307,7 +307,7 @@ class Telemetry:
             o.raw_log_cap = int(raw_log_cap)
         o.flags = int(flags)
         rec = self._rec
-        self._check(N.lib.uavmail_telemetry_report(self.handle, msg.handle, ctypes.byref(o)))
+        self._check(N.flight.uavmail_telemetry_report(self.handle, msg.handle, ctypes.byref(o)))
         msg._keep.append(rec)
         return msg
 
@@ -336,18 +336,19 @@ class Alerts(Handle):
     calling thread, inside value(), event(), tick() and flush().  Not thread-safe."""
 
     _WHAT, _FREE, _LAST_ERROR = "alert set", "uavmail_alerts_free", "uavmail_alerts_last_error"
+    _LIB = N.flight
 
     def __init__(self, on_alert: AlertFn, repeat_s: Optional[float] = None,
                  rules: Sequence[str] = ()) -> None:
         self._fn = on_alert
         self._cfunc = N.ALERT_CB(self._tramp)     # alive as long as this object
         o = N.AlertsOptions()
-        N.lib.uavmail_alerts_options_init(ctypes.byref(o), N.ALERTS_OPTIONS_VERSION)
+        N.flight.uavmail_alerts_options_init(ctypes.byref(o), N.ALERTS_OPTIONS_VERSION)
         if repeat_s is not None:
             o.repeat_s = float(repeat_s)
         o.cb = self._cfunc
         h = ctypes.c_void_p()
-        check(N.lib.uavmail_alerts_new(ctypes.byref(h), ctypes.byref(o)), lambda: None)
+        check(N.flight.uavmail_alerts_new(ctypes.byref(h), ctypes.byref(o)), lambda: None)
         self._h = h.value
         for r in rules:
             self.parse(r)
@@ -367,7 +368,7 @@ class Alerts(Handle):
         """Add a rule written as one line, e.g.
         "battery_low: remaining < 20 clear 25 hold 2 severity critical text Battery {value} %".
         A syntax error raises InvalidArgumentError whose text gives the column."""
-        self._check(N.lib.uavmail_alerts_parse(self.handle, N.cstr(line)))
+        self._check(N.flight.uavmail_alerts_parse(self.handle, N.cstr(line)))
         return self
 
     def add(self, key: str, source: str, op: AlertOp, trigger: float,
@@ -377,7 +378,7 @@ class Alerts(Handle):
         """Add a rule; `clear` None re-arms at the trigger, `repeat_s` None uses the set's
         default, `text` None is generated ("{value}" in it is replaced)."""
         r = N.AlertRule()
-        N.lib.uavmail_alert_rule_init(ctypes.byref(r), N.ALERT_RULE_VERSION)
+        N.flight.uavmail_alert_rule_init(ctypes.byref(r), N.ALERT_RULE_VERSION)
         k, s, t = N.cstr(key), N.cstr(source), N.cstr(text)
         r.key, r.source, r.text = k, s, t
         r.op = int(op)
@@ -387,23 +388,23 @@ class Alerts(Handle):
         if repeat_s is not None:
             r.repeat_s = float(repeat_s)
         r.severity = int(severity)
-        self._check(N.lib.uavmail_alerts_add(self.handle, ctypes.byref(r)))
+        self._check(N.flight.uavmail_alerts_add(self.handle, ctypes.byref(r)))
         return self
 
     def value(self, source: str, value: Optional[float], time: Time) -> None:
         """Feed a value (None: unknown, changes nothing)."""
-        self._check(N.lib.uavmail_alerts_value(self.handle, N.cstr(source), _nan(value),
-                                               to_us(time)))
+        self._check(N.flight.uavmail_alerts_value(self.handle, N.cstr(source), _nan(value),
+                                                  to_us(time)))
 
     def event(self, source: str, severity: Severity, text: str, time: Time) -> None:
         """Feed an event such as a STATUSTEXT."""
-        self._check(N.lib.uavmail_alerts_event(self.handle, N.cstr(source), int(severity),
-                                               N.cstr(text), to_us(time)))
+        self._check(N.flight.uavmail_alerts_event(self.handle, N.cstr(source), int(severity),
+                                                  N.cstr(text), to_us(time)))
 
     def tick(self, time: Time) -> None:
         """Let time pass: digests for keys whose repeat interval has ended."""
-        self._check(N.lib.uavmail_alerts_tick(self.handle, to_us(time)))
+        self._check(N.flight.uavmail_alerts_tick(self.handle, to_us(time)))
 
     def flush(self, time: Time) -> None:
         """Digests for everything still suppressed (end of flight)."""
-        self._check(N.lib.uavmail_alerts_flush(self.handle, to_us(time)))
+        self._check(N.flight.uavmail_alerts_flush(self.handle, to_us(time)))
