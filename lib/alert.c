@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "flight.h"
 #include "internal.h"
 #include "uavmail/alert.h"
 #include "uavmail/telemetry.h"
@@ -92,6 +93,8 @@ int uavmail_alerts_new(uavmail_alerts **out, const uavmail_alerts_options *o)
     if (!out)
         return UAVMAIL_EINVAL;
     *out = NULL;
+    if (uavmail__flight_paired() != 0)
+        return UAVMAIL_ECONFIG;
     if (!o || o->version != UAVMAIL_ALERTS_OPTIONS_VERSION || !o->cb || !isfinite(o->repeat_s) ||
         o->repeat_s < 0 || o->repeat_s > 1e7 || uavmail__alloc_init(&al, o->allocator) != 0)
         return UAVMAIL_EINVAL;

@@ -97,13 +97,20 @@ void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...)
     va_end(ap);
 }
 #else
+/* The macro of internal.h hides this name from the library's own calls. */
+int (uavmail__err_set)(uavmail_error_detail *e, int code, const char *fmt, ...)
+{
+    (void)fmt;
+    return uavmail__err_code(e, code);
+}
+#endif
+
 int uavmail__err_code(uavmail_error_detail *e, int code)
 {
     uavmail__err_clear(e);
     e->code = code;
     return code;
 }
-#endif
 
 void uavmail__err_reply(uavmail_error_detail *e, int smtp_code, const char *enhanced,
                         const char *text)

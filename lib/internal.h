@@ -23,11 +23,13 @@
 
 /* The private interface between libuavmail and libuavmail-flight (the outbox,
  * telemetry and alerts, built as a second library on top of this one): the
- * internal functions marked with this are exported by libuavmail under the
- * version node UAVMAIL_PRIVATE (lib/uavmail.map).  They are not API: the two
- * libraries are always built and installed together, and a flight library
- * refuses to load against a libuavmail of another version (the node carries
- * no promise).  Everything else stays hidden. */
+ * internal functions marked with this (here and in message_int.h, mime.h and
+ * platform.h) are exported by libuavmail under the version node
+ * UAVMAIL_PRIVATE_<release> (lib/uavmail.map.in).  They are not API and may
+ * change in any release: on ELF systems the dynamic linker refuses a flight
+ * library next to a libuavmail of another release, and everywhere (Windows
+ * DLLs have no symbol versions) its constructors refuse to work then
+ * (lib/flight.h).  Everything else stays hidden. */
 #if defined(UAVMAIL_STATIC)
 #define UAVMAIL__SHARED
 #elif defined(_WIN32) || defined(__CYGWIN__)
@@ -87,6 +89,8 @@ struct uavmail_error_detail {
 };
 
 UAVMAIL__SHARED void uavmail__err_clear(uavmail_error_detail *e);
+/* Clear and set the code only.  Returns @p code. */
+UAVMAIL__SHARED int uavmail__err_code(uavmail_error_detail *e, int code);
 #if UAVMAIL_ERROR_TEXTS
 /* Set code and message; keeps nothing else.  Returns @p code. */
 UAVMAIL__SHARED int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...) UAVMAIL__PRINTF(3, 4);
@@ -96,8 +100,10 @@ void uavmail__err_hint(uavmail_error_detail *e, const char *fmt, ...) UAVMAIL__P
 #else
 /* Without the texts (opts.h) only the code is recorded: the format and its
  * arguments stay inside sizeof, so they are type-checked and count as used
- * but are never evaluated -- no argument may have a side effect. */
-int uavmail__err_code(uavmail_error_detail *e, int code);
+ * but are never evaluated -- no argument may have a side effect.  The function
+ * exists too (recording the code), so the private interface is the same in
+ * every configuration. */
+UAVMAIL__SHARED int uavmail__err_set(uavmail_error_detail *e, int code, const char *fmt, ...);
 int uavmail__err_unevaluated(int, ...); /* never defined: only named inside sizeof */
 #define uavmail__err_set(e, code, ...) \
     ((void)sizeof(uavmail__err_unevaluated(0, __VA_ARGS__)), uavmail__err_code((e), (code)))

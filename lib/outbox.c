@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flight.h"
 #include "message_int.h"
 #include "mime.h"
 #include "outbox_int.h"
@@ -308,6 +309,10 @@ int uavmail__outbox_open_fs(uavmail_outbox **out, const char *dir,
 
 int uavmail_outbox_open(uavmail_outbox **out, const char *dir, const uavmail_outbox_options *opts)
 {
+    if (out && uavmail__flight_paired() != 0) {
+        *out = NULL;
+        return UAVMAIL_ECONFIG;
+    }
     return uavmail__outbox_open_fs(out, dir, opts, uavmail__plat_fs());
 }
 

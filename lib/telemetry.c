@@ -21,6 +21,7 @@
 #include <cbor.h>
 
 #include "address.h"
+#include "flight.h"
 #include "internal.h"
 #include "message_int.h"
 #include "uavmail/telemetry.h"
@@ -194,6 +195,8 @@ int uavmail_telemetry_new(uavmail_telemetry **out, const uavmail_telemetry_optio
     if (!out)
         return UAVMAIL_EINVAL;
     *out = NULL;
+    if (uavmail__flight_paired() != 0)
+        return UAVMAIL_ECONFIG;
     if (!opts) {
         uavmail_telemetry_options_init(&def, UAVMAIL_TELEMETRY_OPTIONS_VERSION);
         opts = &def;

@@ -81,7 +81,7 @@ for t in $targets; do
                 result "$logs/cross-win64.json" "win64-deps" FAIL; status=1
             fi
         else
-            # wine keeps its state in the build tree, finds libuavmail-1.dll and libuavmail-flight-1.dll through WINEPATH.
+            # wine keeps its state in the build tree, finds uavmail.dll and uavmail-flight.dll through WINEPATH.
             export WINEPREFIX="$top/build-win64-deps/wine" WINEDEBUG=-all WINEPATH="$top/build-win64/lib"
             meson_suite win64 wine "--cross-file cross/x86_64-w64-mingw32.ini
                 --cross-file build-win64-deps/paths.ini -Dprofile=full" \

@@ -69,6 +69,24 @@ echo "  minimal profile: $(basename "$so_min") .text $min_text (no libuavmail-fl
 limit x86_64-text "$lib_text" 65536
 limit x86_64-text-minimal "$min_text" 65536
 limit x86_64-text-flight "$flight_text" 44032
+# Build-time switches change sizes, never the exported symbols (ABI.md), private node included:
+# the full profile without error texts exports what the default build does.
+nt=$b-notexts
+if [ ! -d $nt ]; then
+    meson setup $nt -Dbuildtype=minsize -Dtests=false -Dcli=false -Dc_args=-DUAVMAIL_ERROR_TEXTS=0 \
+        > /dev/null || exit 1
+fi
+if ninja -C $nt -j2 > /dev/null; then
+    exports() { nm -D --defined-only "$1" | awk '{ print $3 }' | sort; }
+    if [ "$(exports "$so"; exports "$so_flight")" = \
+         "$(exports $nt/lib/libuavmail.so; exports $nt/lib/libuavmail-flight.so)" ]; then
+        result exports-without-error-texts OK
+    else
+        echo "UAVMAIL_ERROR_TEXTS=0 changes the exported symbols"; result exports-without-error-texts FAIL
+    fi
+else
+    echo "the full profile does not build with UAVMAIL_ERROR_TEXTS=0"; result exports-without-error-texts FAIL
+fi
 # libuavmail never needs libcbor (only libuavmail-flight does), in either profile.
 if readelf -d "$so" "$so_min" | grep -q libcbor; then
     echo "libuavmail.so needs libcbor"; result core-without-libcbor FAIL

@@ -83,7 +83,9 @@ typedef struct uavmail_alerts_options {
 /** Initialise options to the defaults.  @return 0 or UAVMAIL_EINVAL.  @since 0.2.0 */
 UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_options_init(uavmail_alerts_options *opts, unsigned version);
 
-/** Create a rule set.  @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.  @since 0.2.0 */
+/** Create a rule set.  @return 0, UAVMAIL_EINVAL, UAVMAIL_ENOMEM, or (since 0.3.0)
+ *  UAVMAIL_ECONFIG when libuavmail is from another release than libuavmail-flight.
+ *  @since 0.2.0 */
 UAVMAIL_FLIGHT_EXTERN int uavmail_alerts_new(uavmail_alerts **out, const uavmail_alerts_options *opts);
 
 /** Free a rule set; NULL is ignored.  @since 0.2.0 */

@@ -12,7 +12,7 @@
 
 /* Export macro: every public declaration of libuavmail carries it; the library
  * itself is built with hidden visibility, so nothing else leaves the shared
- * object (but the private interface of lib/internal.h, UAVMAIL__SHARED). */
+ * object (but the private interface for libuavmail-flight, UAVMAIL__SHARED in lib/). */
 #if defined(UAVMAIL_STATIC)
 #define UAVMAIL_EXTERN
 #elif defined(_WIN32) || defined(__CYGWIN__)

@@ -106,7 +106,9 @@ typedef struct uavmail_outbox_stats {
  * Open (creating it 0700 if needed) an outbox directory.  Leftover temporary
  * files of interrupted writes are removed; nothing half-written is ever sent.
  * @return 0, UAVMAIL_EINVAL, UAVMAIL_EFILE (directory unusable, or its
- *         parts on different file systems) or UAVMAIL_ENOMEM.
+ *         parts on different file systems), UAVMAIL_ENOMEM, or (since 0.3.0)
+ *         UAVMAIL_ECONFIG when libuavmail is from another release than
+ *         libuavmail-flight.
  * @since 0.1.0
  */
 UAVMAIL_FLIGHT_EXTERN int uavmail_outbox_open(uavmail_outbox **out, const char *dir,

@@ -80,7 +80,8 @@ UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_options_init(uavmail_telemetry_optio
  * Create a recorder.
  * @param out receives the handle; free it with uavmail_telemetry_free().
  * @param opts options, or NULL for the defaults.
- * @return 0, UAVMAIL_EINVAL or UAVMAIL_ENOMEM.
+ * @return 0, UAVMAIL_EINVAL, UAVMAIL_ENOMEM, or (since 0.3.0) UAVMAIL_ECONFIG when libuavmail is from another release than libuavmail-flight (ship
+ *         the two together).
  * @since 0.2.0
  */
 UAVMAIL_FLIGHT_EXTERN int uavmail_telemetry_new(uavmail_telemetry **out,

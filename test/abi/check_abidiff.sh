@@ -3,7 +3,8 @@
 #  - abidiff: no symbol removed or changed (additions are allowed within a SONAME);
 #  - check_layout.py: public structs only grow at the end.
 # One baseline per library, from the last release that changed the SONAME (0.3.0: libuavmail.so.1
-# and libuavmail-flight.so.1; 0.1.0's libuavmail.so.0 baseline is in git history, commit 5b01d01).
+# and libuavmail-flight.so.1; 0.1.0's libuavmail.so.0 baseline is test/abi/uavmail.abi in git up to
+# commit 9e2158a).
 # Regenerate them only when a release is made, from that release's default build:
 #   for l in uavmail uavmail-flight; do
 #     abidw --headers-dir include/uavmail --headers-dir build/include/uavmail \

@@ -38,6 +38,7 @@ def declared(include_dirs, macro, pattern="*.h"):
     for d in include_dirs:
         for h in sorted(Path(d).glob(pattern)):
             text = re.sub(r"/\*.*?\*/", "", h.read_text(), flags=re.S)
+            text = re.sub(r"^\s*#.*$", "", text, flags=re.M)  # the macros' own definitions
             for m in re.finditer(macro + r"\b[^;]*?\b(uavmail_\w+)\s*\(", text, flags=re.S):
                 syms.add(m.group(1))
             codes |= set(re.findall(r"\b(UAVMAIL_E[A-Z0-9_]+)\s*=\s*-\d+", text))

@@ -238,7 +238,11 @@ namespace Uavmail
         }
 
         /// <summary>Size of raw bytes once base64-encoded in a MIME part.</summary>
-        public static ulong EncodedSize(ulong raw) { return NativeTm.uavmail_encoded_size(raw); }
+        public static ulong EncodedSize(ulong raw)
+        {
+            Library.EnsureFlight();
+            return NativeTm.uavmail_encoded_size(raw);
+        }
     }
 
     /// <summary>An alert handed to the callback (a copy: valid after the call).</summary>

@@ -7,14 +7,16 @@ first use, so the mail API works where only the core is installed; without it,
 Outbox, Telemetry and Alerts raise an ImportError that names it.  Each is looked
 for, in order (the flight library's names in parentheses):
   1. the path in the environment variable UAVMAIL_LIBRARY (UAVMAIL_FLIGHT_LIBRARY);
+     (for the flight library, next: the directory the core was loaded from;)
   2. a copy shipped next to this package: ``uavmail/lib/libuavmail.so*``
-     (``libuavmail-flight.so*``), or the ``.dylib`` or ``-1.dll`` of that name;
+     (``libuavmail-flight.so*``), or the ``.dylib`` of that name, or ``uavmail.dll``
+     (``uavmail-flight.dll``);
   3. a freshly built tree: ``<repo>/build*/lib/libuavmail.so`` (``libuavmail-flight.so``)
      when this package still sits in ``<repo>/bindings/python``;
   4. the system library, through ``ctypes.util.find_library("uavmail")``
      (``"uavmail-flight"``);
   5. the ABI's file name for the loader's own search: ``libuavmail.so.1``
-     (``libuavmail-flight.so.1``) on Linux, ``libuavmail-1.dll`` (``libuavmail-flight-1.dll``)
+     (``libuavmail-flight.so.1``) on Linux, ``uavmail.dll`` (``uavmail-flight.dll``)
      on Windows.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 #: The library version this binding was written for (major, minor, patch).
 BINDING_VERSION: Tuple[int, int, int] = (0, 3, 0)
 
-#: The ABI version both libraries carry in their file names (libuavmail.so.1, libuavmail-1.dll).
+#: The ABI version in both libraries' Linux file names (libuavmail.so.1; Windows DLLs carry none).
 SOVERSION = 1
 
 ENV_LIBRARY = "UAVMAIL_LIBRARY"
@@ -71,12 +73,18 @@ def _candidates(which: _Library) -> List[str]:
     if env:
         return [env]          # an explicit choice is never second-guessed
     stem = "lib" + which.name
+    if which is FLIGHT and os.path.dirname(path):
+        # Beside the core that was loaded first: the two come from the same release.
+        near = Path(path).resolve().parent
+        out += [str(near / n) for n in ("%s.so.%d" % (stem, SOVERSION), stem + ".so",
+                                         stem + ".dylib", which.name + ".dll")
+                if (near / n).exists()]
     here = Path(__file__).resolve().parent
-    # The globs never match the other library: "libuavmail." and "libuavmail-1" are not
-    # prefixes of "libuavmail-flight".
+    # The patterns never match the other library: "libuavmail." and "uavmail.dll" are not
+    # prefixes of "libuavmail-flight" and "uavmail-flight.dll".
     out += sorted(str(p) for p in (here / "lib").glob(stem + ".so*"))
     out += sorted(str(p) for p in (here / "lib").glob(stem + ".*dylib"))
-    out += sorted(str(p) for p in (here / "lib").glob("%s-%d.dll" % (stem, SOVERSION)))
+    out += [str(p) for p in (here / "lib").glob(which.name + ".dll")]
     if here.parent.name == "python" and here.parent.parent.name == "bindings":
         repo = here.parent.parent.parent      # still inside the source tree
         for build in sorted(repo.glob("build*")):
@@ -89,7 +97,7 @@ def _candidates(which: _Library) -> List[str]:
     if sys.platform.startswith("linux"):
         out.append("%s.so.%d" % (stem, SOVERSION))
     elif sys.platform == "win32":
-        out.append("%s-%d.dll" % (stem, SOVERSION))
+        out.append(which.name + ".dll")
     return out
 
 
